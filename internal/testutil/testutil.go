@@ -1,0 +1,240 @@
+// Package testutil holds bpfbatch's test helpers: the kernel gate, and raw
+// bpf(2) calls that read maps back independently of the library under test.
+package testutil
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+)
+
+// RequireKernelEnv makes kernel tests fail instead of skip when bpf(2) is not
+// permitted; CI sets it so that a green run means the kernel tests ran.
+const RequireKernelEnv = "BPFBATCH_REQUIRE_KERNEL"
+
+// RequireKernel skips t unless this process may create BPF maps, or fails
+// it when RequireKernelEnv=1.
+func RequireKernel(tb testing.TB) {
+	tb.Helper()
+	if err := kernelAvailable(); err != nil {
+		if os.Getenv(RequireKernelEnv) == "1" {
+			tb.Fatalf("bpf(2) is not usable here and %s=1: %v", RequireKernelEnv, err)
+		}
+		tb.Skipf("bpf(2) is not usable here (run as root or with CAP_BPF; set %s=1 to fail instead): %v", RequireKernelEnv, err)
+	}
+}
+
+func kernelAvailable() error {
+	attr := sys.MapCreateAttr{MapType: 2 /* ARRAY */, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	fd, errno := sys.BPF(sys.MapCreate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if errno != 0 {
+		return errno
+	}
+	unix.Close(int(fd))
+	return nil
+}
+
+// Lookup reads key's value with a raw BPF_MAP_LOOKUP_ELEM into a fresh
+// buffer of valueLen bytes, independent of the library's own code.
+func Lookup(fd int, key []byte, valueLen int) ([]byte, error) {
+	value := make([]byte, valueLen)
+	attr := sys.ElemAttr{MapFD: uint32(fd)}
+	if len(key) > 0 {
+		attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
+	}
+	if valueLen > 0 {
+		attr.Value = sys.NewPointer(unsafe.Pointer(&value[0]))
+	}
+	_, errno := sys.BPF(sys.MapLookupElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	if errno != 0 {
+		return nil, errno
+	}
+	return value, nil
+}
+
+// Pop removes and returns the next value of a Queue or Stack map
+// (BPF_MAP_LOOKUP_AND_DELETE_ELEM with no key).
+func Pop(fd int, valueLen int) ([]byte, error) {
+	value := make([]byte, valueLen)
+	attr := sys.ElemAttr{MapFD: uint32(fd), Value: sys.NewPointer(unsafe.Pointer(&value[0]))}
+	_, errno := sys.BPF(sys.MapLookupAndDeleteElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if errno != 0 {
+		return nil, errno
+	}
+	return value, nil
+}
+
+// Update writes one element with a raw BPF_MAP_UPDATE_ELEM.
+func Update(fd int, key, value []byte, flags uint64) error {
+	attr := sys.ElemAttr{MapFD: uint32(fd), Flags: flags}
+	if len(key) > 0 {
+		attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
+	}
+	if len(value) > 0 {
+		attr.Value = sys.NewPointer(unsafe.Pointer(&value[0]))
+	}
+	_, errno := sys.BPF(sys.MapUpdateElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(value)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// Freeze makes a map read-only to user space (BPF_MAP_FREEZE).
+func Freeze(fd int) error {
+	attr := sys.MapFDAttr{MapFD: uint32(fd)}
+	if _, errno := sys.BPF(sys.MapFreeze, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// CreateMap creates a map with a raw BPF_MAP_CREATE, for tests that must not
+// depend on the library's CreateMap.
+func CreateMap(attr sys.MapCreateAttr) (int, error) {
+	fd, errno := sys.BPF(sys.MapCreate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// Pin pins fd at path on a bpf filesystem (BPF_OBJ_PIN).
+func Pin(fd int, path string) error {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p)), BPFFD: uint32(fd)}
+	if _, errno := sys.BPF(sys.ObjPin, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// MountBPFFS returns a directory on a bpf filesystem: /sys/fs/bpf when it is
+// one, else a fresh bpffs mounted on a temporary directory for the test.
+func MountBPFFS(tb testing.TB) string {
+	tb.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/bpf", &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+		dir, err := os.MkdirTemp("/sys/fs/bpf", "bpfbatch-test-")
+		if err == nil {
+			tb.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	dir := tb.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		tb.Fatalf("mount bpffs on %s: %v", dir, err)
+	}
+	tb.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// Spin-lock BTF type IDs of LoadSpinLockBTF: int, struct bpf_spin_lock
+// { int val; }, and struct val { struct bpf_spin_lock l; int v; } (8 bytes,
+// the lock at offset 0, v at 4).
+const (
+	BTFInt      = 1
+	BTFSpinLock = 2
+	BTFLockVal  = 3
+)
+
+// LoadSpinLockBTF loads the smallest BTF that gives a map value a
+// bpf_spin_lock, and returns its fd (close it when done).
+func LoadSpinLockBTF() (int, error) {
+	const (
+		kindInt    = 1
+		kindStruct = 4
+		intSigned  = 1
+	)
+	strs := []byte("\x00int\x00bpf_spin_lock\x00val\x00l\x00v\x00")
+	// Offsets into strs: int=1 bpf_spin_lock=5 val=19 l=23 v=25.
+	types := []uint32{
+		// [1] int: name, info(kind), size, encoding|bits
+		1, kindInt << 24, 4, intSigned<<24 | 32,
+		// [2] struct bpf_spin_lock { int val; }
+		5, kindStruct<<24 | 1, 4, 19, BTFInt, 0,
+		// [3] struct val { struct bpf_spin_lock l; int v; }: members name, type, bit offset
+		19, kindStruct<<24 | 2, 8, 23, BTFSpinLock, 0, 25, BTFInt, 32,
+	}
+	const hdrLen = 24
+	blob := make([]byte, hdrLen, hdrLen+4*len(types)+len(strs))
+	ne := binary.NativeEndian
+	ne.PutUint16(blob[0:], 0xeB9F) // magic
+	blob[2] = 1                    // version
+	blob[3] = 0                    // flags
+	ne.PutUint32(blob[4:], hdrLen)
+	ne.PutUint32(blob[8:], 0)                     // type_off
+	ne.PutUint32(blob[12:], uint32(4*len(types))) // type_len
+	ne.PutUint32(blob[16:], uint32(4*len(types))) // str_off
+	ne.PutUint32(blob[20:], uint32(len(strs)))    // str_len
+	for _, v := range types {
+		blob = ne.AppendUint32(blob, v)
+	}
+	blob = append(blob, strs...)
+	log := make([]byte, 4096)
+	attr := sys.BTFLoadAttr{
+		BTF:      sys.NewPointer(unsafe.Pointer(&blob[0])),
+		BTFSize:  uint32(len(blob)),
+		LogBuf:   sys.NewPointer(unsafe.Pointer(&log[0])),
+		LogSize:  uint32(len(log)),
+		LogLevel: 1,
+	}
+	fd, errno := sys.BPF(sys.BTFLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(blob)
+	runtime.KeepAlive(log)
+	if errno != 0 {
+		return -1, errors.New("BPF_BTF_LOAD: " + errno.Error() + ": " + unix.ByteSliceToString(log))
+	}
+	return int(fd), nil
+}
+
+// LoadReturnZeroProg loads "r0 = 0; exit" as a program of progType
+// (1 = socket filter), for program arrays. Close the fd when done.
+func LoadReturnZeroProg(progType uint32) (int, error) {
+	insns := []uint64{
+		insn(0xb7, 0, 0, 0, 0), // BPF_ALU64|BPF_MOV|BPF_K r0 = 0
+		insn(0x95, 0, 0, 0, 0), // BPF_JMP|BPF_EXIT
+	}
+	license := []byte("GPL\x00")
+	attr := sys.ProgLoadAttr{
+		ProgType: progType,
+		InsnCnt:  uint32(len(insns)),
+		Insns:    sys.NewPointer(unsafe.Pointer(&insns[0])),
+		License:  sys.NewPointer(unsafe.Pointer(&license[0])),
+	}
+	fd, errno := sys.BPF(sys.ProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(insns)
+	runtime.KeepAlive(license)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// insn encodes struct bpf_insn {u8 code; u8 dst:4, src:4; s16 off; s32 imm}
+// in native byte order, as the kernel reads it.
+func insn(code, dst, src uint8, off int16, imm int32) uint64 {
+	var b [8]byte
+	b[0] = code
+	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
+		b[1] = src<<4 | dst
+	} else {
+		b[1] = dst<<4 | src
+	}
+	binary.NativeEndian.PutUint16(b[2:], uint16(off))
+	binary.NativeEndian.PutUint32(b[4:], uint32(imm))
+	return binary.NativeEndian.Uint64(b[:])
+}
