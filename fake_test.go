@@ -64,7 +64,7 @@ type fakeKernel struct {
 	// errno. nil: the batch command exists and succeeds.
 	batch func(a decodedBatch) (count uint32, errno unix.Errno)
 	// elem answers the i-th BPF_MAP_UPDATE_ELEM. nil: success.
-	elem func(i int) unix.Errno
+	elem  func(i int) unix.Errno
 	nelem int
 }
 
