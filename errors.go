@@ -282,14 +282,26 @@ func (m *Map) hint(errno unix.Errno, flags Flags, index int) string {
 // tell us, so it looks at what it can: the fd's access mode and the map's
 // flags, then names the remaining causes.
 func (m *Map) permissionHint() string {
-	if m.info.Flags&mapFlagRdonly != 0 {
-		return "the map was created read-only (BPF_F_RDONLY); user space cannot write it"
-	}
+	// BPF_F_RDONLY is an fd flag, not kept in map_flags: the fd mode tells.
 	if fl, err := unix.FcntlInt(uintptr(m.fd), unix.F_GETFL, 0); err == nil && fl&unix.O_ACCMODE == unix.O_RDONLY {
-		return "this map fd is read-only (pinned map opened read-only?); reopen it read-write"
+		return "this map fd is read-only: the map was created with BPF_F_RDONLY, or a pinned map was opened read-only; user space cannot write through it"
 	}
-	if unix.Geteuid() != 0 {
-		return "the process lacks CAP_BPF: run as root or grant CAP_BPF, or the map is frozen (BPF_MAP_FREEZE)"
+	if !hasBPFCapability() {
+		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
 	}
 	return "the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)"
+}
+
+// hasBPFCapability reports whether the calling thread has CAP_BPF or
+// CAP_SYS_ADMIN in its effective set: what bpf(2) asks for when unprivileged
+// BPF is disabled (kernel.unprivileged_bpf_disabled).
+func hasBPFCapability() bool {
+	const capSysAdmin, capBPF = 21, 39
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return true // unknown: do not blame capabilities
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(capBPF) || has(capSysAdmin)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -137,3 +138,5 @@ func fakeInfo(typ MapType, keySize, valueSize, maxEntries uint32) sys.MapInfo {
 	copy(info.Name[:], "fake")
 	return info
 }
+
+func unsafePointer(p *byte) unsafe.Pointer { return unsafe.Pointer(p) }

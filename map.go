@@ -90,7 +90,7 @@ func (i MapInfo) describe() string {
 // Map flags the library looks at (BPF_F_* in bpf.h).
 const (
 	mapFlagNoPrealloc = 1 << 0 // BPF_F_NO_PREALLOC
-	mapFlagRdonly     = 1 << 3 // BPF_F_RDONLY
+	mapFlagRdonly     = 1 << 3 // BPF_F_RDONLY, for tests
 )
 
 // NewMap returns a Map for the BPF map behind fd. It duplicates fd (with
@@ -155,19 +155,20 @@ func CreateMap(spec MapSpec) (*Map, error) {
 		BTFValueTypeID: spec.BTFValueTypeID,
 		MapExtra:       spec.MapExtra,
 	}
+	what := spec.describe()
 	if err := checkMapName(spec.Name); err != nil {
-		return nil, fmt.Errorf("bpfbatch: create %s map: %w", spec.Type, err)
+		return nil, fmt.Errorf("bpfbatch: create %s: %w", what, err)
 	}
 	copy(attr.MapName[:], spec.Name)
 	if spec.Type == ArrayOfMaps || spec.Type == HashOfMaps {
 		if spec.InnerMapFD < 0 {
-			return nil, fmt.Errorf("bpfbatch: create %s map %q: InnerMapFD %d is not a file descriptor", spec.Type, spec.Name, spec.InnerMapFD)
+			return nil, fmt.Errorf("bpfbatch: create %s: InnerMapFD %d is not a file descriptor", what, spec.InnerMapFD)
 		}
 		attr.InnerMapFD = uint32(spec.InnerMapFD)
 	}
 	if spec.BTFKeyTypeID != 0 || spec.BTFValueTypeID != 0 {
 		if spec.BTFFD < 0 {
-			return nil, fmt.Errorf("bpfbatch: create %s map %q: BTFFD %d is not a file descriptor", spec.Type, spec.Name, spec.BTFFD)
+			return nil, fmt.Errorf("bpfbatch: create %s: BTFFD %d is not a file descriptor", what, spec.BTFFD)
 		}
 		attr.BTFFD = uint32(spec.BTFFD)
 	}
@@ -182,14 +183,21 @@ func CreateMap(spec MapSpec) (*Map, error) {
 		case unix.ENOMEM:
 			hint = " (max_entries x value size too large, or memlock limit)"
 		}
-		return nil, fmt.Errorf("bpfbatch: create %s map %q: %s%s: %w", spec.Type, spec.Name, errnoName(errno), hint, wrapErrno(errno))
+		return nil, fmt.Errorf("bpfbatch: create %s: %s%s: %w", what, errnoName(errno), hint, wrapErrno(errno))
 	}
 	m, err := newMap(int(r), nil)
 	if err != nil {
 		unix.Close(int(r))
-		return nil, fmt.Errorf("bpfbatch: create %s map %q: %w", spec.Type, spec.Name, err)
+		return nil, fmt.Errorf("bpfbatch: create %s: %w", what, err)
 	}
 	return m, nil
+}
+
+func (s MapSpec) describe() string {
+	if s.Name == "" {
+		return s.Type.String() + " map"
+	}
+	return fmt.Sprintf("%s map %q", s.Type, s.Name)
 }
 
 // checkMapName applies the kernel's rule (bpf_obj_name_cpy) before the
