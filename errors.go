@@ -101,10 +101,13 @@ type BatchError struct {
 	Index int
 	// Errno is the raw errno from bpf(2).
 	Errno unix.Errno
-	// Written lists the element ranges known to be in the map when updates
-	// ran in parallel (UpdateBatchWith with Workers > 1); nil otherwise,
-	// where [0, Processed) says the same.
+	// Written lists the element ranges written when updates ran in
+	// parallel (UpdateBatchWith with Workers > 1); nil otherwise, where
+	// [0, Processed) says the same.
 	Written []Range
+	// Cause is set instead of Errno when UpdateBatchWith stopped without a
+	// kernel error: ctx.Err(), or ErrClosed.
+	Cause error
 
 	hint string // what the errno means for this map, and what to do
 }
@@ -122,6 +125,12 @@ func (e *BatchError) Error() string {
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, ": element %d", e.Index)
 	}
+	if e.Cause != nil {
+		b.WriteString(": stopped: ")
+		b.WriteString(e.Cause.Error())
+		e.writeWritten(&b)
+		return b.String()
+	}
 	b.WriteString(": ")
 	b.WriteString(errnoName(e.Errno))
 	b.WriteString(": ")
@@ -135,23 +144,31 @@ func (e *BatchError) Error() string {
 		b.WriteString(e.hint)
 	}
 	if e.Op != opLookup {
-		fmt.Fprintf(&b, "; %d of %d elements written", e.Processed, e.Requested)
-		if len(e.Written) > 0 {
-			b.WriteString(" (")
-			for i, r := range e.Written {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "[%d,%d)", r.Start, r.End)
-			}
-			b.WriteString(")")
-		}
+		e.writeWritten(&b)
 	}
 	return b.String()
 }
 
-// Unwrap returns the sentinel matching Errno (if any) and Errno itself.
+func (e *BatchError) writeWritten(b *strings.Builder) {
+	fmt.Fprintf(b, "; %d of %d elements written", e.Processed, e.Requested)
+	if len(e.Written) > 0 {
+		b.WriteString(" (")
+		for i, r := range e.Written {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "[%d,%d)", r.Start, r.End)
+		}
+		b.WriteString(")")
+	}
+}
+
+// Unwrap returns the sentinel matching Errno (if any) and Errno itself, or
+// Cause.
 func (e *BatchError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Cause}
+	}
 	if s := sentinelFor(e.Errno); s != nil {
 		return []error{s, e.Errno}
 	}
