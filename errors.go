@@ -68,8 +68,11 @@ func sentinelFor(errno unix.Errno) error {
 
 // errnoName is the errno's C name, e.g. "E2BIG"; 524 has none in x/sys/unix.
 func errnoName(errno unix.Errno) string {
-	if errno == sys.ENOTSUPP {
+	switch errno {
+	case sys.ENOTSUPP:
 		return "ENOTSUPP"
+	case unix.EOPNOTSUPP:
+		return "EOPNOTSUPP" // x/sys/unix calls it by its alias ENOTSUP
 	}
 	if name := unix.ErrnoName(errno); name != "" {
 		return name

@@ -238,3 +238,55 @@ func insn(code, dst, src uint8, off int16, imm int32) uint64 {
 	binary.NativeEndian.PutUint32(b[4:], uint32(imm))
 	return binary.NativeEndian.Uint64(b[:])
 }
+
+// ObjID returns the kernel ID of a BPF object fd (map, program, BTF): the
+// second u32 of every bpf_*_info struct.
+func ObjID(fd int) (uint32, error) {
+	var info [2]uint32 // type, id
+	attr := sys.InfoAttr{BPFFD: uint32(fd), InfoLen: uint32(unsafe.Sizeof(info)), Info: sys.NewPointer(unsafe.Pointer(&info))}
+	if _, errno := sys.BPF(sys.ObjGetInfoByFD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+		return 0, errno
+	}
+	return info[1], nil
+}
+
+// Delete removes key with a raw BPF_MAP_DELETE_ELEM; for fd arrays (perf
+// event, cgroup) whose lookups are not readable from user space it tells
+// whether the slot was set (nil) or empty (ENOENT).
+func Delete(fd int, key []byte) error {
+	attr := sys.ElemAttr{MapFD: uint32(fd), Key: sys.NewPointer(unsafe.Pointer(&key[0]))}
+	_, errno := sys.BPF(sys.MapDeleteElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// MountCgroup2 returns the root of a cgroup v2 hierarchy: /sys/fs/cgroup
+// when it is one, else a cgroup2 mount on a temporary directory.
+func MountCgroup2(tb testing.TB) string {
+	tb.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "/sys/fs/cgroup"
+	}
+	dir := tb.TempDir()
+	if err := unix.Mount("none", dir, "cgroup2", 0, ""); err != nil {
+		tb.Fatalf("mount cgroup2 on %s: %v", dir, err)
+	}
+	tb.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// BloomPeek tests value's membership in a bloom filter map: the kernel's
+// lookup of a keyless map takes the value to look for (bpf_map_peek_elem).
+func BloomPeek(fd int, value []byte) error {
+	attr := sys.ElemAttr{MapFD: uint32(fd), Value: sys.NewPointer(unsafe.Pointer(&value[0]))}
+	_, errno := sys.BPF(sys.MapLookupElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(value)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -1,0 +1,382 @@
+package bpfbatch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
+)
+
+// perElementCase is a map type without BPF_MAP_UPDATE_BATCH, a way to make
+// valid elements for it, and an independent way to check they arrived.
+type perElementCase struct {
+	spec MapSpec
+	// setup returns keys and values for n elements.
+	setup func(t *testing.T, m *Map, n int) (keys, values []byte)
+	// check reads the elements back without the library.
+	check func(t *testing.T, m *Map, keys, values []byte)
+}
+
+// lookupEquals checks every element's raw lookup against want(i).
+func lookupEquals(want func(i int, value []byte) []byte) func(t *testing.T, m *Map, keys, values []byte) {
+	return func(t *testing.T, m *Map, keys, values []byte) {
+		t.Helper()
+		ks, vs := int(m.Info().KeySize), m.ValueStride()
+		for i := range len(values) / vs {
+			w := want(i, values[i*vs:(i+1)*vs])
+			got, err := testutil.Lookup(m.FD(), keys[i*ks:(i+1)*ks], len(w))
+			if err != nil || !bytes.Equal(got, w) {
+				t.Fatalf("element %d: lookup = %x, %v; want %x", i, got, err, w)
+			}
+		}
+	}
+}
+
+func sameValue(_ int, v []byte) []byte { return v }
+
+func indexKeys(n int) []byte {
+	var b []byte
+	for i := range n {
+		b = binary.NativeEndian.AppendUint32(b, uint32(i))
+	}
+	return b
+}
+
+func closeLater(t *testing.T, fd int) {
+	t.Cleanup(func() { unix.Close(fd) })
+}
+
+func listeningSocket(t *testing.T) (fd int, cookie uint64) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, c
+}
+
+func perElementCases(t *testing.T) map[string]perElementCase {
+	cpus, _ := PossibleCPUs()
+	return map[string]perElementCase{
+		"ProgramArray": {
+			spec: MapSpec{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var values []byte
+				for range n {
+					fd, err := testutil.LoadReturnZeroProg(1) // BPF_PROG_TYPE_SOCKET_FILTER
+					if err != nil {
+						t.Fatal(err)
+					}
+					closeLater(t, fd)
+					values = binary.NativeEndian.AppendUint32(values, uint32(fd))
+				}
+				return indexKeys(n), values
+			},
+			// A program array reads back the program's ID.
+			check: lookupEquals(func(_ int, v []byte) []byte {
+				id, _ := testutil.ObjID(int(binary.NativeEndian.Uint32(v)))
+				return binary.NativeEndian.AppendUint32(nil, id)
+			}),
+		},
+		"PerfEventArray": {
+			spec: MapSpec{Type: PerfEventArray, KeySize: 4, ValueSize: 4, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var values []byte
+				for range n {
+					attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_BPF_OUTPUT,
+						Sample_type: unix.PERF_SAMPLE_RAW, Wakeup: 1}
+					attr.Size = uint32(binary.Size(attr))
+					fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+					if err != nil {
+						t.Skipf("perf_event_open: %v", err)
+					}
+					closeLater(t, fd)
+					values = binary.NativeEndian.AppendUint32(values, uint32(fd))
+				}
+				return indexKeys(n), values
+			},
+			// Not readable from user space: a delete succeeds only on a set slot.
+			check: func(t *testing.T, m *Map, keys, values []byte) {
+				for i := range len(keys) / 4 {
+					if err := testutil.Delete(m.FD(), keys[4*i:4*i+4]); err != nil {
+						t.Fatalf("slot %d not set: delete = %v", i, err)
+					}
+				}
+				if err := testutil.Delete(m.FD(), u32s(7)); !errors.Is(err, unix.ENOENT) {
+					t.Fatalf("unset slot 7: delete = %v, want ENOENT", err)
+				}
+			},
+		},
+		"DevMap": {
+			spec: MapSpec{Type: DevMap, KeySize: 4, ValueSize: 4, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return indexKeys(n), bytes.Repeat(u32s(1), n) // ifindex 1: lo
+			},
+			check: lookupEquals(sameValue),
+		},
+		"DevMapHash": {
+			spec: MapSpec{Type: DevMapHash, KeySize: 4, ValueSize: 4, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var keys []byte
+				for i := range n {
+					keys = binary.NativeEndian.AppendUint32(keys, uint32(1000+i*17))
+				}
+				return keys, bytes.Repeat(u32s(1), n)
+			},
+			check: lookupEquals(sameValue),
+		},
+		"CPUMap": {
+			spec: MapSpec{Type: CPUMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(cpus)},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				n = cpus
+				var values []byte
+				for i := range n {
+					values = binary.NativeEndian.AppendUint32(values, uint32(64+i)) // queue size
+				}
+				return indexKeys(n), values
+			},
+			check: lookupEquals(sameValue),
+		},
+		"SockMap": {
+			spec:  MapSpec{Type: SockMap, KeySize: 4, ValueSize: 8, MaxEntries: 8},
+			setup: socketValues(indexKeys),
+			check: lookupEquals(socketCookie),
+		},
+		"SockHash": {
+			spec: MapSpec{Type: SockHash, KeySize: 4, ValueSize: 8, MaxEntries: 8},
+			setup: socketValues(func(n int) []byte {
+				var keys []byte
+				for i := range n {
+					keys = binary.NativeEndian.AppendUint32(keys, uint32(7*i+3))
+				}
+				return keys
+			}),
+			check: lookupEquals(socketCookie),
+		},
+		"Queue": {
+			spec: MapSpec{Type: Queue, ValueSize: 8, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return nil, u64s(11, 22, 33, 44, 55)[:8*n]
+			},
+			check: popOrder(false),
+		},
+		"Stack": {
+			spec: MapSpec{Type: Stack, ValueSize: 8, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return nil, u64s(11, 22, 33, 44, 55)[:8*n]
+			},
+			check: popOrder(true),
+		},
+		"BloomFilter": {
+			spec: MapSpec{Type: BloomFilter, ValueSize: 4, MaxEntries: 100},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return nil, u32s(0xdead, 0xbeef, 0xf00d, 0xcafe, 0xface)[:4*n]
+			},
+			// A bloom filter "lookup" is a membership test of the value.
+			check: func(t *testing.T, m *Map, _, values []byte) {
+				for i := range len(values) / 4 {
+					if err := testutil.BloomPeek(m.FD(), values[4*i:4*i+4]); err != nil {
+						t.Fatalf("value %d not in the filter: %v", i, err)
+					}
+				}
+				if err := testutil.BloomPeek(m.FD(), u32s(0x1234567)); !errors.Is(err, unix.ENOENT) {
+					t.Logf("a value never added tests positive (%v): bloom filters may", err)
+				}
+			},
+		},
+		"SkStorage": {
+			spec: storageSpec(t, SkStorage),
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var keys []byte
+				for range n {
+					fd, _ := listeningSocket(t)
+					keys = binary.NativeEndian.AppendUint32(keys, uint32(fd))
+				}
+				return keys, u32s(1, 2, 3, 4, 5)[:4*n]
+			},
+			check: lookupEquals(sameValue),
+		},
+		"TaskStorage": {
+			spec: storageSpec(t, TaskStorage),
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var keys []byte
+				for range n { // several pidfds of this process: the same task each time
+					fd, err := unix.PidfdOpen(os.Getpid(), 0)
+					if err != nil {
+						t.Skipf("pidfd_open: %v", err)
+					}
+					closeLater(t, fd)
+					keys = binary.NativeEndian.AppendUint32(keys, uint32(fd))
+				}
+				return keys, u32s(1, 2, 3, 4, 5)[:4*n]
+			},
+			// Same task for every key: the last value wins.
+			check: lookupEquals(func(_ int, _ []byte) []byte { return u32s(3) }),
+		},
+		"InodeStorage": {
+			spec: storageSpec(t, InodeStorage),
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				var keys []byte
+				for range n {
+					f, err := os.Create(t.TempDir() + "/f")
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { f.Close() })
+					keys = binary.NativeEndian.AppendUint32(keys, uint32(f.Fd()))
+				}
+				return keys, u32s(1, 2, 3, 4, 5)[:4*n]
+			},
+			check: lookupEquals(sameValue),
+		},
+		"CgroupArray": {
+			spec: MapSpec{Type: CgroupArray, KeySize: 4, ValueSize: 4, MaxEntries: 8},
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return indexKeys(n), bytes.Repeat(u32s(uint32(cgroupFD(t))), n)
+			},
+			check: func(t *testing.T, m *Map, keys, _ []byte) {
+				for i := range len(keys) / 4 {
+					if err := testutil.Delete(m.FD(), keys[4*i:4*i+4]); err != nil {
+						t.Fatalf("slot %d not set: delete = %v", i, err)
+					}
+				}
+			},
+		},
+		"CgrpStorage": {
+			spec: storageSpec(t, CgrpStorage),
+			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+				return u32s(uint32(cgroupFD(t))), u32s(77)
+			},
+			check: lookupEquals(sameValue),
+		},
+	}
+}
+
+// storageSpec describes a local-storage map, which needs BTF for its key
+// (int) and value (int here).
+func storageSpec(t *testing.T, typ MapType) MapSpec {
+	testutil.RequireKernel(t)
+	btf, err := testutil.LoadSpinLockBTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, btf)
+	return MapSpec{Type: typ, KeySize: 4, ValueSize: 4, Flags: noPrealloc,
+		BTFFD: btf, BTFKeyTypeID: testutil.BTFInt, BTFValueTypeID: testutil.BTFInt}
+}
+
+func cgroupFD(t *testing.T) int {
+	dir := testutil.MountCgroup2(t)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, fd)
+	return fd
+}
+
+func socketValues(keys func(n int) []byte) func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+	return func(t *testing.T, m *Map, n int) ([]byte, []byte) {
+		var values []byte
+		for range n {
+			fd, _ := listeningSocket(t)
+			values = binary.NativeEndian.AppendUint64(values, uint64(fd))
+		}
+		return keys(n), values
+	}
+}
+
+// socketCookie: a sockmap with 8-byte values reads back the socket cookie.
+func socketCookie(_ int, v []byte) []byte {
+	c, _ := unix.GetsockoptUint64(int(binary.NativeEndian.Uint64(v)), unix.SOL_SOCKET, unix.SO_COOKIE)
+	return binary.NativeEndian.AppendUint64(nil, c)
+}
+
+func popOrder(lifo bool) func(t *testing.T, m *Map, _, values []byte) {
+	return func(t *testing.T, m *Map, _, values []byte) {
+		n := len(values) / 8
+		for i := range n {
+			want := i
+			if lifo {
+				want = n - 1 - i
+			}
+			got, err := testutil.Pop(m.FD(), 8)
+			if err != nil || !bytes.Equal(got, values[8*want:8*want+8]) {
+				t.Fatalf("pop %d = %x, %v; want %x", i, got, err, values[8*want:8*want+8])
+			}
+		}
+		if _, err := testutil.Pop(m.FD(), 8); !errors.Is(err, unix.ENOENT) {
+			t.Fatalf("pop past the end = %v, want ENOENT", err)
+		}
+	}
+}
+
+// Map types without BPF_MAP_UPDATE_BATCH (errno 524) are written element by
+// element through BPF_MAP_UPDATE_ELEM, with the same contract.
+func TestPerElementPathOnTypesWithoutBatch(t *testing.T) {
+	for name, tc := range perElementCases(t) {
+		t.Run(name, func(t *testing.T) {
+			m := createMap(t, tc.spec)
+			if p, err := m.UpdatePath(); err != nil || p != PerElementPath {
+				t.Fatalf("UpdatePath = %v, %v; want per-element", p, err)
+			}
+			keys, values := tc.setup(t, m, 3)
+			keysBefore, valuesBefore := bytes.Clone(keys), bytes.Clone(values)
+			count := len(values) / m.ValueStride()
+			n, err := m.UpdateBatch(keys, values, UpdateAny)
+			if err != nil || n != count {
+				t.Fatalf("UpdateBatch = %d, %v; want %d", n, err, count)
+			}
+			if !bytes.Equal(keys, keysBefore) || !bytes.Equal(values, valuesBefore) {
+				t.Fatal("UpdateBatch modified the caller's buffers")
+			}
+			tc.check(t, m, keys, values)
+		})
+	}
+}
+
+// On the per-element path a failure stops the load at the failing element,
+// which is reported like the batch command reports it.
+func TestPerElementPathStopsAtFailure(t *testing.T) {
+	t.Run("Queue full", func(t *testing.T) {
+		m := createMap(t, MapSpec{Type: Queue, ValueSize: 8, MaxEntries: 3})
+		n, err := m.UpdateBatch(nil, u64s(1, 2, 3, 4, 5), UpdateAny)
+		wantBatchError(t, n, err, unix.E2BIG, ErrMapFull, 3, 3, "BPF_MAP_UPDATE_ELEM", "element 3")
+		popOrder(false)(t, m, nil, u64s(1, 2, 3))
+	})
+	t.Run("DevMap bad ifindex", func(t *testing.T) {
+		m := createMap(t, MapSpec{Type: DevMap, KeySize: 4, ValueSize: 4, MaxEntries: 8})
+		n, err := m.UpdateBatch(indexKeys(3), u32s(1, 999999, 1), UpdateAny)
+		var be *BatchError
+		if n != 1 || !errors.As(err, &be) || be.Index != 1 {
+			t.Fatalf("UpdateBatch = %d, %v; want 1 written, element 1 failed", n, err)
+		}
+		if _, err := testutil.Lookup(m.FD(), u32s(2), 4); !errors.Is(err, unix.ENOENT) {
+			t.Fatalf("element after the failure: lookup = %v, want ENOENT", err)
+		}
+		t.Log(err)
+	})
+	t.Run("Queue BPF_EXIST replaces oldest", func(t *testing.T) {
+		m := createMap(t, MapSpec{Type: Queue, ValueSize: 8, MaxEntries: 3})
+		if n, err := m.UpdateBatch(nil, u64s(1, 2, 3, 4, 5), UpdateExist); n != 5 || err != nil {
+			t.Fatalf("UpdateBatch(UpdateExist) on a queue = %d, %v", n, err)
+		}
+		popOrder(false)(t, m, nil, u64s(3, 4, 5))
+	})
+}
