@@ -127,7 +127,7 @@ func Pin(fd int, path string) error {
 func MountBPFFS(tb testing.TB) string {
 	tb.Helper()
 	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/bpf", &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+	if err := unix.Statfs("/sys/fs/bpf", &st); err == nil && uint32(st.Type) == unix.BPF_FS_MAGIC {
 		dir, err := os.MkdirTemp("/sys/fs/bpf", "bpfbatch-test-")
 		if err == nil {
 			tb.Cleanup(func() { os.RemoveAll(dir) })
@@ -268,7 +268,7 @@ func Delete(fd int, key []byte) error {
 func MountCgroup2(tb testing.TB) string {
 	tb.Helper()
 	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && uint32(st.Type) == unix.CGROUP2_SUPER_MAGIC {
 		return "/sys/fs/cgroup"
 	}
 	dir := tb.TempDir()
