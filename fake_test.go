@@ -140,3 +140,7 @@ func fakeInfo(typ MapType, keySize, valueSize, maxEntries uint32) sys.MapInfo {
 }
 
 func unsafePointer(p *byte) unsafe.Pointer { return unsafe.Pointer(p) }
+
+func mapCreateAttr(typ MapType, keySize, valueSize, maxEntries uint32) sys.MapCreateAttr {
+	return sys.MapCreateAttr{MapType: uint32(typ), KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries}
+}
