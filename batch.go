@@ -1,6 +1,7 @@
 package bpfbatch
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -304,57 +305,112 @@ func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, er
 	if m == nil {
 		return 0, fmt.Errorf("bpfbatch: UpdateBatchOf on nil *Map: %w", ErrClosed)
 	}
-	var k K
-	var v V
-	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if !m.open {
 		return 0, m.closedError("update batch")
 	}
-	if err := checkPlain[K](m, "keys"); err != nil {
+	view, err := typedBytes(m, keys, values)
+	if err != nil {
 		return 0, err
 	}
-	if err := checkPlain[V](m, "values"); err != nil {
-		return 0, err
-	}
-	if keySize != int(m.info.KeySize) {
-		return 0, m.typeSizeError("keys", typeName[K](), keySize, int(m.info.KeySize))
-	}
-	keyBytes, valueBytes := asBytes(keys), asBytes(values)
-	if m.cpus == 0 || valueSize == slotSize(m.info.ValueSize) {
-		if valueSize != m.stride/max(m.cpus, 1) {
-			return 0, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
-		}
-		if m.info.KeySize == 0 && len(keys) != 0 && len(values) != len(keys)*max(m.cpus, 1) {
-			return 0, m.sizeError("update batch", "keys", len(keys), 0, 0)
-		}
-		count, err := m.checkUpdate(keyBytes, valueBytes, flags)
+	if !view.padded {
+		count, err := m.checkUpdate(view.keys, view.values, flags)
 		if err != nil || count == 0 {
 			return 0, err
 		}
-		return m.update(keyBytes, valueBytes, count, flags)
-	}
-	if valueSize != int(m.info.ValueSize) {
-		return 0, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
+		return m.update(view.keys, view.values, count, flags)
 	}
 	if err := flags.Validate(); err != nil {
 		return 0, fmt.Errorf("bpfbatch: update batch on %s: %w", m.info.describe(), err)
 	}
-	count := len(keys)
-	if m.info.KeySize == 0 {
-		if len(values)%m.cpus != 0 || len(keys) != 0 && len(keys) != len(values)/m.cpus {
-			return 0, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: m.cpus * valueSize, Op: "update batch", Map: m.info, CPUs: m.cpus, Entry: valueSize}
-		}
-		count = len(values) / m.cpus
-	}
-	if len(values) != count*m.cpus {
-		return 0, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: count * m.cpus * valueSize, Op: "update batch", Map: m.info, Elements: count, CPUs: m.cpus, Entry: valueSize}
-	}
-	if count == 0 {
+	if view.count == 0 {
 		return 0, nil
 	}
-	return m.updatePadded(keyBytes, valueBytes, count, flags)
+	return m.updatePadded(view.keys, view.values, view.count, flags)
+}
+
+// UpdateBatchOfWith is UpdateBatchOf for big loads: the typed form of
+// Map.UpdateBatchWith, with the same chunking, parallelism, cancellation and
+// error contract. Where UpdateBatchOf would pad per-CPU values chunk by
+// chunk, this copies all values into one padded buffer first.
+func UpdateBatchOfWith[K, V any](ctx context.Context, m *Map, keys []K, values []V, opts BatchOptions) (int, error) {
+	if m == nil {
+		return 0, fmt.Errorf("bpfbatch: UpdateBatchOfWith on nil *Map: %w", ErrClosed)
+	}
+	m.mu.RLock()
+	if !m.open {
+		m.mu.RUnlock()
+		return 0, m.closedError("update batch")
+	}
+	view, err := typedBytes(m, keys, values)
+	m.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	valueBytes := view.values
+	if view.padded {
+		if err := opts.Flags.Validate(); err != nil {
+			return 0, fmt.Errorf("bpfbatch: update batch on %s: %w", m.info.describe(), err)
+		}
+		valueBytes = make([]byte, view.count*m.stride)
+		m.padInto(valueBytes, view.values, view.count)
+	}
+	return m.UpdateBatchWith(ctx, view.keys, valueBytes, opts)
+}
+
+// typedView is typed slices seen as the byte buffers UpdateBatch takes.
+type typedView struct {
+	keys, values []byte
+	// padded: values hold one unpadded value_size entry per CPU per
+	// element and must be copied into 8-byte slots; count is then the
+	// element count (already checked). Otherwise values are in the
+	// kernel's layout and checkUpdate counts the elements.
+	padded bool
+	count  int
+}
+
+// typedBytes checks K and V against m's layout and views the slices as
+// bytes without copying. Called with m.mu read-held and m open.
+func typedBytes[K, V any](m *Map, keys []K, values []V) (typedView, error) {
+	var k K
+	var v V
+	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
+	if err := checkPlain[K](m, "keys"); err != nil {
+		return typedView{}, err
+	}
+	if err := checkPlain[V](m, "values"); err != nil {
+		return typedView{}, err
+	}
+	if keySize != int(m.info.KeySize) {
+		return typedView{}, m.typeSizeError("keys", typeName[K](), keySize, int(m.info.KeySize))
+	}
+	view := typedView{keys: asBytes(keys), values: asBytes(values)}
+	cpus := max(m.cpus, 1)
+	if m.cpus == 0 || valueSize == slotSize(m.info.ValueSize) {
+		// The Go layout is the kernel's: value_size, or a whole per-CPU slot.
+		if valueSize != m.stride/cpus {
+			return typedView{}, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
+		}
+		if m.info.KeySize == 0 && len(keys) != 0 && len(values) != len(keys)*cpus {
+			return typedView{}, m.sizeError("update batch", "keys", len(keys), 0, 0)
+		}
+		return view, nil
+	}
+	if valueSize != int(m.info.ValueSize) {
+		return typedView{}, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
+	}
+	view.padded, view.count = true, len(keys)
+	if m.info.KeySize == 0 {
+		if len(values)%cpus != 0 || len(keys) != 0 && len(keys) != len(values)/cpus {
+			return typedView{}, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: cpus * valueSize, Op: "update batch", Map: m.info, CPUs: cpus, Entry: valueSize}
+		}
+		view.count = len(values) / cpus
+	}
+	if len(values) != view.count*cpus {
+		return typedView{}, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: view.count * cpus * valueSize, Op: "update batch", Map: m.info, Elements: view.count, CPUs: cpus, Entry: valueSize}
+	}
+	return view, nil
 }
 
 // scratchLimit bounds the scratch buffer UpdateBatchOf keeps per Map. Batches
@@ -379,15 +435,11 @@ func (m *Map) updatePadded(keys, values []byte, count int, flags Flags) (int, er
 		// rather than serialise the callers.
 		buf = make([]byte, chunk*m.stride)
 	}
-	ks, vs, slot := int(m.info.KeySize), int(m.info.ValueSize), slotSize(m.info.ValueSize)
+	ks := int(m.info.KeySize)
 	for done := 0; done < count; {
 		n := min(chunk, count-done)
 		dst := buf[:n*m.stride]
-		src := values[done*m.cpus*vs:]
-		for e := range n * m.cpus {
-			copy(dst[e*slot:e*slot+vs], src[e*vs:(e+1)*vs])
-			clear(dst[e*slot+vs : (e+1)*slot]) // the kernel stores padding too
-		}
+		m.padInto(dst, values[done*m.cpus*int(m.info.ValueSize):], n)
 		written, err := m.update(keys[done*ks:(done+n)*ks], dst, n, flags)
 		if err != nil {
 			return done + written, rebase(err, done, count)
@@ -395,6 +447,17 @@ func (m *Map) updatePadded(keys, values []byte, count int, flags Flags) (int, er
 		done += n
 	}
 	return count, nil
+}
+
+// padInto lays n elements of unpadded per-CPU values (value_size bytes per
+// CPU) out in dst with 8-byte slots, zeroing the padding: the kernel stores
+// padding bytes too, so stale scratch bytes must never reach a map.
+func (m *Map) padInto(dst, src []byte, n int) {
+	vs, slot := int(m.info.ValueSize), slotSize(m.info.ValueSize)
+	for e := range n * m.cpus {
+		copy(dst[e*slot:e*slot+vs], src[e*vs:(e+1)*vs])
+		clear(dst[e*slot+vs : (e+1)*slot])
+	}
 }
 
 // rebase shifts a chunk's *BatchError to the indices of the whole call.
