@@ -144,7 +144,7 @@ func perElementCases(t *testing.T) map[string]perElementCase {
 		"CPUMap": {
 			spec: MapSpec{Type: CPUMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(cpus)},
 			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
-				n = cpus
+				n = min(n, cpus) // one entry per CPU at most
 				var values []byte
 				for i := range n {
 					values = binary.NativeEndian.AppendUint32(values, uint32(64+i)) // queue size
