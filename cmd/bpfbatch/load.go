@@ -1,0 +1,578 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
+)
+
+// defaultChunk is the number of entries per BPF_MAP_UPDATE_BATCH call.
+//
+// It is not what makes the load fast: batches of 64 entries already get
+// nearly all of the batch command's gain over one syscall per element
+// (KERNEL-NOTES.md: ~280 against ~760 ns per hash insert, 4096 no better
+// than 64). Chunks give the progress line and Ctrl-C a point to act on
+// between syscalls, and bound the time one call spends in the kernel, whose
+// update loop does not look at signals. 4096 entries is about a millisecond
+// of kernel time. A benchmark of the whole command may refine the number.
+const defaultChunk = 4096
+
+// maxReported is how many bad lines a load lists before counting the rest.
+const maxReported = 10
+
+// readBlock is how many entries are parsed between two progress updates
+// while the whole input is read up front.
+const readBlock = 1 << 16
+
+const loadAbout = `Writes the entries in FILE (- for stdin) into the map pinned at PIN with
+BPF_MAP_UPDATE_BATCH, in chunks of --chunk entries per syscall.
+
+Input: one entry per line; blank lines and lines starting with # are skipped.
+  text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU,
+                               or KEY VALUE with --all-cpus; keyless maps: VALUE)
+  json   {"key": K, "value": V}
+         K and V are strings in the key/value format, byte arrays such as
+         [10, 0, 0, 1], or numbers for the integer formats; for per-CPU maps
+         V is an array of one value per possible CPU.
+The first entry line decides between text and json unless --format says.
+
+Key and value formats (--key-format, --value-format):
+  hex     the raw bytes, two hex digits per byte, exactly the key/value size
+  u8, u16, u32, u64
+          unsigned decimal (or 0x-prefixed hex), stored in native byte order,
+          as BPF programs read integers
+  cidr    10.0.0.0/8 or 2001:db8::/32 as an LPM trie key (u32 prefixlen +
+          address, 8 or 20 bytes); a bare address is a full-length prefix;
+          host bits beyond the prefix are rejected unless --mask-host-bits
+  ip      an IPv4 or IPv6 address in network byte order (4 or 16 bytes)
+'bpfbatch info PIN' lists the formats that fit a map's sizes.
+
+Safety: the whole input is parsed and checked against the map (sizes, array
+indices, LPM prefix lengths) before the first write, so a bad line at the
+end does not leave a half-loaded map. --stream instead writes each chunk as
+it is read, for inputs too large to hold in memory; a bad line then stops
+the load with the entries before it written. The kernel applies entries in
+order and stops at the first it refuses (map full, ...): the entries before
+it stay written, and the error names its input line.
+
+--flags noexist and exist cost one BPF_MAP_UPDATE_ELEM syscall per entry:
+the kernel's batch command refuses them.
+
+Output: a progress line on stderr when it is a terminal, and a one-line
+summary on stdout. Exit status: 0 success; 1 the map could not be opened or
+written (the message says how many entries were written and which input
+line failed); 2 bad command line or bad input.
+
+Examples:
+  bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
+  bpfbatch load /sys/fs/bpf/counters - --key-format u32 --value-format u64 --all-cpus < counts.txt
+  bpfbatch load /sys/fs/bpf/conns entries.jsonl --dry-run
+`
+
+type loadFlags struct {
+	chunk, workers int
+	flags          string
+	dryRun, stream bool
+	keyFormat      string
+	valueFormat    string
+	syntax         string
+	allCPUs        bool
+	maskHostBits   bool
+}
+
+func (c *cli) load(ctx context.Context, args []string) int {
+	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
+	var lf loadFlags
+	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall")
+	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; more than 1 writes chunks out of order, so on an error\nthe message lists the input lines written instead of 'everything before line N'")
+	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
+	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map, write nothing")
+	cmd.fs.BoolVar(&lf.stream, "stream", false, "write each chunk as it is read instead of checking the whole input first\n(for inputs too large to hold in memory)")
+	cmd.fs.StringVar(&lf.keyFormat, "key-format", "hex", "key `format`: "+input.FormatNames())
+	cmd.fs.StringVar(&lf.valueFormat, "value-format", "hex", "value `format`: "+input.FormatNames())
+	cmd.fs.StringVar(&lf.syntax, "format", "auto", "input `syntax`: auto, text or json")
+	cmd.fs.BoolVar(&lf.allCPUs, "all-cpus", false, "per-CPU maps: one value per entry, written to every possible CPU")
+	cmd.fs.BoolVar(&lf.maskHostBits, "mask-host-bits", false, "cidr: clear bits beyond the prefix length (10.0.0.1/8 becomes 10.0.0.0/8)\ninstead of rejecting the line")
+	pos, code, ok := c.parse(cmd, args, "PIN", "FILE")
+	if !ok {
+		return code
+	}
+	pin, file := pos[0], pos[1]
+
+	opts := input.Options{AllCPUs: lf.allCPUs, MaskHostBits: lf.maskHostBits}
+	var err error
+	if opts.Key, err = input.ParseFormat(lf.keyFormat); err != nil {
+		return c.usageError(cmd, "--key-format: %v", err)
+	}
+	if opts.Value, err = input.ParseFormat(lf.valueFormat); err != nil {
+		return c.usageError(cmd, "--value-format: %v", err)
+	}
+	if opts.Syntax, err = input.ParseSyntax(lf.syntax); err != nil {
+		return c.usageError(cmd, "--format: %v", err)
+	}
+	flags, err := parseUpdateFlags(lf.flags)
+	if err != nil {
+		return c.usageError(cmd, "--flags: %v", err)
+	}
+	if lf.chunk < 1 || lf.workers < 1 {
+		return c.usageError(cmd, "--chunk and --workers must be at least 1")
+	}
+
+	m, err := bpfbatch.OpenPinned(pin)
+	if err != nil {
+		return c.failf(exitFailed, "%s", trimPrefix(err))
+	}
+	defer m.Close()
+	info := m.Info()
+	if why := loadRefusal(info.Type); why != "" {
+		return c.failf(exitUsage, "load %s: %s", pin, why)
+	}
+	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
+		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the map's value, described by BTF; %s has no value BTF", pin, m)
+	}
+	opts.Layout = input.Layout{KeySize: int(info.KeySize), ValueSize: int(info.ValueSize)}
+	if info.Type.PerCPU() {
+		if opts.CPUs, err = bpfbatch.PossibleCPUs(); err != nil {
+			return c.failf(exitFailed, "load %s: %s", pin, trimPrefix(err))
+		}
+	}
+	switch info.Type {
+	case bpfbatch.Array, bpfbatch.PerCPUArray:
+		opts.MaxIndex = info.MaxEntries
+	case bpfbatch.LPMTrie:
+		opts.LPM = true
+	}
+	if opts.Stride() != m.ValueStride() {
+		// The parser and the library must agree on the layout; a mismatch
+		// is a bug, and writing would scramble per-CPU values.
+		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), m.ValueStride())
+	}
+
+	if opts.KeySize > 0 {
+		if err := opts.Key.Fits(opts.KeySize); err != nil {
+			return c.usageError(cmd, "--key-format %s does not fit %s (key_size %d): %v", opts.Key, m, info.KeySize, err)
+		}
+	}
+	if err := opts.Value.Fits(opts.ValueSize); err != nil {
+		return c.usageError(cmd, "--value-format %s does not fit %s (value_size %d): %v", opts.Value, m, info.ValueSize, err)
+	}
+	if opts.AllCPUs && opts.CPUs == 0 {
+		return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
+	}
+
+	in, name, closeIn, err := c.openInput(file)
+	if err != nil {
+		return c.failf(exitFailed, "load: %v", err)
+	}
+	defer closeIn()
+	r, err := input.NewReader(in, opts)
+	if err != nil {
+		return c.usageError(cmd, "input options do not fit %s: %v", m, err)
+	}
+	l := &loader{
+		cli: c, m: m, pin: pin, name: name, r: r, flagsText: lf.flags,
+		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.chunk, Workers: lf.workers},
+		prog: progress{w: c.stderr, tty: c.tty},
+	}
+	switch {
+	case lf.dryRun:
+		return l.dryRun(ctx)
+	case lf.stream:
+		return l.streamLoad(ctx)
+	default:
+		return l.load(ctx)
+	}
+}
+
+// openInput opens FILE, or stdin for "-".
+func (c *cli) openInput(file string) (io.Reader, string, func(), error) {
+	if file == "-" {
+		return c.stdin, "stdin", func() {}, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, file, func() { f.Close() }, nil
+}
+
+// parseUpdateFlags reads "any", "noexist", "exist", "lock" and
+// combinations joined by ',' or '|'.
+func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
+	var f bpfbatch.Flags
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ',' || r == '|' }) {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "any":
+		case "noexist":
+			f |= bpfbatch.UpdateNoExist
+		case "exist":
+			f |= bpfbatch.UpdateExist
+		case "lock":
+			f |= bpfbatch.UpdateLock
+		default:
+			return 0, fmt.Errorf("unknown flag %q (want any, noexist, exist, lock)", part)
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return 0, fmt.Errorf("%s: noexist and exist exclude each other", s)
+	}
+	return f, nil
+}
+
+// loader runs one load.
+type loader struct {
+	*cli
+	m    *bpfbatch.Map
+	pin  string
+	name string // the input's name in messages: the file, or "stdin"
+	r    *input.Reader
+	// flagsText is --flags as given, for the summary.
+	flagsText string
+	opts      bpfbatch.BatchOptions
+	prog      progress
+
+	bad      []*input.LineError // the first maxReported bad lines
+	badCount int
+}
+
+// collect records a bad line; it reports whether reading can go on.
+func (l *loader) collect(err error) (more bool, code int) {
+	var le *input.LineError
+	if !errors.As(err, &le) {
+		l.prog.clear()
+		return false, l.failf(exitFailed, "read %s: %v", l.name, err)
+	}
+	if len(l.bad) < maxReported {
+		l.bad = append(l.bad, le)
+	}
+	l.badCount++
+	return !le.Fatal, exitOK
+}
+
+// reportBad prints the bad lines compiler-style (FILE:LINE: cause) and
+// returns exitUsage.
+func (l *loader) reportBad(what string) int {
+	l.prog.clear()
+	for _, le := range l.bad {
+		fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
+	}
+	if more := l.badCount - len(l.bad); more > 0 {
+		fmt.Fprintf(l.stderr, "%s: ... and %d more bad lines\n", l.name, more)
+	}
+	plural := "s"
+	if l.badCount == 1 {
+		plural = ""
+	}
+	return l.failf(exitUsage, "%d bad line%s in %s; %s", l.badCount, plural, l.name, what)
+}
+
+// readAll parses the whole input into b, collecting bad lines, and returns
+// the number of entries; keep false parses without keeping the entries
+// (dry run). ok false means: return code.
+func (l *loader) readAll(ctx context.Context, b *input.Batch, keep bool) (entries, code int, ok bool) {
+	for {
+		if err := ctx.Err(); err != nil {
+			l.prog.clear()
+			return 0, l.failf(exitFailed, "interrupted while reading %s at line %d; nothing written", l.name, l.r.Line()), false
+		}
+		if !keep {
+			entries += b.Len()
+			b.Reset()
+		}
+		err := l.r.Read(b, b.Len()+readBlock)
+		l.prog.reading(l.r.Line())
+		if err == io.EOF {
+			return entries + b.Len(), exitOK, true
+		}
+		if err != nil {
+			more, code := l.collect(err)
+			if code != exitOK {
+				return 0, code, false
+			}
+			if !more {
+				return entries + b.Len(), exitOK, true
+			}
+		}
+	}
+}
+
+func (l *loader) dryRun(ctx context.Context) int {
+	start := time.Now()
+	var b input.Batch
+	entries, code, ok := l.readAll(ctx, &b, false)
+	if !ok {
+		return code
+	}
+	if l.badCount > 0 {
+		return l.reportBad("nothing written (dry run)")
+	}
+	l.prog.clear()
+	fmt.Fprintf(l.stdout, "dry run: %d entries in %s (%s) are valid for %s; nothing written (read in %s)\n",
+		entries, l.name, l.r.Syntax(), l.m, seconds(time.Since(start)))
+	return exitOK
+}
+
+func (l *loader) load(ctx context.Context) int {
+	start := time.Now()
+	var b input.Batch
+	if _, code, ok := l.readAll(ctx, &b, true); !ok {
+		return code
+	}
+	if l.badCount > 0 {
+		return l.reportBad("nothing written: the whole input is checked before the first write")
+	}
+	readTime := time.Since(start)
+	total := b.Len()
+	if total == 0 {
+		l.prog.clear()
+		fmt.Fprintf(l.stdout, "no entries in %s; nothing written\n", l.name)
+		return exitOK
+	}
+	writeStart := time.Now()
+	l.prog.startWriting(total)
+	opts := l.opts
+	opts.Progress = l.prog.update
+	n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
+	l.prog.clear()
+	if err != nil {
+		return l.writeFailed(err, 0, n, total, &b)
+	}
+	writeTime := time.Since(writeStart)
+	fmt.Fprintf(l.stdout, "loaded %d entries into %s from %s in %s (read %s, write %s: %s entries/s, %s)\n",
+		n, l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n))
+	return exitOK
+}
+
+// streamLoad writes each block of entries as soon as it is parsed. A bad
+// line stops the load after the entries before it are written, so that
+// "everything before line N is in the map" holds as for kernel errors.
+func (l *loader) streamLoad(ctx context.Context) int {
+	start := time.Now()
+	block := l.opts.Chunk * l.opts.Workers
+	var b input.Batch
+	written := 0
+	l.prog.startWriting(-1)
+	for {
+		b.Reset()
+		readErr := l.r.Read(&b, block)
+		if b.Len() > 0 {
+			opts := l.opts
+			base := written
+			opts.Progress = func(n int) { l.prog.update(base + n) }
+			n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
+			if err != nil {
+				l.prog.clear()
+				return l.writeFailed(err, written, n, -1, &b)
+			}
+			written += n
+		}
+		if readErr == io.EOF {
+			break
+		}
+		if readErr != nil {
+			if _, code := l.collect(readErr); code != exitOK {
+				return code
+			}
+			last := "no entry was written"
+			if written > 0 {
+				last = fmt.Sprintf("the %d entries before it are written", written)
+			}
+			l.prog.clear()
+			le := l.bad[0]
+			fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
+			return l.failf(exitUsage, "--stream load of %s stopped at bad line %d; %s, nothing after it", l.name, le.Line, last)
+		}
+	}
+	l.prog.clear()
+	elapsed := time.Since(start)
+	fmt.Fprintf(l.stdout, "loaded %d entries into %s from %s in %s (streamed: %s entries/s, %s)\n",
+		written, l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written))
+	return exitOK
+}
+
+// syscalls describes how the entries went to the kernel.
+func (l *loader) syscalls(n int) string {
+	if l.opts.Flags&(bpfbatch.UpdateNoExist|bpfbatch.UpdateExist) != 0 {
+		return fmt.Sprintf("%d BPF_MAP_UPDATE_ELEM calls, one per entry: --flags %s goes per element", n, l.flagsText)
+	}
+	if p, err := l.m.UpdatePath(); err == nil && p == bpfbatch.PerElementPath {
+		return fmt.Sprintf("%d BPF_MAP_UPDATE_ELEM calls, one per entry: %s maps have no batch update", n, l.m.Info().Type)
+	}
+	calls := (n + l.opts.Chunk - 1) / l.opts.Chunk
+	if calls == 1 {
+		return "1 BPF_MAP_UPDATE_BATCH call"
+	}
+	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %d entries", calls, l.opts.Chunk)
+}
+
+// writeFailed explains a failed write. base entries were written before
+// this batch; n of the batch's entries were written; total is the whole
+// load's count, or -1 when streaming.
+func (l *loader) writeFailed(err error, base, n, total int, b *input.Batch) int {
+	var be *bpfbatch.BatchError
+	if !errors.As(err, &be) {
+		return l.failf(exitFailed, "load %s: %s", l.pin, trimPrefix(err))
+	}
+	lineOf := func(i int) int { return b.Lines[min(i, b.Len()-1)] }
+	var sb strings.Builder
+	if be.Cause != nil {
+		sb.WriteString("interrupted: ")
+	}
+	fmt.Fprintf(&sb, "wrote %d", base+n)
+	if total >= 0 {
+		fmt.Fprintf(&sb, " of %d", total)
+	}
+	sb.WriteString(" entries")
+	if be.Written != nil {
+		// Parallel workers: chunks landed out of order.
+		fmt.Fprintf(&sb, " (%s)", l.writtenLines(base, be.Written, b))
+	}
+	switch {
+	case be.Cause != nil:
+		if be.Written == nil {
+			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", l.name, lineOf(n))
+		}
+	case be.Index >= 0 && be.Index < b.Len():
+		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", l.name, b.Lines[be.Index])
+		if be.Written == nil {
+			sb.WriteString("; nothing from that line on was written")
+		} else {
+			sb.WriteString("; no chunk started after the failure")
+		}
+	default:
+		// The kernel refused a whole call before its first element
+		// (EPERM, flags, ...).
+		fmt.Fprintf(&sb, "; the kernel refused the chunk starting at %s:%d before writing any of it", l.name, lineOf(n))
+	}
+	what := sb.String()
+	fmt.Fprintf(l.stderr, "bpfbatch: load %s: %s\n", l.pin, what)
+	if base > 0 {
+		// Streaming: the library counted within this block; make the
+		// cause count from the start of the input, as the line above does.
+		shifted := *be
+		shifted.Processed += base
+		shifted.Requested += base
+		if shifted.Index >= 0 {
+			shifted.Index += base
+		}
+		shifted.Written = nil
+		for _, r := range be.Written {
+			shifted.Written = append(shifted.Written, bpfbatch.Range{Start: r.Start + base, End: r.End + base})
+		}
+		err = &shifted
+	}
+	return l.failf(exitFailed, "cause: %s", trimPrefix(err))
+}
+
+// writtenLines lists the input line ranges of the written entry ranges.
+func (l *loader) writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch) string {
+	var parts []string
+	if base > 0 {
+		parts = append(parts, "every entry before this block")
+	}
+	for i, r := range ranges {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more ranges", len(ranges)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("lines %d-%d", b.Lines[r.Start], b.Lines[r.End-1]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return "input " + strings.Join(parts, ", ")
+}
+
+// seconds formats d like "1.23s", "850ms" or "42µs".
+func seconds(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// rate formats n entries per d as "1.23M" or "812k".
+func rate(n int, d time.Duration) string {
+	if d <= 0 {
+		return "inf"
+	}
+	r := float64(n) / d.Seconds()
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.0fk", r/1e3)
+	case math.IsNaN(r):
+		return "0"
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+// progress draws a progress line on stderr when it is a terminal; otherwise
+// it does nothing and the summary line says it all.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	total int // entries to write, -1 when streaming
+	start time.Time
+	last  time.Time
+	shown bool
+}
+
+// refresh is how often the line is redrawn: fast enough to look alive,
+// slow enough not to cost anything against a million-entry load.
+const refresh = 100 * time.Millisecond
+
+func (p *progress) due() bool {
+	now := time.Now()
+	if now.Sub(p.last) < refresh {
+		return false
+	}
+	p.last = now
+	return true
+}
+
+func (p *progress) reading(line int) {
+	if !p.tty || !p.due() {
+		return
+	}
+	fmt.Fprintf(p.w, "\r\x1b[Kreading: line %d", line)
+	p.shown = true
+}
+
+func (p *progress) startWriting(total int) {
+	p.total, p.start, p.last = total, time.Now(), time.Time{}
+}
+
+// update is the BatchOptions.Progress callback.
+func (p *progress) update(done int) {
+	if !p.tty || (!p.due() && done != p.total) {
+		return
+	}
+	elapsed := time.Since(p.start)
+	if p.total < 0 {
+		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %d entries, %s entries/s", done, rate(done, elapsed))
+	} else {
+		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %d/%d entries (%d%%), %s entries/s", done, p.total, done*100/max(p.total, 1), rate(done, elapsed))
+	}
+	p.shown = true
+}
+
+// clear erases the progress line before a message or the summary.
+func (p *progress) clear() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}

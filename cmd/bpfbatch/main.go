@@ -1,0 +1,176 @@
+// Command bpfbatch bulk-loads a pinned BPF map from a file with
+// BPF_MAP_UPDATE_BATCH, one syscall per few thousand entries instead of one
+// per entry, and describes and creates maps.
+//
+//	bpfbatch info PIN
+//	bpfbatch load [flags] PIN FILE|-
+//	bpfbatch create [flags] PIN --type hash --key-size 4 --value-size 8 --max-entries N
+//
+// Input is text lines "KEY VALUE" (hex by default; --key-format and
+// --value-format take u8, u16, u32, u64, cidr and ip too) or JSON lines
+// {"key": ..., "value": ...}. The whole input is checked before the first
+// write, so a bad line never leaves a half-loaded map, unless --stream is
+// given. Run `bpfbatch load -h` for the details.
+//
+// Exit status: 0 on success; 1 when the map could not be opened or written
+// (the message says how many entries were written and which input line
+// failed, and why); 2 for a bad command line or bad input.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the map could not be opened or written, or I/O failed
+	exitUsage  = 2 // bad command line or bad input: nothing was written (but see --stream)
+)
+
+func main() {
+	// Ctrl-C stops a load between chunks, so the message can say exactly
+	// what was written; a second Ctrl-C kills the process as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
+	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
+	code := c.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// cli is one invocation's environment.
+type cli struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	tty    bool // stderr is a terminal: show a progress line
+}
+
+const mainUsage = `bpfbatch loads, describes and creates pinned BPF maps.
+
+Usage:
+  bpfbatch info PIN                 describe the map pinned at PIN
+  bpfbatch load [flags] PIN FILE|-  write the entries in FILE (or stdin) into the map
+  bpfbatch create [flags] PIN       create a map and pin it at PIN (for tests and demos)
+
+Run 'bpfbatch COMMAND -h' for a command's flags.
+
+Exit status: 0 success; 1 the map could not be opened or written (the
+message says how many entries were written and which input line failed);
+2 bad command line or bad input (nothing written).
+`
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, mainUsage)
+		return exitUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "info":
+		return c.info(rest)
+	case "load":
+		return c.load(ctx, rest)
+	case "create":
+		return c.create(rest)
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" && !isHelp(rest[0]) {
+			return c.run(ctx, []string{rest[0], "-h"})
+		}
+		fmt.Fprint(c.stdout, mainUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "bpfbatch: unknown command %q\n\n%s", cmd, mainUsage)
+		return exitUsage
+	}
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// command is a subcommand's flag set and usage text.
+type command struct {
+	name     string
+	synopsis string // after "Usage: bpfbatch "
+	about    string // what it does, shown under the synopsis
+	fs       *flag.FlagSet
+}
+
+func newCommand(name, synopsis, about string) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// Errors and usage are printed by parse, to stdout for -h and stderr
+	// for mistakes.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &command{name: name, synopsis: synopsis, about: about, fs: fs}
+}
+
+func (cmd *command) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: bpfbatch %s\n\n%s\nFlags (one or two dashes):\n", cmd.synopsis, cmd.about)
+	cmd.fs.SetOutput(w)
+	cmd.fs.PrintDefaults()
+	cmd.fs.SetOutput(io.Discard)
+}
+
+// parse parses args, flags anywhere among the positional arguments (users
+// write `bpfbatch load PIN FILE --chunk 1000`), and checks that there are
+// want positional arguments. On -h it prints the usage to stdout. ok false
+// means: return code.
+func (c *cli) parse(cmd *command, args []string, want ...string) (pos []string, code int, ok bool) {
+	for {
+		err := cmd.fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			cmd.usage(c.stdout)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			return nil, c.usageError(cmd, "%v", err), false
+		}
+		rest := cmd.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// flag stops at the first non-flag, or after "--", which ends the
+		// flags for good.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) != len(want) {
+		if len(pos) < len(want) {
+			return nil, c.usageError(cmd, "missing %s", want[len(pos)]), false
+		}
+		return nil, c.usageError(cmd, "unexpected argument %q", pos[len(want)]), false
+	}
+	return pos, exitOK, true
+}
+
+// usageError reports a command-line mistake and returns exitUsage.
+func (c *cli) usageError(cmd *command, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "bpfbatch %s: %s\nUsage: bpfbatch %s\nRun 'bpfbatch %s -h' for the flags.\n", cmd.name, fmt.Sprintf(format, args...), cmd.synopsis, cmd.name)
+	return exitUsage
+}
+
+// failf reports a failure to stderr and returns code.
+func (c *cli) failf(code int, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "bpfbatch: "+format+"\n", args...)
+	return code
+}
+
+// isTerminal reports whether f is a terminal, which is what decides between
+// a progress line and a single summary line.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
