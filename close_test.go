@@ -128,3 +128,27 @@ func TestCloseWaitsForInFlightUpdate(t *testing.T) {
 		t.Fatalf("update racing Close = %v; want success (it held the fd) or ErrClosed (it never started)", err)
 	}
 }
+
+// Close during a chunked load stops it between chunks with ErrClosed, and
+// the error still says what was written.
+func TestCloseStopsUpdateBatchWith(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		m := createMap(t, MapSpec{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 16})
+		keys := make([]uint32, 1<<16)
+		for i := range keys {
+			keys[i] = uint32(i)
+		}
+		values := make([]uint64, len(keys))
+		var once sync.Once
+		n, err := updateTypedWith(m, keys, values, BatchOptions{Workers: workers, Chunk: 256, Progress: func(w int) {
+			if w >= 1024 {
+				once.Do(func() { m.Close() }) // Progress runs without the fd held
+			}
+		}})
+		var be *BatchError
+		if !errors.Is(err, ErrClosed) || !errors.As(err, &be) || n < 1024 || n >= len(keys) || be.Processed != n {
+			t.Fatalf("workers %d: load racing Close = %d, %v", workers, n, err)
+		}
+		t.Log(err)
+	}
+}
