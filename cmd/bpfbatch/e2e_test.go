@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -788,4 +789,51 @@ func writeTime(summary string) string {
 		return m[1] + " (" + m[2] + ")"
 	}
 	return "?"
+}
+
+// Ctrl-C stops a load between chunks: the message says what was written,
+// and that is exactly a prefix of the input.
+func TestInterruptStopsBetweenChunks(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "interrupt", hashSpec)
+	cmd := exec.Command(buildCommand(t), append([]string{"load", pin, "-", "--stream", "--chunk", "100"}, u32u64...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	in, want := hashLines(200)
+	lines := strings.SplitAfter(in, "\n")
+	if _, err := io.WriteString(stdin, strings.Join(lines[:100], "")); err != nil {
+		t.Fatal(err)
+	}
+	// The first chunk is written once it is read in full; wait for it.
+	m := openPinned(t, pin)
+	for deadline := time.Now().Add(10 * time.Second); countKeys(t, m) < 100; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("first chunk not written after 10s; stderr: %s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	// The signal cancels the load's context on a goroutine of its own;
+	// give it time to run before the next chunk arrives.
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(stdin, strings.Join(lines[100:], ""))
+	stdin.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; stderr: %s", err, stderr.String())
+	}
+	if w := "interrupted: wrote 100 entries; nothing from stdin:101 on was written"; !strings.Contains(stderr.String(), w) {
+		t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+	}
+	checkMap(t, pin, want[:100])
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bpfbatch/bpfbatch"
+)
+
+func TestParseUpdateFlags(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    bpfbatch.Flags
+		wantErr string
+	}{
+		{"any", bpfbatch.UpdateAny, ""},
+		{"", bpfbatch.UpdateAny, ""},
+		{"noexist", bpfbatch.UpdateNoExist, ""},
+		{"EXIST", bpfbatch.UpdateExist, ""},
+		{"lock", bpfbatch.UpdateLock, ""},
+		{"noexist,lock", bpfbatch.UpdateNoExist | bpfbatch.UpdateLock, ""},
+		{"exist|lock", bpfbatch.UpdateExist | bpfbatch.UpdateLock, ""},
+		{"noexist,exist", 0, "exclude each other"},
+		{"sometimes", 0, `unknown flag "sometimes"`},
+	}
+	for _, tt := range tests {
+		got, err := parseUpdateFlags(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseUpdateFlags(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("parseUpdateFlags(%q) = %v, %v, want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseMapType(t *testing.T) {
+	tests := map[string]bpfbatch.MapType{
+		"hash":                         bpfbatch.Hash,
+		"Hash":                         bpfbatch.Hash,
+		"lpm_trie":                     bpfbatch.LPMTrie,
+		"LPMTrie":                      bpfbatch.LPMTrie,
+		"lpm-trie":                     bpfbatch.LPMTrie,
+		"BPF_MAP_TYPE_PERCPU_HASH":     bpfbatch.PerCPUHash,
+		"lru_percpu_hash":              bpfbatch.LRUPerCPUHash,
+		"percpu_array":                 bpfbatch.PerCPUArray,
+		"prog_array":                   bpfbatch.ProgramArray,
+		"bloom_filter":                 bpfbatch.BloomFilter,
+		"devmap_hash":                  bpfbatch.DevMapHash,
+		"BPF_MAP_TYPE_ARRAY_OF_MAPS":   bpfbatch.ArrayOfMaps,
+		"bpf_map_type_lru_percpu_hash": bpfbatch.LRUPerCPUHash,
+	}
+	for in, want := range tests {
+		if got, err := parseMapType(in); err != nil || got != want {
+			t.Errorf("parseMapType(%q) = %v, %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "hashh", "unspecifiedmap2", "MapType(99)"} {
+		if got, err := parseMapType(in); err == nil {
+			t.Errorf("parseMapType(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+func TestMapFlags(t *testing.T) {
+	got, err := parseMapFlags("no-prealloc, BPF_F_RDONLY_PROG,0x400")
+	if want := uint32(1 | 1<<7 | 1<<10); err != nil || got != want {
+		t.Errorf("parseMapFlags = %#x, %v, want %#x", got, err, want)
+	}
+	if _, err := parseMapFlags("fast"); err == nil || !strings.Contains(err.Error(), "no-prealloc") {
+		t.Errorf("parseMapFlags(fast) = %v, want the list of names", err)
+	}
+	if got, want := describeMapFlags(1|1<<10|1<<30), "0x40000401 (BPF_F_NO_PREALLOC|BPF_F_MMAPABLE|0x40000000)"; got != want {
+		t.Errorf("describeMapFlags = %q, want %q", got, want)
+	}
+	if got := describeMapFlags(0); got != "0" {
+		t.Errorf("describeMapFlags(0) = %q", got)
+	}
+}
+
+// Flags may come before, between or after the positional arguments; "--"
+// ends them.
+func TestParseInterspersedFlags(t *testing.T) {
+	tests := []struct {
+		args      []string
+		wantPos   []string
+		wantChunk int
+	}{
+		{[]string{"pin", "file", "--chunk", "7"}, []string{"pin", "file"}, 7},
+		{[]string{"-chunk=7", "pin", "file"}, []string{"pin", "file"}, 7},
+		{[]string{"pin", "--chunk", "7", "-"}, []string{"pin", "-"}, 7},
+		{[]string{"pin", "--", "--chunk"}, []string{"pin", "--chunk"}, 1},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		c := &cli{stdout: &stdout, stderr: &stderr}
+		cmd := newCommand("load", "load PIN FILE", "")
+		chunk := cmd.fs.Int("chunk", 1, "")
+		pos, code, ok := c.parse(cmd, tt.args, "PIN", "FILE")
+		if !ok || !slices.Equal(pos, tt.wantPos) || *chunk != tt.wantChunk {
+			t.Errorf("parse(%q) = %q (chunk %d), code %d, ok %v; stderr %s", tt.args, pos, *chunk, code, ok, stderr.String())
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{nil, exitUsage, "", "Usage:"},
+		{[]string{"--help"}, exitOK, "bpfbatch info PIN", ""},
+		{[]string{"help", "create"}, exitOK, "Usage: bpfbatch create", ""},
+		{[]string{"info", "-h"}, exitOK, "Usage: bpfbatch info PIN", ""},
+		{[]string{"info"}, exitUsage, "", "bpfbatch info: missing PIN"},
+		{[]string{"create", "p"}, exitUsage, "", "--type is required"},
+		{[]string{"create", "p", "--type", "hash"}, exitUsage, "", "--value-size and --max-entries are required"},
+		{[]string{"create", "p", "--type", "hash_of_maps", "--value-size", "4", "--max-entries", "1"}, exitUsage, "", "needs an inner map fd"},
+		{[]string{"load", "p", "f", "--key-format", "u128"}, exitUsage, "", `unknown format "u128"`},
+		{[]string{"load", "p", "f", "--format", "xml"}, exitUsage, "", `unknown input format "xml"`},
+		{[]string{"load", "p", "f", "--workers", "0"}, exitUsage, "", "at least 1"},
+		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		c := &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
+		code := c.run(context.Background(), tt.args)
+		if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
+			t.Errorf("run(%q) = %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// The progress line is drawn only on a terminal, redrawn in place, and
+// erased before the summary.
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := progress{w: &buf, tty: false}
+	p.startWriting(10)
+	p.update(10)
+	p.clear()
+	if buf.Len() != 0 {
+		t.Fatalf("progress without a terminal wrote %q", buf.String())
+	}
+
+	p = progress{w: &buf, tty: true}
+	p.startWriting(1000)
+	p.update(500)
+	p.update(600) // within the refresh interval: skipped
+	p.update(1000)
+	p.clear()
+	out := buf.String()
+	if !strings.Contains(out, "\r\x1b[Kwriting: 500/1000 entries (50%), ") || !strings.Contains(out, "writing: 1000/1000 entries (100%)") {
+		t.Errorf("progress output %q", out)
+	}
+	if strings.Contains(out, "600/1000") {
+		t.Errorf("progress redrawn within %v: %q", refresh, out)
+	}
+	if !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("progress line not erased at the end: %q", out)
+	}
+
+	buf.Reset()
+	p = progress{w: &buf, tty: true}
+	p.startWriting(-1)
+	p.update(42)
+	if !strings.Contains(buf.String(), "writing: 42 entries, ") {
+		t.Errorf("streaming progress %q", buf.String())
+	}
+}
+
+func TestRateAndSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		d    time.Duration
+		want string
+	}{
+		{1_000_000, time.Second, "1.00M"},
+		{926_000, time.Second, "926k"},
+		{500, time.Second, "500"},
+		{5, 0, "inf"},
+	} {
+		if got := rate(tt.n, tt.d); got != tt.want {
+			t.Errorf("rate(%d, %v) = %q, want %q", tt.n, tt.d, got, tt.want)
+		}
+	}
+	for d, want := range map[time.Duration]string{
+		1234567 * time.Nanosecond:     "1ms",
+		42 * time.Microsecond:         "42µs",
+		1234567890 * time.Nanosecond:  "1.23s",
+		999_400_000 * time.Nanosecond: "999ms",
+	} {
+		if got := seconds(d); got != want {
+			t.Errorf("seconds(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
