@@ -1,0 +1,202 @@
+// Package results reads the output of BenchmarkUpdate (go test -bench, as
+// written to results/latest.txt) for the report and chart commands.
+package results
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+// Key names one measured combination.
+type Key struct {
+	Map  string // "hash-u64", ...
+	N    int    // elements per load
+	Impl string // "floor", "bpfbatch", ...
+}
+
+// Sample is one benchmark line.
+type Sample struct {
+	NsPerElem   float64
+	AllocsPerOp float64
+	BytesPerOp  float64
+}
+
+// Set is every sample of a file, in the order the file gives them.
+type Set struct {
+	// Samples holds, per key, one sample per round, in round order: the
+	// k-th samples of two keys ran in the same round, minutes apart at
+	// most, and share that round's noise.
+	Samples map[Key][]Sample
+	// Maps, Sizes and Impls list the values seen, in order of appearance.
+	Maps  []string
+	Sizes []int
+	Impls []string
+	// Config holds the file's "key: value" lines (goos, cpu, kernel, ...).
+	Config map[string]string
+	// Procs is GOMAXPROCS during the run, from the names' -N suffix.
+	Procs int
+}
+
+// Load reads a go test -bench output file.
+func Load(path string) (*Set, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s := &Set{Samples: map[Key][]Sample{}, Config: map[string]string{}}
+	r := benchfmt.NewReader(f, path)
+	for r.Scan() {
+		res, ok := r.Result().(*benchfmt.Result)
+		if !ok {
+			continue // unit metadata or a syntax error; the latter is reported below
+		}
+		k, procs, ok := parseName(res.Name.String())
+		if !ok {
+			continue
+		}
+		s.Procs = procs
+		for _, c := range res.Config {
+			if c.File {
+				s.Config[c.Key] = string(c.Value)
+			}
+		}
+		ns, ok := value(res, "ns/elem")
+		if !ok {
+			return nil, fmt.Errorf("%s: %s has no ns/elem", path, res.Name)
+		}
+		allocs, _ := value(res, "allocs/op")
+		bytes, _ := value(res, "B/op")
+		if _, seen := s.Samples[k]; !seen {
+			s.Maps = appendNew(s.Maps, k.Map)
+			s.Sizes = appendNew(s.Sizes, k.N)
+			s.Impls = appendNew(s.Impls, k.Impl)
+		}
+		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes})
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(s.Sizes)
+	return s, nil
+}
+
+// value returns the measurement in unit as written in the file (benchfmt
+// also offers it "tidied", e.g. ns/elem as sec/elem).
+func value(res *benchfmt.Result, unit string) (float64, bool) {
+	for _, v := range res.Values {
+		switch {
+		case v.OrigUnit == unit:
+			return v.OrigValue, true
+		case v.OrigUnit == "" && v.Unit == unit:
+			return v.Value, true
+		}
+	}
+	return 0, false
+}
+
+// parseName splits "Update/map=hash-u64/n=64/impl=floor-2" into its key
+// and GOMAXPROCS (1 when go test left the suffix out).
+func parseName(name string) (k Key, procs int, ok bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 || parts[0] != "Update" {
+		return k, 0, false
+	}
+	procs = 1
+	last := parts[3]
+	if i := strings.LastIndexByte(last, '-'); i >= 0 {
+		if p, err := strconv.Atoi(last[i+1:]); err == nil {
+			last, procs = last[:i], p
+		}
+	}
+	parts[3] = last
+	for _, p := range parts[1:] {
+		key, val, found := strings.Cut(p, "=")
+		if !found {
+			return k, 0, false
+		}
+		switch key {
+		case "map":
+			k.Map = val
+		case "n":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return k, 0, false
+			}
+			k.N = n
+		case "impl":
+			k.Impl = val
+		}
+	}
+	return k, procs, k.Map != "" && k.N > 0 && k.Impl != ""
+}
+
+func appendNew[T comparable](s []T, v T) []T {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// Median returns the median ns/elem of k's samples, and false if there are
+// none.
+func (s *Set) Median(k Key) (float64, bool) {
+	return median(s.Samples[k], func(x Sample) float64 { return x.NsPerElem })
+}
+
+// MedianAllocs returns the median allocs/op of k's samples.
+func (s *Set) MedianAllocs(k Key) (float64, bool) {
+	return median(s.Samples[k], func(x Sample) float64 { return x.AllocsPerOp })
+}
+
+func median(samples []Sample, f func(Sample) float64) (float64, bool) {
+	if len(samples) == 0 {
+		return 0, false
+	}
+	v := make([]float64, len(samples))
+	for i, x := range samples {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	m := len(v) / 2
+	if len(v)%2 == 1 {
+		return v[m], true
+	}
+	return (v[m-1] + v[m]) / 2, true
+}
+
+// Ratio compares a with b: the ratio of their median ns/elem, and the
+// smallest and largest ratio of samples taken in the same round.
+type Ratio struct {
+	Median   float64 // median(a) / median(b)
+	Min, Max float64 // over rounds: a[k] / b[k]
+	Rounds   int
+}
+
+// Compare returns a's ns/elem relative to b's, and false if either is
+// missing.
+func (s *Set) Compare(a, b Key) (Ratio, bool) {
+	ma, okA := s.Median(a)
+	mb, okB := s.Median(b)
+	if !okA || !okB || mb == 0 {
+		return Ratio{}, false
+	}
+	r := Ratio{Median: ma / mb}
+	sa, sb := s.Samples[a], s.Samples[b]
+	for i := range min(len(sa), len(sb)) {
+		x := sa[i].NsPerElem / sb[i].NsPerElem
+		if r.Rounds == 0 || x < r.Min {
+			r.Min = x
+		}
+		if r.Rounds == 0 || x > r.Max {
+			r.Max = x
+		}
+		r.Rounds++
+	}
+	return r, true
+}
