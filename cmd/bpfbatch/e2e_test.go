@@ -611,20 +611,37 @@ func TestStream(t *testing.T) {
 	checkMap(t, pin2, want[:5432])
 }
 
+// prefill writes entries with the library, for maps that must hold
+// something before the command runs.
+func prefill(t *testing.T, pin string, entries ...entry) {
+	t.Helper()
+	m := openPinned(t, pin)
+	for _, e := range entries {
+		if _, err := m.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A kernel error mid-load names the input line, and says how many entries
-// were written; those stay written, nothing after them is.
+// were written; those stay written, nothing after them is. The maps are
+// partly full already, so the input alone fits (the capacity check passes)
+// and only the kernel can tell.
 func TestKernelFailureReportsLine(t *testing.T) {
 	dir := pinDir(t)
 	in := "# header\n1 10\n2 20\n\n3 30\n4 40\n5 50\n6 60\n"
-	all := []entry{{u32(1), u64(10)}, {u32(2), u64(20)}, {u32(3), u64(30)}, {u32(4), u64(40)}}
+	old := []entry{{u32(100), u64(1)}, {u32(200), u64(2)}}
+	all := append(slices.Clone(old), entry{u32(1), u64(10)}, entry{u32(2), u64(20)}, entry{u32(3), u64(30)}, entry{u32(4), u64(40)})
+	spec := bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 6}
 
 	t.Run("hash full", func(t *testing.T) {
-		pin := createPinned(t, dir, "full", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+		pin := createPinned(t, dir, "full", spec)
+		prefill(t, pin, old...)
 		file := writeFile(t, in)
 		r := mustRun(t, 1, "", append([]string{"load", pin, file, "--chunk", "3"}, u32u64...)...)
 		for _, w := range []string{
 			"wrote 4 of 6 entries, then the entry at " + file + ":7 failed; nothing from that line on was written",
-			"E2BIG", "max_entries (4)",
+			"E2BIG", "max_entries (6)",
 		} {
 			if !strings.Contains(r.stderr, w) {
 				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
@@ -633,26 +650,30 @@ func TestKernelFailureReportsLine(t *testing.T) {
 		checkMap(t, pin, all)
 	})
 	t.Run("hash full streamed", func(t *testing.T) {
-		pin := createPinned(t, dir, "full-stream", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+		pin := createPinned(t, dir, "full-stream", spec)
+		prefill(t, pin, old...)
 		r := mustRun(t, 1, in, append([]string{"load", pin, "-", "--stream", "--chunk", "3"}, u32u64...)...)
-		if w := "wrote 4 entries, then the entry at stdin:7 failed"; !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		for _, w := range []string{"wrote 4 entries, then the entry at stdin:7 failed", "element 4: E2BIG", "4 of 6 elements written"} {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
 		}
 		checkMap(t, pin, all)
 	})
 	t.Run("hash full parallel", func(t *testing.T) {
-		pin := createPinned(t, dir, "full-parallel", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+		pin := createPinned(t, dir, "full-parallel", spec)
+		prefill(t, pin, old...)
 		r := mustRun(t, 1, in, append([]string{"load", pin, "-", "--chunk", "2", "--workers", "2"}, u32u64...)...)
 		if !regexp.MustCompile(`wrote 4 of 6 entries \(input lines .*\), then the entry at stdin:\d failed; no chunk started after the failure`).MatchString(r.stderr) {
 			t.Errorf("stderr:\n%s", r.stderr)
 		}
-		if n := countKeys(t, openPinned(t, pin)); n != 4 {
-			t.Errorf("map holds %d keys, want 4", n)
+		if n := countKeys(t, openPinned(t, pin)); n != 6 {
+			t.Errorf("map holds %d keys, want 6", n)
 		}
 	})
 	t.Run("noexist per element", func(t *testing.T) {
 		pin := createPinned(t, dir, "noexist", hashSpec)
-		mustRun(t, 0, "3 300\n", append([]string{"load", pin, "-"}, u32u64...)...)
+		prefill(t, pin, entry{u32(3), u64(300)})
 		r := mustRun(t, 1, in, append([]string{"load", pin, "-", "--flags", "noexist"}, u32u64...)...)
 		for _, w := range []string{"wrote 2 of 6 entries, then the entry at stdin:5 failed", "BPF_MAP_UPDATE_ELEM", "EEXIST"} {
 			if !strings.Contains(r.stderr, w) {
@@ -662,7 +683,8 @@ func TestKernelFailureReportsLine(t *testing.T) {
 		checkMap(t, pin, []entry{{u32(1), u64(10)}, {u32(2), u64(20)}, {u32(3), u64(300)}})
 	})
 	t.Run("lpm trie full", func(t *testing.T) {
-		pin := createPinned(t, dir, "trie-full", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 2, Flags: 1})
+		pin := createPinned(t, dir, "trie-full", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 3, Flags: 1})
+		prefill(t, pin, entry{lpmKey(8, hx("c0000000")), u32(9)})
 		r := mustRun(t, 1, "10.0.0.0/8 1\n10.1.0.0/16 2\n10.2.0.0/16 3\n", "load", pin, "-", "--key-format", "cidr", "--value-format", "u32")
 		for _, w := range []string{"wrote 2 of 3 entries, then the entry at stdin:3 failed", "ENOSPC"} {
 			if !strings.Contains(r.stderr, w) {
@@ -836,4 +858,29 @@ func TestInterruptStopsBetweenChunks(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
 	}
 	checkMap(t, pin, want[:100])
+}
+
+// More distinct keys than a hash map or trie can hold is refused before
+// the first write, with the line where the map would have filled up; keys
+// repeated, or LPM keys differing only in host bits, count once.
+func TestCapacityCheckedBeforeWrite(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "cap", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 3})
+	r := mustRun(t, 2, "# h\n1 1\n2 2\n1 3\n3 3\n4 4\n", append([]string{"load", pin, "-"}, u32u64...)...)
+	if w := "stdin:6: distinct key number 4, but Hash map (id "; !strings.Contains(r.stderr, w) || !strings.Contains(r.stderr, "holds at most max_entries 3; the kernel would fail here after writing 4 entries; nothing written") {
+		t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+	}
+	checkMap(t, pin, nil)
+	r = mustRun(t, 2, "1 1\n2 2\n3 3\n4 4\n", append([]string{"load", pin, "-", "--dry-run"}, u32u64...)...)
+	if !strings.Contains(r.stderr, "stdin:4: distinct key number 4") {
+		t.Errorf("dry run: stderr %s", r.stderr)
+	}
+	// Duplicates fit.
+	mustRun(t, 0, "1 1\n2 2\n1 3\n3 3\n", append([]string{"load", pin, "-"}, u32u64...)...)
+	checkMap(t, pin, []entry{{u32(1), u64(3)}, {u32(2), u64(2)}, {u32(3), u64(3)}})
+
+	// Hex LPM keys with host bits are the same prefix to the trie.
+	trie := createPinned(t, dir, "cap-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: 1})
+	mustRun(t, 0, "080000000a000000 01000000\n080000000aff0000 02000000\n", "load", trie, "-")
+	checkMap(t, trie, []entry{{lpmKey(8, hx("0a000000")), u32(2)}})
 }

@@ -184,7 +184,7 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	}
 	switch {
 	case lf.dryRun:
-		return l.dryRun(ctx)
+		return l.dryRun(ctx, lf.stream)
 	case lf.stream:
 		return l.streamLoad(ctx)
 	default:
@@ -276,7 +276,7 @@ func (l *loader) reportBad(what string) int {
 
 // readAll parses the whole input into b, collecting bad lines, and returns
 // the number of entries; keep false parses without keeping the entries
-// (dry run). ok false means: return code.
+// (a --stream dry run). ok false means: return code.
 func (l *loader) readAll(ctx context.Context, b *input.Batch, keep bool) (entries, code int, ok bool) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -304,10 +304,13 @@ func (l *loader) readAll(ctx context.Context, b *input.Batch, keep bool) (entrie
 	}
 }
 
-func (l *loader) dryRun(ctx context.Context) int {
+// dryRun checks what load would: the whole input, and whether the map can
+// hold it. With --stream it does not keep the entries, so it checks the
+// lines only, in bounded memory.
+func (l *loader) dryRun(ctx context.Context, stream bool) int {
 	start := time.Now()
 	var b input.Batch
-	entries, code, ok := l.readAll(ctx, &b, false)
+	entries, code, ok := l.readAll(ctx, &b, !stream)
 	if !ok {
 		return code
 	}
@@ -315,6 +318,11 @@ func (l *loader) dryRun(ctx context.Context) int {
 		return l.reportBad("nothing written (dry run)")
 	}
 	l.prog.clear()
+	if !stream {
+		if err := l.checkCapacity(&b); err != nil {
+			return l.failf(exitUsage, "%v; nothing written (dry run)", err)
+		}
+	}
 	fmt.Fprintf(l.stdout, "dry run: %d entries in %s (%s) are valid for %s; nothing written (read in %s)\n",
 		entries, l.name, l.r.Syntax(), l.m, seconds(time.Since(start)))
 	return exitOK
@@ -328,6 +336,10 @@ func (l *loader) load(ctx context.Context) int {
 	}
 	if l.badCount > 0 {
 		return l.reportBad("nothing written: the whole input is checked before the first write")
+	}
+	if err := l.checkCapacity(&b); err != nil {
+		l.prog.clear()
+		return l.failf(exitUsage, "%v; nothing written", err)
 	}
 	readTime := time.Since(start)
 	total := b.Len()
@@ -349,6 +361,38 @@ func (l *loader) load(ctx context.Context) int {
 	fmt.Fprintf(l.stdout, "loaded %d entries into %s from %s in %s (read %s, write %s: %s entries/s, %s)\n",
 		n, l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n))
 	return exitOK
+}
+
+// checkCapacity refuses an input with more distinct keys than the map can
+// ever hold, which the kernel would fail with E2BIG or ENOSPC only after
+// writing max_entries of them. It applies to the maps that neither evict
+// (LRU) nor index (arrays: the parser checks each index); the counting runs
+// only when the input has more entries than max_entries.
+func (l *loader) checkCapacity(b *input.Batch) error {
+	info := l.m.Info()
+	switch info.Type {
+	case bpfbatch.Hash, bpfbatch.PerCPUHash, bpfbatch.LPMTrie:
+	default:
+		return nil
+	}
+	if b.Len() <= int(info.MaxEntries) {
+		return nil
+	}
+	ks := int(info.KeySize)
+	seen := make(map[string]struct{}, info.MaxEntries+1)
+	key := make([]byte, ks)
+	for i := range b.Len() {
+		copy(key, b.Keys[i*ks:])
+		if info.Type == bpfbatch.LPMTrie {
+			input.MaskLPMKey(key) // keys differing in host bits are one prefix
+		}
+		seen[string(key)] = struct{}{}
+		if len(seen) > int(info.MaxEntries) {
+			return fmt.Errorf("%s:%d: distinct key number %d, but %s holds at most max_entries %d; the kernel would fail here after writing %d entries",
+				l.name, b.Lines[i], len(seen), l.m, info.MaxEntries, i)
+		}
+	}
+	return nil
 }
 
 // streamLoad writes each block of entries as soon as it is parsed. A bad

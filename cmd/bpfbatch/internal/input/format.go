@@ -282,3 +282,19 @@ func checkFamily(a netip.Addr, want6 bool, what string) error {
 	}
 	return nil
 }
+
+// MaskLPMKey clears the data bits beyond an LPM trie key's prefixlen, in
+// place. The trie compares only the first prefixlen bits, so keys that
+// differ beyond them name the same node (trie_update_elem replaces it).
+func MaskLPMKey(key []byte) {
+	if len(key) < 4 {
+		return
+	}
+	bits := int(min(binary.NativeEndian.Uint32(key), uint32(8*(len(key)-4))))
+	data := key[4:]
+	if bits%8 != 0 {
+		data[bits/8] &= ^byte(0) << (8 - bits%8)
+		bits += 8 - bits%8
+	}
+	clear(data[bits/8:])
+}

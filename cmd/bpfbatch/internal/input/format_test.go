@@ -175,3 +175,22 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("ParseFormat(u128) error = %v, want the list of formats", err)
 	}
 }
+
+func TestMaskLPMKey(t *testing.T) {
+	tests := []struct{ in, want []byte }{
+		{lpm(8, "0a0b0c0d"), lpm(8, "0a000000")},
+		{lpm(12, "0aff0c0d"), lpm(12, "0af00000")},
+		{lpm(0, "ffffffff"), lpm(0, "00000000")},
+		{lpm(32, "0a0b0c0d"), lpm(32, "0a0b0c0d")},
+		{lpm(99, "0a0b0c0d"), lpm(99, "0a0b0c0d")}, // beyond the data: nothing to clear
+		{lpm(33, "20010db8ffffffff0000000000000001"), lpm(33, "20010db8800000000000000000000000")},
+	}
+	for _, tt := range tests {
+		got := bytes.Clone(tt.in)
+		MaskLPMKey(got)
+		if !bytes.Equal(got, tt.want) {
+			t.Errorf("MaskLPMKey(%x) = %x, want %x", tt.in, got, tt.want)
+		}
+	}
+	MaskLPMKey([]byte{1, 2}) // too short: no panic
+}
