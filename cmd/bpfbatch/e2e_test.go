@@ -564,8 +564,8 @@ func TestBadLineLeavesMapEmpty(t *testing.T) {
 	file := writeFile(t, in+"# trailer\n50001 1x0\n4294967296 1\n")
 	r := mustRun(t, 2, "", append([]string{"load", pin, file}, u32u64...)...)
 	for _, want := range []string{
-		file + `:50002: value 1x0: "1x0" is not an unsigned decimal or 0x-hex number`,
-		file + `:50003: key 4294967296: 4294967296 is out of range for u32`,
+		file + `:50002: value 1x0: not an unsigned decimal or 0x-hex number`,
+		file + `:50003: key 4294967296: out of range for u32 (max 4294967295)`,
 		"2 bad lines in " + file + "; nothing written: the whole input is checked before the first write",
 	} {
 		if !strings.Contains(r.stderr, want) {

@@ -76,47 +76,47 @@ func (f Format) intSize() int {
 	return 0
 }
 
-// Fits reports whether f can encode a key or value of size bytes, and if not
-// why, in words that name the sizes that would fit.
-func (f Format) Fits(size int) error {
+// fits reports whether f can encode a key or value of size bytes.
+func (f Format) fits(size int) bool {
 	switch f {
 	case Hex:
-		return nil
+		return size > 0
 	case CIDR:
-		if size == cidrKeySize4 || size == cidrKeySize6 {
-			return nil
-		}
-		return fmt.Errorf("cidr needs 8 bytes (u32 prefixlen + IPv4 address) or 20 (u32 prefixlen + IPv6 address), not %d", size)
+		return size == cidrKeySize4 || size == cidrKeySize6
 	case IP:
-		if size == 4 || size == 16 {
-			return nil
-		}
-		return fmt.Errorf("ip needs 4 bytes (IPv4) or 16 (IPv6), not %d", size)
+		return size == 4 || size == 16
 	}
-	if n := f.intSize(); n != 0 {
-		if n == size {
-			return nil
-		}
-		return fmt.Errorf("%s needs %d bytes, not %d%s", f, n, size, intFormatFor(size))
-	}
-	return fmt.Errorf("unknown format %d", int(f))
+	return f.intSize() != 0 && f.intSize() == size
 }
 
-// intFormatFor suggests the integer format of size bytes, if there is one.
-func intFormatFor(size int) string {
-	for _, f := range []Format{U8, U16, U32, U64} {
-		if f.intSize() == size {
-			return " (use " + f.String() + " or hex)"
-		}
+// Fits reports whether f can encode a key or value of size bytes, and if not
+// why, naming the formats that would fit.
+func (f Format) Fits(size int) error {
+	if f.fits(size) {
+		return nil
 	}
-	return " (use hex)"
+	var need string
+	switch f {
+	case CIDR:
+		need = "8 bytes (u32 prefixlen + IPv4 address) or 20 (u32 prefixlen + IPv6 address)"
+	case IP:
+		need = "4 bytes (IPv4) or 16 (IPv6)"
+	case Hex:
+		need = "at least 1 byte"
+	default:
+		if f.intSize() == 0 {
+			return fmt.Errorf("unknown format %d", int(f))
+		}
+		need = strconv.Itoa(f.intSize()) + " bytes"
+	}
+	return fmt.Errorf("%s needs %s, not %d (%d-byte formats: %s)", f, need, size, size, FitsFor(size))
 }
 
-// FitsFor lists the formats that can encode size bytes, e.g. "hex, u32".
+// FitsFor lists the formats that can encode size bytes, e.g. "hex, u32, ip".
 func FitsFor(size int) string {
 	var names []string
 	for f := range formatNames {
-		if Format(f).Fits(size) == nil {
+		if Format(f).fits(size) {
 			names = append(names, formatNames[f])
 		}
 	}
@@ -126,6 +126,13 @@ func FitsFor(size int) string {
 const (
 	cidrKeySize4 = 4 + 4  // struct bpf_lpm_trie_key: u32 prefixlen, u8 data[4]
 	cidrKeySize6 = 4 + 16 // idem with an IPv6 address
+)
+
+// Messages shared by the encoders. Encoder errors never repeat the token:
+// the caller names it ("key 10.0.0.1/8: host bits set ...").
+const (
+	notUint = "not an unsigned decimal or 0x-hex number"
+	notCIDR = "not a CIDR prefix like 10.0.0.0/8 or 2001:db8::/32"
 )
 
 // encoder turns one textual key or value into bytes.
@@ -199,16 +206,16 @@ func parseUint(tok string, bits int) (uint64, error) {
 	}
 	if s == "" || s[0] == '+' || s[0] == '-' || strings.Contains(s, "_") {
 		if strings.HasPrefix(s, "-") {
-			return 0, fmt.Errorf("%s is negative; u%d is unsigned", tok, bits)
+			return 0, fmt.Errorf("negative; u%d is unsigned", bits)
 		}
-		return 0, fmt.Errorf("%q is not an unsigned decimal or 0x-hex number", tok)
+		return 0, errors.New(notUint)
 	}
 	v, err := strconv.ParseUint(s, base, bits)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Errorf("%s is out of range for u%d (max %d)", tok, bits, uint64(1)<<bits-1)
+			return 0, fmt.Errorf("out of range for u%d (max %d)", bits, uint64(1)<<bits-1)
 		}
-		return 0, fmt.Errorf("%q is not an unsigned decimal or 0x-hex number", tok)
+		return 0, errors.New(notUint)
 	}
 	return v, nil
 }
@@ -221,12 +228,12 @@ func (e encoder) encodeCIDR(tok string, dst []byte) error {
 	if strings.Contains(tok, "/") {
 		var err error
 		if p, err = netip.ParsePrefix(tok); err != nil {
-			return fmt.Errorf("%q is not a CIDR prefix like 10.0.0.0/8 or 2001:db8::/32", tok)
+			return errors.New(notCIDR)
 		}
 	} else {
 		a, err := netip.ParseAddr(tok)
 		if err != nil || a.Zone() != "" {
-			return fmt.Errorf("%q is not a CIDR prefix like 10.0.0.0/8 or 2001:db8::/32", tok)
+			return errors.New(notCIDR)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
@@ -238,7 +245,7 @@ func (e encoder) encodeCIDR(tok string, dst []byte) error {
 	// is more often a typo for /32 than a deliberate /8.
 	if m := p.Masked(); m != p {
 		if !e.maskHostBits {
-			return fmt.Errorf("%s has host bits set beyond /%d (did you mean %s? --mask-host-bits clears them)", tok, p.Bits(), m)
+			return fmt.Errorf("host bits set beyond /%d (did you mean %s? --mask-host-bits clears them)", p.Bits(), m)
 		}
 		p = m
 	}
@@ -256,7 +263,7 @@ func (e encoder) encodeCIDR(tok string, dst []byte) error {
 func encodeIP(tok string, dst []byte) error {
 	a, err := netip.ParseAddr(tok)
 	if err != nil || a.Zone() != "" {
-		return fmt.Errorf("%q is not an IPv4 or IPv6 address", tok)
+		return errors.New("not an IPv4 or IPv6 address")
 	}
 	if err := checkFamily(a, len(dst) == 16, "an address of "+strconv.Itoa(len(dst))+" bytes"); err != nil {
 		return err
@@ -276,9 +283,9 @@ func encodeIP(tok string, dst []byte) error {
 func checkFamily(a netip.Addr, want6 bool, what string) error {
 	switch {
 	case want6 && a.Is4():
-		return fmt.Errorf("%s is IPv4, but the map holds IPv6 (%s); write it as ::ffff:%s if the program expects IPv4-mapped addresses", a, what, a)
+		return fmt.Errorf("IPv4, but the map holds IPv6 (%s); write ::ffff:%s if the program expects IPv4-mapped addresses", what, a)
 	case !want6 && !a.Is4():
-		return fmt.Errorf("%s is IPv6, but the map holds IPv4 (%s)", a, what)
+		return fmt.Errorf("IPv6, but the map holds IPv4 (%s)", what)
 	}
 	return nil
 }

@@ -72,12 +72,12 @@ func TestEncode(t *testing.T) {
 		{format: CIDR, size: 8, tok: "192.168.1.0/24", want: lpm(24, "c0a80100")},
 		{format: CIDR, size: 8, tok: "0.0.0.0/0", want: lpm(0, "00000000")},
 		{format: CIDR, size: 8, tok: "10.1.2.3", want: lpm(32, "0a010203")}, // bare address: /32
-		{format: CIDR, size: 8, tok: "10.0.0.1/8", wantErr: "host bits set beyond /8 (did you mean 10.0.0.0/8?"},
+		{format: CIDR, size: 8, tok: "10.0.0.1/8", wantErr: "host bits set beyond /8 (did you mean 10.0.0.0/8? --mask-host-bits clears them)"},
 		{format: CIDR, size: 8, mask: true, tok: "10.0.0.1/8", want: lpm(8, "0a000000")},
 		{format: CIDR, size: 8, tok: "10.0.0.0/33", wantErr: "not a CIDR prefix"},
 		{format: CIDR, size: 8, tok: "10.0.0/8", wantErr: "not a CIDR prefix"},
-		{format: CIDR, size: 8, tok: "2001:db8::/32", wantErr: "is IPv6, but the map holds IPv4"},
-		{format: CIDR, size: 8, tok: "::ffff:10.0.0.0/104", wantErr: "is IPv6, but the map holds IPv4"},
+		{format: CIDR, size: 8, tok: "2001:db8::/32", wantErr: "IPv6, but the map holds IPv4"},
+		{format: CIDR, size: 8, tok: "::ffff:10.0.0.0/104", wantErr: "IPv6, but the map holds IPv4"},
 		// IPv6 LPM keys.
 		{format: CIDR, size: 20, tok: "2001:db8::/32", want: lpm(32, "20010db8000000000000000000000000")},
 		{format: CIDR, size: 20, tok: "::/0", want: lpm(0, "00000000000000000000000000000000")},
@@ -85,14 +85,14 @@ func TestEncode(t *testing.T) {
 		{format: CIDR, size: 20, tok: "::ffff:10.0.0.0/104", want: lpm(104, "00000000000000000000ffff0a000000")},
 		{format: CIDR, size: 20, tok: "2001:db8::1/32", wantErr: "host bits set beyond /32 (did you mean 2001:db8::/32?"},
 		{format: CIDR, size: 20, mask: true, tok: "2001:db8:ffff::1/33", want: lpm(33, "20010db8800000000000000000000000")},
-		{format: CIDR, size: 20, tok: "10.0.0.0/8", wantErr: "is IPv4, but the map holds IPv6"},
+		{format: CIDR, size: 20, tok: "10.0.0.0/8", wantErr: "IPv4, but the map holds IPv6"},
 		{format: CIDR, size: 20, tok: "fe80::1%eth0", wantErr: "not a CIDR prefix"},
 		{format: CIDR, size: 20, tok: "2001:db8::/129", wantErr: "not a CIDR prefix"},
 
 		{format: IP, size: 4, tok: "192.0.2.1", want: unhex("c0000201")},
 		{format: IP, size: 16, tok: "2001:db8::1", want: unhex("20010db8000000000000000000000001")},
-		{format: IP, size: 4, tok: "2001:db8::1", wantErr: "is IPv6, but the map holds IPv4"},
-		{format: IP, size: 16, tok: "192.0.2.1", wantErr: "is IPv4, but the map holds IPv6"},
+		{format: IP, size: 4, tok: "2001:db8::1", wantErr: "IPv6, but the map holds IPv4"},
+		{format: IP, size: 16, tok: "192.0.2.1", wantErr: "IPv4, but the map holds IPv6"},
 		{format: IP, size: 4, tok: "192.0.2.1/32", wantErr: "not an IPv4 or IPv6 address"},
 	}
 	for _, tt := range tests {
@@ -138,14 +138,14 @@ func TestFits(t *testing.T) {
 	}{
 		{Hex, 3, ""},
 		{U32, 4, ""},
-		{U32, 8, "u32 needs 4 bytes, not 8 (use u64 or hex)"},
-		{U64, 4, "u64 needs 8 bytes, not 4 (use u32 or hex)"},
-		{U16, 3, "u16 needs 2 bytes, not 3 (use hex)"},
+		{U32, 8, "u32 needs 4 bytes, not 8 (8-byte formats: hex, u64, cidr)"},
+		{U64, 4, "u64 needs 8 bytes, not 4 (4-byte formats: hex, u32, ip)"},
+		{U16, 3, "u16 needs 2 bytes, not 3 (3-byte formats: hex)"},
 		{CIDR, 8, ""},
 		{CIDR, 20, ""},
 		{CIDR, 4, "cidr needs 8 bytes"},
 		{IP, 16, ""},
-		{IP, 8, "ip needs 4 bytes (IPv4) or 16 (IPv6), not 8"},
+		{IP, 8, "ip needs 4 bytes (IPv4) or 16 (IPv6), not 8 (8-byte formats: hex, u64, cidr)"},
 	}
 	for _, tt := range tests {
 		err := tt.format.Fits(tt.size)

@@ -193,7 +193,7 @@ func TestReadErrors(t *testing.T) {
 		{"per-CPU one column", Options{Layout: percpu4, Key: U32, Value: U32}, "1 10", "want 3 columns: KEY and one VALUE per possible CPU (2), or KEY VALUE with --all-cpus; got 2"},
 		{"per-CPU bad CPU value", Options{Layout: percpu4, Key: U32, Value: U32}, "1 10 x", "value for CPU 1 (x): "},
 		{"all-cpus two columns", Options{Layout: percpu4, Key: U32, Value: U32, AllCPUs: true}, "1 10 20", "want 2 columns: KEY VALUE; got 3"},
-		{"u32 overflow", Options{Layout: hash4x8, Key: U32, Value: U64}, "4294967296 1", "key 4294967296: 4294967296 is out of range for u32"},
+		{"u32 overflow", Options{Layout: hash4x8, Key: U32, Value: U64}, "4294967296 1", "key 4294967296: out of range for u32 (max 4294967295)"},
 		{"host bits", Options{Layout: Layout{KeySize: 8, ValueSize: 4}, Key: CIDR, Value: U32}, "10.0.0.1/8 1", "host bits set"},
 		{"array index", Options{Layout: Layout{KeySize: 4, ValueSize: 8, MaxIndex: 64}, Key: U32, Value: U64}, "64 1", "index 64 is out of range for an array of max_entries 64"},
 		{"lpm prefixlen", Options{Layout: Layout{KeySize: 8, ValueSize: 4, LPM: true}}, "210000000a000000 01000000", "prefixlen 33 (first 4 bytes, native order) exceeds the 32 address bits"},
@@ -205,8 +205,8 @@ func TestReadErrors(t *testing.T) {
 		{"json byte out of range", Options{Layout: hash4x8}, `{"key": [10, 0, 0, 256], "value": "0100000000000000"}`, "byte array element 3: 256 is not a byte (0-255)"},
 		{"json byte array length", Options{Layout: hash4x8}, `{"key": [10, 0, 0], "value": "0100000000000000"}`, "byte array has 3 elements, want 4"},
 		{"json number for hex", Options{Layout: hash4x8}, `{"key": 1, "value": "0100000000000000"}`, "a number needs an integer format"},
-		{"json float", Options{Layout: hash4x8, Key: U32}, `{"key": 1.5, "value": "0100000000000000"}`, `"1.5" is not an unsigned decimal`},
-		{"json negative", Options{Layout: hash4x8, Key: U32}, `{"key": -1, "value": "0100000000000000"}`, "-1 is negative"},
+		{"json float", Options{Layout: hash4x8, Key: U32}, `{"key": 1.5, "value": "0100000000000000"}`, `key 1.5: not an unsigned decimal`},
+		{"json negative", Options{Layout: hash4x8, Key: U32}, `{"key": -1, "value": "0100000000000000"}`, "key -1: negative; u32 is unsigned"},
 		{"json bool", Options{Layout: hash4x8}, `{"key": true, "value": "0100000000000000"}`, "want a string, a number or an array of bytes"},
 		{"json per-CPU not array", Options{Layout: percpu4, Key: U32, Value: U32}, `{"key": 1, "value": 10}`, "a per-CPU map wants an array of 2 values"},
 		{"json per-CPU count", Options{Layout: percpu4, Key: U32, Value: U32}, `{"key": 1, "value": [1, 2, 3]}`, "a per-CPU map wants an array of 2 values"},
@@ -315,8 +315,8 @@ func TestNewReaderRejects(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{Layout: hash4x8, Key: U64}, "key format: u64 needs 8 bytes, not 4 (use u32 or hex)"},
-		{Options{Layout: hash4x8, Value: U32}, "value format: u32 needs 4 bytes, not 8 (use u64 or hex)"},
+		{Options{Layout: hash4x8, Key: U64}, "key format: u64 needs 8 bytes, not 4 (4-byte formats: hex, u32, ip)"},
+		{Options{Layout: hash4x8, Value: U32}, "value format: u32 needs 4 bytes, not 8 (8-byte formats: hex, u64, cidr)"},
 		{Options{Layout: hash4x8, Key: CIDR}, "key format: cidr needs 8 bytes"},
 		{Options{Layout: hash4x8, AllCPUs: true}, "only to per-CPU maps"},
 		{Options{Layout: Layout{KeySize: 4}}, "no values"},
