@@ -730,8 +730,8 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// cidrLines writes n distinct /24 prefixes (1.0.0.0/24, 1.0.1.0/24, ...)
-// with value i to a file, and returns the keys' first and last index.
+// cidrLines writes n distinct /24 prefixes (1.0.0.0/24, 1.0.1.0/24, ...),
+// line i+1 with value i, to a file and returns its path.
 func cidrLines(t *testing.T, n int) string {
 	t.Helper()
 	var b bytes.Buffer

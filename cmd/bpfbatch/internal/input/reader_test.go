@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"io"
 	"slices"
@@ -196,7 +197,7 @@ func TestReadErrors(t *testing.T) {
 		{"u32 overflow", Options{Layout: hash4x8, Key: U32, Value: U64}, "4294967296 1", "key 4294967296: out of range for u32 (max 4294967295)"},
 		{"host bits", Options{Layout: Layout{KeySize: 8, ValueSize: 4}, Key: CIDR, Value: U32}, "10.0.0.1/8 1", "host bits set"},
 		{"array index", Options{Layout: Layout{KeySize: 4, ValueSize: 8, MaxIndex: 64}, Key: U32, Value: U64}, "64 1", "index 64 is out of range for an array of max_entries 64"},
-		{"lpm prefixlen", Options{Layout: Layout{KeySize: 8, ValueSize: 4, LPM: true}}, "210000000a000000 01000000", "prefixlen 33 (first 4 bytes, native order) exceeds the 32 address bits"},
+		{"lpm prefixlen", Options{Layout: Layout{KeySize: 8, ValueSize: 4, LPM: true}}, hex.EncodeToString(lpm(33, "0a000000")) + " 01000000", "prefixlen 33 (first 4 bytes, native order) exceeds the 32 address bits"},
 		{"json unknown field", Options{Layout: hash4x8}, `{"key": "0a000001", "val": "0100000000000000"}`, `unknown field "val"`},
 		{"json missing key", Options{Layout: hash4x8}, `{"value": "0100000000000000"}`, `missing "key"`},
 		{"json null value", Options{Layout: hash4x8}, `{"key": "0a000001", "value": null}`, `missing "value"`},
