@@ -67,7 +67,7 @@ func (m *Map) UpdatePath() (UpdatePath, error) {
 	}
 	p, errno := m.probePath()
 	if errno != 0 {
-		return pathUnknown, &BatchError{Op: opUpdateBatch, Map: m.info, Index: -1, Errno: errno, hint: m.hint(errno, 0, -1)}
+		return pathUnknown, &BatchError{Op: opUpdateBatch, Map: m.info, Index: -1, Errno: errno, Hint: m.hint(errno, 0, -1)}
 	}
 	return p, nil
 }
@@ -247,7 +247,7 @@ func (m *Map) updateError(op string, errno unix.Errno, flags Flags, requested, p
 		Processed: processed,
 		Index:     index,
 		Errno:     errno,
-		hint:      m.hint(errno, flags, index),
+		Hint:      m.hint(errno, flags, index),
 	}
 }
 
@@ -281,7 +281,7 @@ func (m *Map) Lookup(key, value []byte) error {
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(value)
 	if errno != 0 {
-		return &BatchError{Op: opLookup, Map: m.info, Requested: 1, Index: 0, Errno: errno, hint: m.hint(errno, 0, 0)}
+		return &BatchError{Op: opLookup, Map: m.info, Requested: 1, Index: 0, Errno: errno, Hint: m.hint(errno, 0, 0)}
 	}
 	return nil
 }

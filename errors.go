@@ -112,7 +112,9 @@ type BatchError struct {
 	// kernel error: ctx.Err(), or ErrClosed.
 	Cause error
 
-	hint string // what the errno means for this map, and what to do
+	// Hint says what the errno means for this map and what to do, e.g.
+	// "the trie already holds max_entries (2) prefixes". Error includes it.
+	Hint string
 }
 
 // Error names the map, the operation, the failing element and the cause,
@@ -142,9 +144,9 @@ func (e *BatchError) Error() string {
 	} else {
 		b.WriteString(e.Errno.Error())
 	}
-	if e.hint != "" {
+	if e.Hint != "" {
 		b.WriteString(": ")
-		b.WriteString(e.hint)
+		b.WriteString(e.Hint)
 	}
 	if e.Op != opLookup {
 		e.writeWritten(&b)

@@ -312,6 +312,39 @@ func (m *Map) Close() error {
 	return nil
 }
 
+// Pin pins the map at path on a BPF filesystem (BPF_OBJ_PIN), so that it
+// outlives this process; OpenPinned opens it again. path must not exist.
+func (m *Map) Pin(path string) error {
+	if m == nil {
+		return fmt.Errorf("bpfbatch: Pin on nil *Map: %w", ErrClosed)
+	}
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return fmt.Errorf("bpfbatch: pin %s at %q: %w", m.info.describe(), path, err)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.open {
+		return m.closedError("pin")
+	}
+	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p)), BPFFD: uint32(m.fd)}
+	if _, errno := sys.Call(m.fake, sys.ObjPin, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+		hint := ""
+		switch errno {
+		case unix.EEXIST:
+			hint = " (an object is already pinned there; remove it first)"
+		case unix.EPERM, unix.EACCES:
+			hint = " (needs CAP_BPF or root, and write access to the directory)"
+		case unix.EINVAL, unix.EXDEV:
+			hint = " (the directory must be on a bpf filesystem: mount -t bpf bpf /sys/fs/bpf)"
+		case unix.ENOENT:
+			hint = " (the directory does not exist)"
+		}
+		return fmt.Errorf("bpfbatch: pin %s at %q: %s%s: %w", m.info.describe(), path, errnoName(errno), hint, wrapErrno(errno))
+	}
+	return nil
+}
+
 // FD returns the map's file descriptor, or -1 once the Map is closed. The
 // fd stays owned by m: do not close it, and do not use it after Close.
 func (m *Map) FD() int {

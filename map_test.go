@@ -82,8 +82,11 @@ func TestOpenPinned(t *testing.T) {
 	dir := testutil.MountBPFFS(t)
 	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8, Name: "pinned"})
 	path := filepath.Join(dir, "conns")
-	if err := testutil.Pin(m.FD(), path); err != nil {
+	if err := m.Pin(path); err != nil {
 		t.Fatal(err)
+	}
+	if err := m.Pin(path); !errors.Is(err, unix.EEXIST) || !strings.Contains(err.Error(), "already pinned") {
+		t.Fatalf("second Pin at the same path = %v, want EEXIST", err)
 	}
 	p, err := OpenPinned(path)
 	if err != nil {

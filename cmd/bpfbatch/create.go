@@ -1,18 +1,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
 func (c *cli) create(args []string) int {
@@ -80,7 +77,7 @@ Example:
 		return c.failf(exitFailed, "%s", trimPrefix(err))
 	}
 	defer m.Close()
-	if err := pinMap(m, pin); err != nil {
+	if err := m.Pin(pin); err != nil {
 		return c.failf(exitFailed, "create %s: %v", pin, err)
 	}
 	info := m.Info()
@@ -151,26 +148,6 @@ func checkBPFFS(pin string) error {
 	}
 	if uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
 		return fmt.Errorf("%s is not on a bpf filesystem; mount one (mount -t bpf bpf /sys/fs/bpf) and pin there", dir)
-	}
-	return nil
-}
-
-// pinMap pins m at path with BPF_OBJ_PIN. The library has no Pin yet; this
-// goes through its internal bpf(2) plumbing, which owns the attr layouts.
-func pinMap(m *bpfbatch.Map, path string) error {
-	p, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return err
-	}
-	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p)), BPFFD: uint32(m.FD())}
-	if _, errno := sys.BPF(sys.ObjPin, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
-		switch {
-		case errors.Is(errno, unix.EEXIST):
-			return fmt.Errorf("BPF_OBJ_PIN: something is already pinned there; remove it first (rm %s): %w", path, errno)
-		case errors.Is(errno, unix.EPERM), errors.Is(errno, unix.EACCES):
-			return fmt.Errorf("BPF_OBJ_PIN: permission denied (needs CAP_BPF or root and write access to the directory): %w", errno)
-		}
-		return fmt.Errorf("BPF_OBJ_PIN: %w", errno)
 	}
 	return nil
 }
