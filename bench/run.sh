@@ -10,17 +10,20 @@
 #                  speed-ups, and the targets met or missed
 #   chart.png      ns per element by case and size, one bar per variant
 #
-# Tunables (environment): FULL_ROUNDS (default 4) rounds of every size;
-# SMALL_ROUNDS (default 4) extra rounds of the sizes below 1M, which cost
-# little; BENCHTIME (default 50ms) per sample; BUDGET (default 480) seconds
-# after which the remaining extra small rounds are skipped.
+# Protocol: ROUNDS (default 3) times, alternately: BenchmarkUpdate over every
+# size (BENCHTIME, default 30ms, per variant), BenchmarkInterleaved below 1M
+# and BenchmarkCallOverhead (ITIME, default 150ms), and BenchmarkUpdate
+# below 1M once more (these cost little). After the first round, BenchmarkInterleaved at 1M once
+# (IPASSES, default 2x: two alternating calls per variant). Extra rounds
+# below 1M are skipped once BUDGET (default 420) seconds have passed.
 set -euo pipefail
 
 cd "$(dirname "$0")"
-FULL_ROUNDS=${FULL_ROUNDS:-4}
-SMALL_ROUNDS=${SMALL_ROUNDS:-4}
-BENCHTIME=${BENCHTIME:-50ms}
-BUDGET=${BUDGET:-480}
+ROUNDS=${ROUNDS:-3}
+BENCHTIME=${BENCHTIME:-30ms}
+ITIME=${ITIME:-150ms}
+IPASSES=${IPASSES:-2x}
+BUDGET=${BUDGET:-420}
 start=$(date +%s)
 out=results
 mkdir -p "$out"
@@ -52,27 +55,30 @@ fi
 	echo
 } >"$out/latest.txt"
 
-# One round is one go test run over all variants. Rounds alternate, so
-# every pair of variants shares each period's noise; BENCH_ROUND rotates
-# the order of the variants inside a round.
-round() { # round NUMBER BENCH-REGEX
-	echo "round $1: $2 ($(($(date +%s) - start)) s elapsed)"
-	BENCH_ROUND=$1 "${nice[@]}" "$tmp/bench.test" -test.run '^$' -test.bench "$2" \
-		-test.benchtime "$BENCHTIME" >>"$out/latest.txt"
-}
-all='^BenchmarkUpdate$'
-small='^BenchmarkUpdate$/^map=/^n=(64|4096|65536)$'
+# One round is one go test run. Rounds alternate, so every pair of variants
+# shares each period's noise; BENCH_ROUND rotates the order of the variants
+# inside a round.
 r=0
-for i in $(seq 1 "$((FULL_ROUNDS > SMALL_ROUNDS ? FULL_ROUNDS : SMALL_ROUNDS))"); do
-	if [ "$i" -le "$FULL_ROUNDS" ]; then
-		round $((r++)) "$all"
+round() { # round BENCH-REGEX BENCHTIME
+	echo "round $r: $1 -benchtime $2 ($(($(date +%s) - start)) s elapsed)"
+	BENCH_ROUND=$r "${nice[@]}" "$tmp/bench.test" -test.run '^$' -test.bench "$1" \
+		-test.benchtime "$2" >>"$out/latest.txt"
+	r=$((r + 1))
+}
+update_all='^BenchmarkUpdate$'
+update_small='^BenchmarkUpdate$/^map=/^n=(64|4096|65536)$'
+inter_small='^Benchmark(Interleaved|CallOverhead)$/^map=/^n=(1|64|4096|65536)$'
+inter_big='^BenchmarkInterleaved$/^map=/^n=1048576$'
+for i in $(seq 1 "$ROUNDS"); do
+	round "$update_all" "$BENCHTIME"
+	if [ "$i" -eq 1 ]; then
+		round "$inter_big" "$IPASSES"
 	fi
-	if [ "$i" -le "$SMALL_ROUNDS" ]; then
-		if [ $(($(date +%s) - start)) -gt "$BUDGET" ]; then
-			echo "over the ${BUDGET}s budget: skipping the remaining small rounds" | tee -a "$out/latest.txt"
-		else
-			round $((r++)) "$small"
-		fi
+	round "$inter_small" "$ITIME"
+	if [ $(($(date +%s) - start)) -gt "$BUDGET" ]; then
+		echo "over the ${BUDGET}s budget: skipping an extra round below 1M" | tee -a "$out/latest.txt"
+	else
+		round "$update_small" "$BENCHTIME"
 	fi
 done
 echo "loadavg-at-end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/latest.txt"
@@ -96,6 +102,9 @@ stat() { # stat TITLE IMPLS FILTER
 	stat "UpdateBatchOf against cilium/ebpf BatchUpdate, typed" "cilium-typed bpfbatch-of" '.unit:ns/elem'
 	stat "UpdateBatchWith: Workers and Chunk" "floor with-w1 with-w2 with-wmax with-w1-c4096 with-w2-c4096 with-w2-c65536" '.unit:(ns/elem OR allocs/op)'
 	stat "One syscall per element" "floor elem cilium-put" '.unit:(ns/elem OR allocs/op)'
+	echo "## BenchmarkInterleaved: the compared variants, calls alternating (one table per variant)"
+	echo
+	"$tmp/benchstat" -filter '.name:Interleaved' -row '/map /n' "$out/latest.txt"
 } >"$out/benchstat.txt" 2>&1
 
 "$tmp/ratios" "$out/latest.txt" | tee "$out/ratios.txt"

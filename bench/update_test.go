@@ -125,6 +125,24 @@ func openCilium(mk func(*ebpf.Map, *data) updater) func(int, *data) (updater, fu
 	}
 }
 
+// bpfPossibleCPUs is the number of value slots per element of per-CPU
+// maps. bpfbatch and cilium read it independently; a disagreement would
+// make one of them write a wrong layout, so check it once here.
+func bpfPossibleCPUs() (int, error) {
+	n, err := bpfbatch.PossibleCPUs()
+	if err != nil {
+		return 0, err
+	}
+	m, err := ebpf.PossibleCPU()
+	if err != nil {
+		return 0, err
+	}
+	if n != m {
+		return 0, fmt.Errorf("possible CPUs: bpfbatch says %d, cilium %d", n, m)
+	}
+	return n, nil
+}
+
 // BenchmarkUpdate writes every case's load with every variant, each into
 // its own freshly created map. Sub-benchmarks are named
 // map=<case>/n=<elements>/impl=<variant> for benchstat's projections.
@@ -134,7 +152,7 @@ func openCilium(mk func(*ebpf.Map, *data) updater) func(int, *data) (updater, fu
 // feature probes, bpfbatch's path probe), then every timed iteration
 // writes all n elements again with new values.
 func BenchmarkUpdate(b *testing.B) {
-	cpus, err := bpfbatch.PossibleCPUs()
+	cpus, err := bpfPossibleCPUs()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -184,10 +202,7 @@ func benchOne(b *testing.B, im impl, d *data) {
 		b.Fatalf("warm-up insert: %v", err)
 	}
 	d.fill(2)
-	runtime.GC()
-	if d.n >= bigLoad {
-		waitKernelWorkers()
-	}
+	settle(d)
 
 	b.ReportAllocs()
 	for b.Loop() {
@@ -199,6 +214,16 @@ func benchOne(b *testing.B, im impl, d *data) {
 
 	if err := d.verify(fd); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// settle prepares the machine for a timed loop: no garbage collection left
+// over from the setup, and for big loads no kernel worker still freeing the
+// previous map.
+func settle(d *data) {
+	runtime.GC()
+	if d.n >= bigLoad {
+		waitKernelWorkers()
 	}
 }
 
@@ -251,7 +276,7 @@ func kworkerTicks() uint64 {
 // TestVariantsWrite runs every variant once on a small load of every case
 // and checks the read-back: the benchmarks' correctness without their time.
 func TestVariantsWrite(t *testing.T) {
-	cpus, err := bpfbatch.PossibleCPUs()
+	cpus, err := bpfPossibleCPUs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,4 +306,32 @@ func TestVariantsWrite(t *testing.T) {
 			})
 		}
 	}
+}
+
+// BenchmarkCallOverhead writes one element per call to an array map, where
+// the kernel's own work is smallest (~0.7 µs a call with the syscall), so
+// what a wrapper adds per call shows in ns rather than drowning in the
+// kernel's time per element. Its results join BenchmarkUpdate's as the
+// array-u64 n=1 row.
+func BenchmarkCallOverhead(b *testing.B) {
+	cpus, err := bpfPossibleCPUs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var array *mapCase
+	for _, c := range cases {
+		if c.mapType == typeArray {
+			array = c
+		}
+	}
+	d := newData(array, 1, cpus)
+	b.Run("map="+array.name, func(b *testing.B) {
+		b.Run("n=1", func(b *testing.B) {
+			for _, im := range impls {
+				if im.runsAt(array, 1) {
+					b.Run("impl="+im.name, func(b *testing.B) { benchOne(b, im, d) })
+				}
+			}
+		})
+	})
 }

@@ -161,13 +161,18 @@ func panel(s *results.Set, m string) (*plot.Plot, error) {
 	p.Y.Min = 0
 	const barWidth = 7 // points
 	top := 0.0
+	// n=1 is BenchmarkCallOverhead, for one case only: it is in the tables.
+	var sizes []int
 	var names []string
 	for _, n := range s.Sizes {
-		names = append(names, sizeName(n))
+		if n > 1 {
+			sizes = append(sizes, n)
+			names = append(names, sizeName(n))
+		}
 	}
 	for i, sr := range series {
-		vals := make(plotter.Values, len(s.Sizes))
-		for j, n := range s.Sizes {
+		vals := make(plotter.Values, len(sizes))
+		for j, n := range sizes {
 			// A variant not run at a size (per-element at 1M) gets no bar.
 			vals[j], _ = s.Median(results.Key{Map: m, N: n, Impl: sr.impl})
 			top = max(top, vals[j])

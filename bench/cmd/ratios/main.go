@@ -37,15 +37,23 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if len(s.Samples) == 0 {
-		log.Fatalf("%s: no BenchmarkUpdate results", os.Args[1])
+	if len(s.Samples) == 0 && len(s.Interleaved) == 0 {
+		log.Fatalf("%s: no BenchmarkUpdate or BenchmarkInterleaved results", os.Args[1])
 	}
 	r := report{s: s}
 	r.header()
+	r.medians()
 	r.libraries()
 	r.parallel()
 	r.perElement()
-	r.targets()
+	r.interleaved()
+	r.overhead()
+	r.targets("BenchmarkUpdate, ratio of medians", r.s.Compare)
+	if len(s.Interleaved) > 0 {
+		r.targets("BenchmarkInterleaved, median of per-sample ratios", func(a, b results.Key) (results.Ratio, bool) {
+			return r.s.CompareInterleaved(a, a.Impl, b.Impl)
+		})
+	}
 }
 
 type report struct {
@@ -64,6 +72,11 @@ func (r *report) header() {
 	}
 	fmt.Printf("Samples per variant: %s. GOMAXPROCS %d. ", strings.Join(counts, " or "), r.s.Procs)
 	fmt.Printf("Ratios are of median ns/elem; [min-max] is the same ratio round by round.\n\n")
+}
+
+// has reports whether BenchmarkUpdate measured the floor at m and n.
+func (r *report) has(m string, n int) bool {
+	return len(r.s.Samples[r.key(m, n, "floor")]) > 0
 }
 
 func (r *report) key(m string, n int, impl string) results.Key {
@@ -96,6 +109,36 @@ func (r *report) allocs(m string, n int, impl string) string {
 	return fmt.Sprintf("%.0f", a)
 }
 
+// mediansShown are the variants of the medians table, one column each.
+var mediansShown = []string{"floor", "bpfbatch", "bpfbatch-of", "with-w1", "with-w2", "with-wmax", "cilium-bytes", "cilium-typed", "cilium-put", "elem"}
+
+func (r *report) medians() {
+	fmt.Println("Median ns/elem (BenchmarkUpdate)")
+	fmt.Println()
+	fmt.Printf("%-16s %8s", "case", "n")
+	for _, im := range mediansShown {
+		fmt.Printf(" %12s", im)
+	}
+	fmt.Println()
+	for _, m := range r.s.Maps {
+		for _, n := range r.s.Sizes {
+			if !r.has(m, n) {
+				continue
+			}
+			fmt.Printf("%-16s %8d", m, n)
+			for _, im := range mediansShown {
+				if v, ok := r.s.Median(r.key(m, n, im)); ok {
+					fmt.Printf(" %12.1f", v)
+				} else {
+					fmt.Printf(" %12s", "-")
+				}
+			}
+			fmt.Println()
+		}
+	}
+	fmt.Println()
+}
+
 func (r *report) libraries() {
 	fmt.Println("bpfbatch vs the raw floor (one pre-built BPF_MAP_UPDATE_BATCH) and vs cilium/ebpf BatchUpdate")
 	fmt.Println("(ns/elem ratios: < 1 means bpfbatch is faster)")
@@ -105,6 +148,9 @@ func (r *report) libraries() {
 		"allocs/op: floor bpfbatch bpfbatch-of cilium-bytes cilium-typed")
 	for _, m := range r.s.Maps {
 		for _, n := range r.s.Sizes {
+			if !r.has(m, n) {
+				continue
+			}
 			a, _, _ := r.ratio(m, n, "bpfbatch", "floor")
 			b, _, _ := r.ratio(m, n, "bpfbatch-of", "floor")
 			c, _, _ := r.ratio(m, n, "bpfbatch", "cilium-bytes")
@@ -127,6 +173,9 @@ func (r *report) parallel() {
 	fmt.Printf("  %s\n", "allocs/op: w1 w2 wmax")
 	for _, m := range r.s.Maps {
 		for _, n := range r.s.Sizes {
+			if !r.has(m, n) {
+				continue
+			}
 			fmt.Printf("%-16s %8d", m, n)
 			for _, im := range impls {
 				x, _, _ := r.speedup(m, n, im, "floor")
@@ -155,8 +204,74 @@ func (r *report) perElement() {
 	fmt.Println()
 }
 
-func (r *report) targets() {
-	fmt.Println("Targets (medians)")
+// overhead prints what each variant adds to the floor per call, from the
+// one-element calls of BenchmarkCallOverhead, and what that adds at each
+// size given the floor's time per element there.
+func (r *report) overhead() {
+	const m = "array-u64"
+	floor, ok := r.s.Median(r.key(m, 1, "floor"))
+	if !ok {
+		return
+	}
+	fmt.Printf("Per-call overhead (BenchmarkCallOverhead: one element per call to %s; floor %.0f ns a call)\n\n", m, floor)
+	fmt.Printf("%-14s %14s   %s\n", "variant", "ns/call-floor", "the same as a fraction of one floor call at n = 64, 4096, 65536, 1048576 (hash-u64 ns/elem)")
+	for _, im := range []string{"bpfbatch", "bpfbatch-of", "with-w1", "with-w2", "cilium-bytes", "cilium-typed", "cilium-put", "elem"} {
+		v, ok := r.s.Median(r.key(m, 1, im))
+		if !ok {
+			continue
+		}
+		fmt.Printf("%-14s %+14.0f  ", im, v-floor)
+		for _, n := range []int{64, 4096, 65536, 1 << 20} {
+			if f, ok := r.s.Median(r.key("hash-u64", n, "floor")); ok {
+				fmt.Printf(" %+.5f", (v-floor)/(f*float64(n)))
+			}
+		}
+		fmt.Println()
+	}
+	fmt.Println()
+}
+
+// interleaved prints BenchmarkInterleaved's ratios, where the compared
+// calls alternated and so saw the same machine state.
+func (r *report) interleaved() {
+	if len(r.s.Interleaved) == 0 {
+		return
+	}
+	fmt.Println("Interleaved calls (BenchmarkInterleaved): median of per-sample ratios [range]")
+	fmt.Println()
+	fmt.Printf("%-16s %8s  %-21s %-21s %-21s %-21s %-21s %-19s %s\n", "case", "n", "A/A: floor2/floor",
+		"UpdateBatch/floor", "UpdateBatchOf/floor", "UpdateBatch/cil-byte", "UpdateBatchOf/cil-typ", "speed-up Workers=2", "samples")
+	for _, m := range r.s.Maps {
+		for _, n := range r.s.Sizes {
+			k := r.key(m, n, "")
+			if len(r.s.Interleaved[k]) == 0 {
+				continue
+			}
+			cells := []string{}
+			for _, pair := range [][2]string{{"floor2", "floor"}, {"bpfbatch", "floor"}, {"bpfbatch-of", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch-of", "cilium-typed"}} {
+				x, ok := r.s.CompareInterleaved(k, pair[0], pair[1])
+				cells = append(cells, format(x, ok, "%.3f"))
+			}
+			x, ok := r.s.CompareInterleaved(k, "floor", "with-w2")
+			fmt.Printf("%-16s %8d  %-21s %-21s %-21s %-21s %-21s %-19s %d\n", m, n, cells[0], cells[1], cells[2], cells[3], cells[4],
+				format(x, ok, "%.2fx"), len(r.s.Interleaved[k]))
+		}
+	}
+	fmt.Println()
+}
+
+func format(x results.Ratio, ok bool, verb string) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf(verb+" [%.2f-%.2f]", x.Median, x.Min, x.Max)
+}
+
+// compare is Set.Compare or its interleaved counterpart.
+type compare func(a, b results.Key) (results.Ratio, bool)
+
+func (r *report) targets(source string, cmp compare) {
+	fmt.Printf("Targets, from %s\n", source)
 	var met, total int
 	var miss []string
 	for _, m := range r.s.Maps {
@@ -164,7 +279,7 @@ func (r *report) targets() {
 			if n < floorTargetMin {
 				continue
 			}
-			if _, x, ok := r.ratio(m, n, "bpfbatch", "floor"); ok {
+			if x, ok := cmp(r.key(m, n, "bpfbatch"), r.key(m, n, "floor")); ok {
 				total++
 				if x.Median <= floorTarget {
 					met++
@@ -180,7 +295,7 @@ func (r *report) targets() {
 	for _, m := range r.s.Maps {
 		for _, n := range r.s.Sizes {
 			for _, pair := range [][2]string{{"bpfbatch", "cilium-bytes"}, {"bpfbatch-of", "cilium-typed"}} {
-				if _, x, ok := r.ratio(m, n, pair[0], pair[1]); ok {
+				if x, ok := cmp(r.key(m, n, pair[0]), r.key(m, n, pair[1])); ok {
 					total++
 					if x.Median <= 1 {
 						met++
@@ -195,16 +310,17 @@ func (r *report) targets() {
 
 	met, total, miss = 0, 0, nil
 	for _, m := range speedupMaps {
-		if _, x, ok := r.speedup(m, speedupN, "with-w2", "floor"); ok {
+		if x, ok := cmp(r.key(m, speedupN, "floor"), r.key(m, speedupN, "with-w2")); ok {
 			total++
-			if x >= speedupTarget {
+			if x.Median >= speedupTarget {
 				met++
 			} else {
-				miss = append(miss, fmt.Sprintf("%s %.2fx", m, x))
+				miss = append(miss, fmt.Sprintf("%s %.2fx", m, x.Median))
 			}
 		}
 	}
 	r.line(fmt.Sprintf("UpdateBatchWith Workers=2 >= %.1fx the floor's throughput at n=%d (HASH, ARRAY)", speedupTarget, speedupN), met, total, miss)
+	fmt.Println()
 }
 
 func (r *report) line(what string, met, total int, miss []string) {

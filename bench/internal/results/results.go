@@ -40,6 +40,11 @@ type Set struct {
 	Config map[string]string
 	// Procs is GOMAXPROCS during the run, from the names' -N suffix.
 	Procs int
+
+	// Interleaved holds BenchmarkInterleaved's samples: per map and size,
+	// one map from variant name to ns/elem per sample. The variants of one
+	// sample ran call by call in alternation.
+	Interleaved map[Key][]map[string]float64
 }
 
 // Load reads a go test -bench output file.
@@ -49,22 +54,39 @@ func Load(path string) (*Set, error) {
 		return nil, err
 	}
 	defer f.Close()
-	s := &Set{Samples: map[Key][]Sample{}, Config: map[string]string{}}
+	s := &Set{Samples: map[Key][]Sample{}, Config: map[string]string{}, Interleaved: map[Key][]map[string]float64{}}
 	r := benchfmt.NewReader(f, path)
 	for r.Scan() {
 		res, ok := r.Result().(*benchfmt.Result)
 		if !ok {
 			continue // unit metadata or a syntax error; the latter is reported below
 		}
+		for _, c := range res.Config {
+			if c.File {
+				s.Config[c.Key] = string(c.Value)
+			}
+		}
 		k, procs, ok := parseName(res.Name.String())
 		if !ok {
 			continue
 		}
 		s.Procs = procs
-		for _, c := range res.Config {
-			if c.File {
-				s.Config[c.Key] = string(c.Value)
+		s.Maps = appendNew(s.Maps, k.Map)
+		s.Sizes = appendNew(s.Sizes, k.N)
+		if k.Impl == "" {
+			// BenchmarkInterleaved: one <variant>-ns/elem metric per variant.
+			sample := map[string]float64{}
+			for _, v := range res.Values {
+				unit, val := v.Unit, v.Value
+				if v.OrigUnit != "" {
+					unit, val = v.OrigUnit, v.OrigValue
+				}
+				if impl, ok := strings.CutSuffix(unit, "-ns/elem"); ok {
+					sample[impl] = val
+				}
 			}
+			s.Interleaved[k] = append(s.Interleaved[k], sample)
+			continue
 		}
 		ns, ok := value(res, "ns/elem")
 		if !ok {
@@ -72,11 +94,7 @@ func Load(path string) (*Set, error) {
 		}
 		allocs, _ := value(res, "allocs/op")
 		bytes, _ := value(res, "B/op")
-		if _, seen := s.Samples[k]; !seen {
-			s.Maps = appendNew(s.Maps, k.Map)
-			s.Sizes = appendNew(s.Sizes, k.N)
-			s.Impls = appendNew(s.Impls, k.Impl)
-		}
+		s.Impls = appendNew(s.Impls, k.Impl)
 		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes})
 	}
 	if err := r.Err(); err != nil {
@@ -100,21 +118,26 @@ func value(res *benchfmt.Result, unit string) (float64, bool) {
 	return 0, false
 }
 
-// parseName splits "Update/map=hash-u64/n=64/impl=floor-2" into its key
-// and GOMAXPROCS (1 when go test left the suffix out).
+// parseName splits "Update/map=hash-u64/n=64/impl=floor-2" (or the same
+// from CallOverhead) or
+// "Interleaved/map=hash-u64/n=64-2" into its key (with no Impl for the
+// latter) and GOMAXPROCS (1 when go test left the suffix out).
 func parseName(name string) (k Key, procs int, ok bool) {
 	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "Update" {
+	switch {
+	case len(parts) == 4 && (parts[0] == "Update" || parts[0] == "CallOverhead"):
+	case len(parts) == 3 && parts[0] == "Interleaved":
+	default:
 		return k, 0, false
 	}
 	procs = 1
-	last := parts[3]
+	last := parts[len(parts)-1]
 	if i := strings.LastIndexByte(last, '-'); i >= 0 {
 		if p, err := strconv.Atoi(last[i+1:]); err == nil {
 			last, procs = last[:i], p
 		}
 	}
-	parts[3] = last
+	parts[len(parts)-1] = last
 	for _, p := range parts[1:] {
 		key, val, found := strings.Cut(p, "=")
 		if !found {
@@ -133,7 +156,7 @@ func parseName(name string) (k Key, procs int, ok bool) {
 			k.Impl = val
 		}
 	}
-	return k, procs, k.Map != "" && k.N > 0 && k.Impl != ""
+	return k, procs, k.Map != "" && k.N > 0 && (k.Impl != "" || parts[0] == "Interleaved")
 }
 
 func appendNew[T comparable](s []T, v T) []T {
@@ -199,4 +222,30 @@ func (s *Set) Compare(a, b Key) (Ratio, bool) {
 		r.Rounds++
 	}
 	return r, true
+}
+
+// CompareInterleaved returns a's ns/elem relative to b's in
+// BenchmarkInterleaved at k (whose Impl is ignored): Median is the median
+// of the per-sample ratios, each from calls that alternated, and Min and
+// Max their range.
+func (s *Set) CompareInterleaved(k Key, a, b string) (Ratio, bool) {
+	k.Impl = ""
+	var ratios []float64
+	for _, sample := range s.Interleaved[k] {
+		x, okA := sample[a]
+		y, okB := sample[b]
+		if okA && okB && y > 0 {
+			ratios = append(ratios, x/y)
+		}
+	}
+	if len(ratios) == 0 {
+		return Ratio{}, false
+	}
+	slices.Sort(ratios)
+	samples := make([]Sample, len(ratios))
+	for i, x := range ratios {
+		samples[i] = Sample{NsPerElem: x}
+	}
+	m, _ := median(samples, func(x Sample) float64 { return x.NsPerElem })
+	return Ratio{Median: m, Min: ratios[0], Max: ratios[len(ratios)-1], Rounds: len(ratios)}, true
 }
