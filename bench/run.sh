@@ -15,7 +15,7 @@
 # and BenchmarkCallOverhead (ITIME, default 150ms), and BenchmarkUpdate
 # below 1M once more (these cost little). After the first round, BenchmarkInterleaved at 1M once
 # (IPASSES, default 2x: two alternating calls per variant). Extra rounds
-# below 1M are skipped once BUDGET (default 420) seconds have passed.
+# below 1M are skipped once BUDGET (default 450) seconds have passed.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -23,7 +23,7 @@ ROUNDS=${ROUNDS:-3}
 BENCHTIME=${BENCHTIME:-30ms}
 ITIME=${ITIME:-150ms}
 IPASSES=${IPASSES:-2x}
-BUDGET=${BUDGET:-420}
+BUDGET=${BUDGET:-450}
 start=$(date +%s)
 out=results
 mkdir -p "$out"

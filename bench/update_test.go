@@ -28,7 +28,9 @@ const perElementMax = 65536
 // impl is one way of writing a load into a map.
 type impl struct {
 	name       string
-	perElement bool
+	perElement bool // one syscall per element: sizes up to perElementMax
+	chunked    bool // the Chunk sweep: 1M loads of the chunkSweep cases
+
 	// open wraps the map fd (without taking it over) and returns the
 	// function writing all of d once, and what releases the wrapper.
 	open func(fd int, d *data) (updater, func() error, error)
@@ -50,9 +52,9 @@ var impls = []impl{
 	{name: "with-wmax", open: openWith(func() int { return runtime.GOMAXPROCS(0) }, 0)},
 	// Chunked forms, for the Chunk recommendation: small chunks give
 	// progress and cancellation points; what do they cost?
-	{name: "with-w1-c4096", open: openWith(func() int { return 1 }, 4096)},
-	{name: "with-w2-c4096", open: openWith(func() int { return 2 }, 4096)},
-	{name: "with-w2-c65536", open: openWith(func() int { return 2 }, 65536)},
+	{name: "with-w1-c4096", chunked: true, open: openWith(func() int { return 1 }, 4096)},
+	{name: "with-w2-c4096", chunked: true, open: openWith(func() int { return 2 }, 4096)},
+	{name: "with-w2-c65536", chunked: true, open: openWith(func() int { return 2 }, 65536)},
 	{name: "cilium-bytes", open: openCilium(func(m *ebpf.Map, d *data) updater {
 		return d.c.bytes.ciliumBatch(m, d)
 	})},
@@ -78,7 +80,7 @@ func (im impl) runsAt(c *mapCase, n int) bool {
 	switch {
 	case im.perElement:
 		return n <= perElementMax
-	case strings.Contains(im.name, "-c"):
+	case im.chunked:
 		return n == 1<<20 && chunkSweep[c.name]
 	}
 	return true
