@@ -376,10 +376,7 @@ func typedBytes[K, V any](m *Map, keys []K, values []V) (typedView, error) {
 	var k K
 	var v V
 	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
-	if err := checkPlain[K](m, "keys"); err != nil {
-		return typedView{}, err
-	}
-	if err := checkPlain[V](m, "values"); err != nil {
+	if err := checkPlainPair[K, V](m); err != nil {
 		return typedView{}, err
 	}
 	if keySize != int(m.info.KeySize) {

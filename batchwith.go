@@ -13,9 +13,13 @@ type BatchOptions struct {
 	// Flags are the update flags, as for UpdateBatch.
 	Flags Flags
 	// Chunk is the number of elements per syscall; 0 splits the load
-	// evenly over Workers (one chunk when Workers <= 1). Batches of a few
-	// thousand elements already get all of the batch command's gain; a
-	// smaller chunk means finer cancellation and progress.
+	// evenly over Workers (one chunk when Workers <= 1), except that a
+	// load gets no more workers than it has 2048-element shares: below
+	// that, a second syscall and goroutine cost more than they save
+	// (measured in bench/). Batches of 64 elements and more already get
+	// nearly all of the batch command's gain, so pick Chunk for how often
+	// cancellation and Progress should get a say; 4096 to 65536 cost
+	// nothing measurable against one call.
 	Chunk int
 	// Workers is the number of syscalls in flight at once; 0 or 1 means
 	// one at a time, in order. The kernel updates different hash buckets
@@ -65,6 +69,7 @@ func (m *Map) UpdateBatchWith(ctx context.Context, keys, values []byte, opts Bat
 	workers := max(opts.Workers, 1)
 	chunk := opts.Chunk
 	if chunk == 0 {
+		workers = max(1, min(workers, count/minParallelShare))
 		chunk = (count + workers - 1) / workers
 	}
 	chunk = min(chunk, count)
@@ -74,6 +79,11 @@ func (m *Map) UpdateBatchWith(ctx context.Context, keys, values []byte, opts Bat
 	}
 	return m.updateParallel(ctx, keys, values, count, chunk, min(workers, nchunks), opts)
 }
+
+// minParallelShare is the smallest load per worker that Chunk 0 splits
+// off: at 4096 elements two workers were 1.25-1.67x faster than one call,
+// at 64 elements 0.57-0.89x (bench/README.md).
+const minParallelShare = 2048
 
 // updateChunk writes elements [start, end) while holding the fd.
 func (m *Map) updateChunk(keys, values []byte, start, end int, flags Flags) (int, error) {

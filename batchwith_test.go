@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
 // Parallel and chunked loads of distinct keys end in the same map contents
 // as one UpdateBatch, on every batch map type.
 func TestUpdateBatchWithEqualsSequentialOnEveryType(t *testing.T) {
-	const n = 3000
+	const n = 5000 // Chunk 0 with Workers 2 splits it in two (> 2 x minParallelShare)
 	for _, spec := range batchMapSpecs(n) {
 		for _, opts := range []BatchOptions{{Workers: 1, Chunk: 128}, {Workers: 2}, {Workers: 4, Chunk: 100}} {
 			t.Run(specName(spec), func(t *testing.T) {
@@ -173,5 +175,28 @@ func TestUpdateBatchOfWithPadsPerCPUValues(t *testing.T) {
 	}
 	if _, err := UpdateBatchOfWith(context.Background(), m, keys, values[1:], BatchOptions{}); !isSizeError("values")(err) {
 		t.Fatalf("short values = %v, want *SizeError", err)
+	}
+}
+
+// With Chunk 0, a load too small to gain from a second worker goes in one
+// call: no goroutines, one Progress call.
+func TestUpdateBatchWithSmallLoadIsOneCall(t *testing.T) {
+	var calls []int
+	f := &fakeKernel{}
+	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 1<<20), f)
+	for _, tc := range []struct{ n, wantCalls int }{{64, 1}, {minParallelShare*2 - 1, 1}, {minParallelShare * 2, 2}, {minParallelShare * 8, 4}} {
+		calls = calls[:0]
+		before := f.count(sys.MapUpdateBatch)
+		got, err := m.UpdateBatchWith(context.Background(), make([]byte, 4*tc.n), make([]byte, 8*tc.n), BatchOptions{Workers: 4, Progress: func(w int) { calls = append(calls, w) }})
+		if err != nil || got != tc.n {
+			t.Fatalf("n=%d: = %d, %v", tc.n, got, err)
+		}
+		batches := f.count(sys.MapUpdateBatch) - before
+		if before == 0 {
+			batches-- // the support probe
+		}
+		if batches != tc.wantCalls || len(calls) != tc.wantCalls {
+			t.Fatalf("n=%d: %d batch calls, %d Progress calls; want %d", tc.n, batches, len(calls), tc.wantCalls)
+		}
 	}
 }

@@ -30,6 +30,10 @@ type Map struct {
 
 	path atomic.Uint32 // UpdatePath once probed, 0 before
 
+	// plainPair remembers the last K, V that UpdateBatchOf checked, so a
+	// loop of typed calls skips the type-cache lookups.
+	plainPair atomic.Pointer[typePair]
+
 	// scratch is reused by UpdateBatchOf when it must re-lay values out.
 	scratchMu sync.Mutex
 	scratch   []byte

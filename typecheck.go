@@ -6,6 +6,26 @@ import (
 	"sync"
 )
 
+// typePair is a key and value type that passed checkPlain.
+type typePair struct{ key, value reflect.Type }
+
+// checkPlainPair checks K and V with checkPlain, remembering the last pair
+// that passed on m.
+func checkPlainPair[K, V any](m *Map) error {
+	tk, tv := reflect.TypeFor[K](), reflect.TypeFor[V]()
+	if p := m.plainPair.Load(); p != nil && p.key == tk && p.value == tv {
+		return nil
+	}
+	if err := checkPlain[K](m, "keys"); err != nil {
+		return err
+	}
+	if err := checkPlain[V](m, "values"); err != nil {
+		return err
+	}
+	m.plainPair.Store(&typePair{tk, tv})
+	return nil
+}
+
 // plainTypes caches checkPlain's verdict per type (reflect.Type -> error or
 // nil), so the typed path walks each type once and allocates nothing after.
 var plainTypes sync.Map
