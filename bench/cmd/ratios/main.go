@@ -57,8 +57,7 @@ func main() {
 }
 
 type report struct {
-	s      *results.Set
-	misses []string
+	s *results.Set
 }
 
 func (r *report) header() {
