@@ -182,10 +182,8 @@ func (m *Map) updateParallel(ctx context.Context, keys, values []byte, count, ch
 	if firstFail >= 0 {
 		err := results[firstFail].err
 		if be, ok := err.(*BatchError); ok {
-			be = rebase(be, firstFail*chunk, count).(*BatchError)
-			be.Index = failIndex
-			be.Processed = n
-			be.Written = written
+			// The chunk's own indices give way to the whole load's.
+			be.Requested, be.Processed, be.Index, be.Written = count, n, failIndex, written
 			return n, be
 		}
 		return n, m.stoppedError(opts.Flags, count, n, written, err)

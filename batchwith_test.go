@@ -153,26 +153,12 @@ func TestUpdateBatchOfWithPadsPerCPUValues(t *testing.T) {
 	cpus, _ := PossibleCPUs()
 	const n = 5000
 	m := createMap(t, MapSpec{Type: PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: n})
-	keys := make([]uint32, n)
-	values := make([]val12, n*cpus)
-	for e := range keys {
-		keys[e] = uint32(e)
-		for c := range cpus {
-			values[e*cpus+c] = val12{uint32(e), uint32(c), 0xffffffff}
-		}
-	}
+	keys, values := val12Load(n, cpus)
 	got, err := UpdateBatchOfWith(context.Background(), m, keys, values, BatchOptions{Workers: 2, Chunk: 512})
 	if err != nil || got != n {
 		t.Fatalf("UpdateBatchOfWith = %d, %v", got, err)
 	}
-	for _, e := range []int{0, 777, n - 1} {
-		for c, slot := range perCPUSlots(t, m, u32s(uint32(e))) {
-			want := append(asBytes([]val12{values[e*cpus+c]}), 0, 0, 0, 0)
-			if string(slot) != string(want) {
-				t.Fatalf("element %d CPU %d: %x, want %x", e, c, slot, want)
-			}
-		}
-	}
+	checkPaddedVal12(t, m, values, 0, 777, n-1)
 	if _, err := UpdateBatchOfWith(context.Background(), m, keys, values[1:], BatchOptions{}); !isSizeError("values")(err) {
 		t.Fatalf("short values = %v, want *SizeError", err)
 	}

@@ -1,6 +1,7 @@
 package bpfbatch
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"runtime"
@@ -78,13 +79,11 @@ func TestLRUHashEvictsInsteadOfFailing(t *testing.T) {
 func lpmKeys(prefixes ...[2]uint32) []byte {
 	var b []byte
 	for _, p := range prefixes {
-		b = binary32(b, p[0])
+		b = binary.NativeEndian.AppendUint32(b, p[0])
 		b = append(b, byte(p[1]>>24), byte(p[1]>>16), byte(p[1]>>8), byte(p[1]))
 	}
 	return b
 }
-
-func binary32(b []byte, v uint32) []byte { return append(b, u32s(v)...) }
 
 func TestErrnoLPMTrieFull(t *testing.T) {
 	m := createMap(t, MapSpec{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 2, Flags: noPrealloc})

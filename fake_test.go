@@ -5,7 +5,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -138,8 +137,6 @@ func fakeInfo(typ MapType, keySize, valueSize, maxEntries uint32) sys.MapInfo {
 	copy(info.Name[:], "fake")
 	return info
 }
-
-func unsafePointer(p *byte) unsafe.Pointer { return unsafe.Pointer(p) }
 
 func mapCreateAttr(typ MapType, keySize, valueSize, maxEntries uint32) sys.MapCreateAttr {
 	return sys.MapCreateAttr{MapType: uint32(typ), KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries}

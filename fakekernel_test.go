@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -166,9 +167,10 @@ func TestProbeErrorIsNotCached(t *testing.T) {
 	}
 }
 
+// addr is the address the kernel would be given for b.
 func addr(b []byte) uint64 {
 	if len(b) == 0 {
 		return 0
 	}
-	return uint64(uintptr(unsafePointer(&b[0])))
+	return uint64(uintptr(unsafe.Pointer(&b[0])))
 }

@@ -69,6 +69,35 @@ func perCPUSlots(t testing.TB, m *Map, key []byte) [][]byte {
 
 type val12 struct{ A, B, C uint32 }
 
+// val12Load returns n keys 0..n-1 and, for each, one val12 per CPU that
+// names element and CPU.
+func val12Load(n, cpus int) ([]uint32, []val12) {
+	keys := make([]uint32, n)
+	values := make([]val12, n*cpus)
+	for e := range keys {
+		keys[e] = uint32(e)
+		for c := range cpus {
+			values[e*cpus+c] = val12{uint32(e), uint32(c), 0xffffffff}
+		}
+	}
+	return keys, values
+}
+
+// checkPaddedVal12 reads elements back and checks each CPU's slot holds its
+// val12 followed by zero padding.
+func checkPaddedVal12(t *testing.T, m *Map, values []val12, elems ...int) {
+	t.Helper()
+	cpus := m.ValueStride() / 16
+	for _, e := range elems {
+		for c, slot := range perCPUSlots(t, m, binary.NativeEndian.AppendUint32(nil, uint32(e))) {
+			want := append(bytes.Clone(asBytes([]val12{values[e*cpus+c]})), 0, 0, 0, 0)
+			if !bytes.Equal(slot, want) {
+				t.Fatalf("element %d CPU %d: slot %x, want %x (value then zero padding)", e, c, slot, want)
+			}
+		}
+	}
+}
+
 // value_size 12 is not a multiple of 8: UpdateBatchOf must copy each CPU's
 // value into an 8-byte-rounded slot and zero the padding. 40000 elements x
 // 2 CPUs x 16 bytes also spans more than one scratch chunk.
@@ -82,14 +111,7 @@ func TestUpdateBatchOfPerCPUPadsSlots(t *testing.T) {
 				max *= 4
 			}
 			m := createMap(t, MapSpec{Type: typ, KeySize: 4, ValueSize: 12, MaxEntries: max})
-			keys := make([]uint32, n)
-			values := make([]val12, n*cpus)
-			for e := range keys {
-				keys[e] = uint32(e)
-				for c := range cpus {
-					values[e*cpus+c] = val12{uint32(e), uint32(c), 0xffffffff}
-				}
-			}
+			keys, values := val12Load(n, cpus)
 			before := bytes.Clone(asBytes(values))
 			got, err := UpdateBatchOf(m, keys, values, UpdateAny)
 			if err != nil || got != n {
@@ -98,14 +120,7 @@ func TestUpdateBatchOfPerCPUPadsSlots(t *testing.T) {
 			if !bytes.Equal(before, asBytes(values)) {
 				t.Fatal("UpdateBatchOf modified the caller's values")
 			}
-			for _, e := range []int{0, 1, n / 2, n - 1} {
-				for c, slot := range perCPUSlots(t, m, binary.NativeEndian.AppendUint32(nil, uint32(e))) {
-					want := append(bytes.Clone(asBytes([]val12{values[e*cpus+c]})), 0, 0, 0, 0)
-					if !bytes.Equal(slot, want) {
-						t.Fatalf("element %d CPU %d: slot %x, want %x (value then zero padding)", e, c, slot, want)
-					}
-				}
-			}
+			checkPaddedVal12(t, m, values, 0, 1, n/2, n-1)
 		})
 	}
 }

@@ -1,7 +1,5 @@
 package sys
 
-import "unsafe"
-
 // MapCreateAttr is the BPF_MAP_CREATE member of union bpf_attr.
 type MapCreateAttr struct {
 	MapType               uint32
@@ -99,6 +97,3 @@ type MapFDAttr struct {
 	MapFD uint32
 	_     uint32
 }
-
-// Size is unsafe.Sizeof(*a) as the uintptr bpf(2) takes.
-func Size[T any](a *T) uintptr { return unsafe.Sizeof(*a) }

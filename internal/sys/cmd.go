@@ -19,42 +19,6 @@ const (
 	MapUpdateBatch         Cmd = 26 // BPF_MAP_UPDATE_BATCH, since Linux 5.6
 )
 
-var cmdNames = map[Cmd]string{
-	MapCreate:              "BPF_MAP_CREATE",
-	MapLookupElem:          "BPF_MAP_LOOKUP_ELEM",
-	MapUpdateElem:          "BPF_MAP_UPDATE_ELEM",
-	MapDeleteElem:          "BPF_MAP_DELETE_ELEM",
-	ProgLoad:               "BPF_PROG_LOAD",
-	ObjPin:                 "BPF_OBJ_PIN",
-	ObjGet:                 "BPF_OBJ_GET",
-	ObjGetInfoByFD:         "BPF_OBJ_GET_INFO_BY_FD",
-	BTFLoad:                "BPF_BTF_LOAD",
-	MapLookupAndDeleteElem: "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-	MapFreeze:              "BPF_MAP_FREEZE",
-	MapUpdateBatch:         "BPF_MAP_UPDATE_BATCH",
-}
-
-// String returns the kernel's name for the command.
-func (c Cmd) String() string {
-	if s, ok := cmdNames[c]; ok {
-		return s
-	}
-	return "bpf_cmd(" + itoa(uint64(c)) + ")"
-}
-
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
-}
-
 // ENOTSUPP is the kernel-internal errno 524 that bpf(2) leaks to user space
 // when a map type has no batch operations (bpf_map_do_batch). x/sys/unix has
 // no constant for it because it is not part of the UAPI.
