@@ -12,9 +12,10 @@ import (
 )
 
 // PossibleFile lists the CPUs the kernel may ever bring online. Per-CPU maps
-// have one slot per possible CPU (num_possible_cpus(), really the highest
-// possible index + 1 for the copy loops in bpf_percpu_hash_copy), which is
-// neither the online count nor runtime.NumCPU.
+// have one slot per possible CPU: the kernel sizes their values with
+// num_possible_cpus(), the number of CPUs in this list, and its copy loops
+// (for_each_possible_cpu in bpf_percpu_hash_copy) pack one slot per listed
+// CPU, skipping holes. That is neither the online count nor runtime.NumCPU.
 const PossibleFile = "/sys/devices/system/cpu/possible"
 
 // Possible returns the number of possible CPUs, read once per process.
@@ -34,14 +35,16 @@ var Possible = sync.OnceValues(func() (int, error) {
 const maxCPUs = 1 << 16
 
 // Parse reads a kernel CPU list such as "0", "0-3" or "0-3,8-11\n" and
-// returns the highest listed index + 1: per-CPU maps size their values by
-// the index range, so holes in the list still take a slot.
+// returns how many CPUs it lists: "0-3,8-11" is 8, as the kernel's
+// num_possible_cpus() and libbpf's libbpf_num_possible_cpus() count it. A
+// CPU listed twice counts once.
 func Parse(list string) (int, error) {
 	list = strings.TrimSpace(list)
 	if list == "" {
 		return 0, errors.New("empty CPU list")
 	}
-	highest := -1
+	var listed [maxCPUs / 64]uint64
+	count := 0
 	for part := range strings.SplitSeq(list, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		first, err := parseIndex(lo)
@@ -57,9 +60,14 @@ func Parse(list string) (int, error) {
 				return 0, fmt.Errorf("CPU list %q: range %q runs backwards", list, part)
 			}
 		}
-		highest = max(highest, last)
+		for cpu := first; cpu <= last; cpu++ {
+			if listed[cpu/64]&(1<<(cpu%64)) == 0 {
+				listed[cpu/64] |= 1 << (cpu % 64)
+				count++
+			}
+		}
 	}
-	return highest + 1, nil
+	return count, nil
 }
 
 func parseIndex(s string) (int, error) {

@@ -15,7 +15,7 @@ func referenceParse(s string) (int, bool) {
 	if !cpuListRE.MatchString(s) {
 		return 0, false
 	}
-	highest := -1
+	listed := map[int]bool{}
 	for _, part := range strings.Split(s, ",") {
 		ends := strings.Split(part, "-")
 		lo, err1 := strconv.Atoi(ends[0])
@@ -23,11 +23,11 @@ func referenceParse(s string) (int, bool) {
 		if err1 != nil || err2 != nil || hi < lo || hi >= maxCPUs {
 			return 0, false
 		}
-		if hi > highest {
-			highest = hi
+		for c := lo; c <= hi; c++ {
+			listed[c] = true
 		}
 	}
-	return highest + 1, true
+	return len(listed), true
 }
 
 func FuzzParse(f *testing.F) {
