@@ -1,47 +1,81 @@
 package bpfbatch
 
 import (
-	"unsafe"
+	"fmt"
 
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
-// batchAttr is the batch member of union bpf_attr (include/uapi/linux/bpf.h):
-//
-//	struct { /* BPF_MAP_*_BATCH */
-//		__aligned_u64 in_batch;   // @0
-//		__aligned_u64 out_batch;  // @8
-//		__aligned_u64 keys;       // @16
-//		__aligned_u64 values;     // @24
-//		__u32 count;              // @32, in: elements; out: elements done
-//		__u32 map_fd;             // @36
-//		__u64 elem_flags;         // @40
-//		__u64 flags;              // @48
-//	} batch;                      // 56 bytes
-//
-// Pointers are u64 on every architecture (sys.Pointer zero-extends them on
-// 32-bit). bpf(2) is passed exactly these 56 bytes: the kernel zero-fills
-// the rest of its 168-byte attr, and would reject non-zero bytes there.
-type batchAttr struct {
-	inBatch   sys.Pointer // ignored by update; always nil
-	outBatch  sys.Pointer // ignored by update; always nil
-	keys      sys.Pointer
-	values    sys.Pointer
-	count     uint32
-	mapFD     uint32
-	elemFlags uint64
-	flags     uint64 // batch.flags: no update flag is defined; always 0
+// The one place where Go values become the kernel's attr structs. Callers
+// have checked every buffer against the map's layout: the kernel trusts the
+// count and reads count x key_size and count x stride bytes.
+
+// newBatchAttr builds the attr of a BPF_MAP_*_BATCH call on count elements.
+func newBatchAttr(fd *sys.FD, keys, values []byte, count int, flags Flags) sys.MapBatchAttr {
+	return sys.MapBatchAttr{
+		Keys:      sys.SlicePointer(keys),
+		Values:    sys.SlicePointer(values),
+		Count:     uint32(count),
+		MapFD:     fd.Uint(),
+		ElemFlags: uint64(flags),
+	}
 }
 
-// newBatchAttr builds the attr for one BPF_MAP_UPDATE_BATCH of count
-// elements. The caller has checked that keys and values hold exactly count
-// elements, so the kernel reads no byte outside them.
-func newBatchAttr(fd int, keys, values []byte, count uint32, flags Flags) batchAttr {
-	return batchAttr{
-		keys:      sys.NewPointer(unsafe.Pointer(unsafe.SliceData(keys))),
-		values:    sys.NewPointer(unsafe.Pointer(unsafe.SliceData(values))),
-		count:     count,
-		mapFD:     uint32(fd),
-		elemFlags: uint64(flags),
+// newElemAttr builds the attr of a BPF_MAP_*_ELEM call. An empty key or
+// value is passed as NULL, which keyless maps (Queue, Stack) want.
+func newElemAttr(fd *sys.FD, key, value []byte, flags Flags) sys.MapElemAttr {
+	attr := sys.MapElemAttr{MapFD: fd.Uint(), Flags: uint64(flags)}
+	if len(key) > 0 {
+		attr.Key = sys.SlicePointer(key)
 	}
+	if len(value) > 0 {
+		attr.Value = sys.SlicePointer(value)
+	}
+	return attr
+}
+
+// newCreateAttr builds the attr of BPF_MAP_CREATE, refusing what the kernel
+// would refuse with a bare EINVAL when a message can say why.
+func newCreateAttr(spec MapSpec) (sys.MapCreateAttr, error) {
+	attr := sys.MapCreateAttr{
+		MapType:        uint32(spec.Type),
+		KeySize:        spec.KeySize,
+		ValueSize:      spec.ValueSize,
+		MaxEntries:     spec.MaxEntries,
+		MapFlags:       spec.Flags,
+		BTFKeyTypeID:   spec.BTFKeyTypeID,
+		BTFValueTypeID: spec.BTFValueTypeID,
+		MapExtra:       spec.MapExtra,
+	}
+	if err := checkMapName(spec.Name); err != nil {
+		return attr, err
+	}
+	copy(attr.MapName[:], spec.Name)
+	if spec.Type == ArrayOfMaps || spec.Type == HashOfMaps {
+		if spec.InnerMapFD <= 0 {
+			return attr, fmt.Errorf("InnerMapFD %d is not the file descriptor of an inner map", spec.InnerMapFD)
+		}
+		attr.InnerMapFD = uint32(spec.InnerMapFD)
+	}
+	if spec.BTFKeyTypeID != 0 || spec.BTFValueTypeID != 0 {
+		if spec.BTFFD <= 0 {
+			return attr, fmt.Errorf("BTFFD %d is not the file descriptor of loaded BTF", spec.BTFFD)
+		}
+		attr.BTFFD = uint32(spec.BTFFD)
+	}
+	return attr, nil
+}
+
+// checkMapName applies the kernel's rule (bpf_obj_name_cpy) before the
+// syscall, so a bad name gets a message instead of a bare EINVAL.
+func checkMapName(name string) error {
+	if len(name) >= sys.ObjNameLen {
+		return fmt.Errorf("name %q is %d bytes; the kernel keeps at most %d", name, len(name), sys.ObjNameLen-1)
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.') {
+			return fmt.Errorf("name %q: the kernel accepts only letters, digits, '_' and '.'", name)
+		}
+	}
+	return nil
 }

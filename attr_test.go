@@ -3,41 +3,29 @@ package bpfbatch
 import (
 	"testing"
 	"unsafe"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
-func TestBatchAttrLayoutMatchesUAPI(t *testing.T) {
-	var a batchAttr
-	if got := unsafe.Sizeof(a); got != uapiBatchSize {
-		t.Errorf("sizeof(batchAttr) = %d, want %d", got, uapiBatchSize)
-	}
-	for _, f := range []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"in_batch", unsafe.Offsetof(a.inBatch), uapiInBatch},
-		{"out_batch", unsafe.Offsetof(a.outBatch), uapiOutBatch},
-		{"keys", unsafe.Offsetof(a.keys), uapiKeys},
-		{"values", unsafe.Offsetof(a.values), uapiValues},
-		{"count", unsafe.Offsetof(a.count), uapiCount},
-		{"map_fd", unsafe.Offsetof(a.mapFD), uapiMapFD},
-		{"elem_flags", unsafe.Offsetof(a.elemFlags), uapiElemFlags},
-		{"flags", unsafe.Offsetof(a.flags), uapiFlags},
-	} {
-		if f.got != f.want {
-			t.Errorf("offset of %s = %d, want %d", f.name, f.got, f.want)
-		}
-	}
+// attrBytes returns the bytes bpf(2) would read for a.
+func attrBytes(a *sys.MapBatchAttr) []byte {
+	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(a)), unsafe.Sizeof(*a))...)
 }
 
-// attrBytes returns the bytes bpf(2) would read for a.
-func attrBytes(a *batchAttr) []byte {
-	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(a)), unsafe.Sizeof(*a))...)
+// testFD wraps a descriptor number for attr tests that never use it.
+func testFD(t testing.TB, raw int) *sys.FD {
+	t.Helper()
+	fd, err := sys.NewFD(raw)
+	if err != nil || fd.Int() != raw {
+		t.Fatalf("NewFD(%d) = %v, %v", raw, fd, err)
+	}
+	return fd
 }
 
 func TestNewBatchAttrEncodesEveryField(t *testing.T) {
 	keys := make([]byte, 12)
 	values := make([]byte, 24)
-	a := newBatchAttr(7, keys, values, 3, UpdateLock)
+	a := newBatchAttr(testFD(t, 7), keys, values, 3, UpdateLock)
 	got := decodeBatch(attrBytes(&a))
 	want := decodedBatch{
 		Keys:      uint64(uintptr(unsafe.Pointer(&keys[0]))),
@@ -49,6 +37,9 @@ func TestNewBatchAttrEncodesEveryField(t *testing.T) {
 	if got != want {
 		t.Fatalf("decoded attr = %+v, want %+v", got, want)
 	}
+	if len(attrBytes(&a)) != uapiBatchSize {
+		t.Fatalf("attr is %d bytes, want %d", len(attrBytes(&a)), uapiBatchSize)
+	}
 }
 
 // On 32-bit architectures a pointer is 4 bytes but the kernel reads a u64:
@@ -56,7 +47,7 @@ func TestNewBatchAttrEncodesEveryField(t *testing.T) {
 func TestBatchAttrPointersAreZeroExtendedU64(t *testing.T) {
 	keys := []byte{1, 2, 3, 4}
 	values := []byte{5, 6, 7, 8}
-	a := newBatchAttr(3, keys, values, 1, UpdateAny)
+	a := newBatchAttr(testFD(t, 3), keys, values, 1, UpdateAny)
 	b := attrBytes(&a)
 	got := decodeBatch(b)
 	if got.Keys != uint64(uintptr(unsafe.Pointer(&keys[0]))) || got.Values != uint64(uintptr(unsafe.Pointer(&values[0]))) {

@@ -1,10 +1,8 @@
 package bpfbatch
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,12 +10,55 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
-// Operation names as they appear in errors.
+// The bpf(2) commands, as errors name them.
 const (
-	opUpdateBatch = "BPF_MAP_UPDATE_BATCH"
-	opUpdateElem  = "BPF_MAP_UPDATE_ELEM"
-	opLookup      = "BPF_MAP_LOOKUP_ELEM"
+	opUpdateBatch          = "BPF_MAP_UPDATE_BATCH"
+	opUpdateElem           = "BPF_MAP_UPDATE_ELEM"
+	opLookupElem           = "BPF_MAP_LOOKUP_ELEM"
+	opLookupBatch          = "BPF_MAP_LOOKUP_BATCH"
+	opLookupAndDeleteBatch = "BPF_MAP_LOOKUP_AND_DELETE_BATCH"
+	opDeleteBatch          = "BPF_MAP_DELETE_BATCH"
+	opDeleteElem           = "BPF_MAP_DELETE_ELEM"
+	opGetNextKey           = "BPF_MAP_GET_NEXT_KEY"
 )
+
+// fault is a failed syscall inside a call: the command, the failing
+// element counted in the caller's whole call (-1: the kernel refused the
+// call as a whole), the errno, and its hint. The zero fault is success.
+// Chunks and per-element loops return faults; the call's entry point turns
+// one into the caller's error once, with every fact known.
+type fault struct {
+	op    string
+	index int
+	errno unix.Errno
+	hint  string
+}
+
+func (f fault) failed() bool { return f.errno != 0 }
+
+// newFault records errno from op on fd at element index.
+func (m *Map) newFault(fd *sys.FD, op string, errno unix.Errno, flags Flags, index int) fault {
+	return fault{op: op, index: index, errno: errno, hint: m.elemHint(fd, op, errno, flags, index)}
+}
+
+// elemError is the error of a call for requested elements that did
+// processed of them and ended with f: nil when f is success.
+func (m *Map) elemError(f fault, flags Flags, requested, processed int, written []Range) error {
+	if !f.failed() {
+		return nil
+	}
+	return &BatchError{
+		Op:        f.op,
+		Map:       m.info,
+		Flags:     flags,
+		Requested: requested,
+		Processed: processed,
+		Index:     f.index,
+		Errno:     f.errno,
+		Written:   written,
+		Hint:      f.hint,
+	}
+}
 
 // UpdatePath says how UpdateBatch writes a map.
 type UpdatePath uint32
@@ -31,8 +72,8 @@ const (
 	// PerElementPath: one BPF_MAP_UPDATE_ELEM syscall per element, in
 	// order, stopping at the first failure. Used for map types without
 	// batch update (ProgramArray, DevMap, Queue, ...) and on kernels before
-	// 5.6. It has the same contract as BatchPath and costs about 0.5 µs
-	// more per element.
+	// 5.6. It has the same contract as BatchPath, at one syscall per
+	// element.
 	PerElementPath
 )
 
@@ -57,32 +98,25 @@ func (p UpdatePath) String() string {
 // support before its count-0 shortcut, so nothing is written and no
 // privilege beyond the map fd is needed.
 func (m *Map) UpdatePath() (UpdatePath, error) {
-	if m == nil {
-		return pathUnknown, fmt.Errorf("bpfbatch: UpdatePath on nil *Map: %w", ErrClosed)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return pathUnknown, m.closedError("UpdatePath")
-	}
-	p, errno := m.probePath()
-	if errno != 0 {
-		return pathUnknown, &BatchError{Op: opUpdateBatch, Map: m.info, Index: -1, Errno: errno, Hint: m.hint(errno, 0, -1)}
-	}
-	return p, nil
+	return withFD(m, "UpdatePath", func(fd *sys.FD) (UpdatePath, error) {
+		p, errno := m.probePath(fd)
+		if errno != 0 {
+			return pathUnknown, &MapError{Op: "probe the update path of", Map: m.info.describe(), Errno: errno, Hint: m.elemHint(fd, opUpdateBatch, errno, 0, -1)}
+		}
+		return p, nil
+	})
 }
 
 // probePath returns the map's UpdatePath, probing the kernel the first time.
 // An errno other than "supported" or "not supported" (EPERM on a read-only
-// map, say) is returned and not cached. Called with m.mu read-held.
-func (m *Map) probePath() (UpdatePath, unix.Errno) {
+// map, say) is returned and not cached.
+func (m *Map) probePath(fd *sys.FD) (UpdatePath, unix.Errno) {
 	if p := UpdatePath(m.path.Load()); p != pathUnknown {
 		return p, 0
 	}
-	attr := batchAttr{mapFD: uint32(m.fd)}
-	_, errno := sys.Call(m.fake, sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	attr := newBatchAttr(fd, nil, nil, 0, 0)
 	var p UpdatePath
-	switch errno {
+	switch errno := sys.MapUpdateBatch(&attr); errno {
 	case 0:
 		p = BatchPath
 	case sys.ENOTSUPP, unix.EOPNOTSUPP:
@@ -98,13 +132,99 @@ func (m *Map) probePath() (UpdatePath, unix.Errno) {
 	return p, 0
 }
 
+// cpuFlags states.
+const (
+	cpuFlagsNative = 1 // BPF_F_CPU and BPF_F_ALL_CPUS work (Linux 7.0+)
+	cpuFlagsAbsent = 2
+)
+
+// nativeCPUFlags reports whether the kernel takes BPF_F_CPU and
+// BPF_F_ALL_CPUS for this per-CPU map, probing once with count-0 batch
+// calls that write nothing: the kernel checks the flags before its count-0
+// shortcut (check_map_flags in generic_map_update_batch). A read-only fd
+// cannot probe with an update, so it probes with a lookup. A map type with
+// no batch command (524) predates the flags too: Linux 7.0 has batch
+// commands for every per-CPU map type that takes them.
+func (m *Map) nativeCPUFlags(fd *sys.FD) bool {
+	switch m.cpuFlags.Load() {
+	case cpuFlagsNative:
+		return true
+	case cpuFlagsAbsent:
+		return false
+	}
+	attr := newBatchAttr(fd, nil, nil, 0, UpdateAllCPUs)
+	errno := sys.MapUpdateBatch(&attr)
+	if errno == unix.EPERM || errno == unix.EACCES {
+		attr = newBatchAttr(fd, nil, nil, 0, OnCPU(0))
+		errno = sys.MapLookupBatch(&attr)
+	}
+	switch errno {
+	case 0:
+		m.cpuFlags.Store(cpuFlagsNative)
+		return true
+	case unix.EINVAL, sys.ENOTSUPP, unix.EOPNOTSUPP:
+		m.cpuFlags.Store(cpuFlagsAbsent)
+	}
+	return false
+}
+
+// checkFlags checks that m and the operation op can take flags, before any
+// syscall but the once-per-map probe of the per-CPU flags.
+func (m *Map) checkFlags(fd *sys.FD, op string, flags Flags, lookup bool) error {
+	fail := func(sentinel error, format string, args ...any) error {
+		return fmt.Errorf("bpfbatch: %s on %s: %w: %s", op, m.info.describe(), sentinel, fmt.Sprintf(format, args...))
+	}
+	if err := flags.Validate(); err != nil {
+		return fmt.Errorf("bpfbatch: %s on %s: %w", op, m.info.describe(), err)
+	}
+	if lookup && flags&(perElementFlags|UpdateAllCPUs) != 0 {
+		return fail(ErrInvalidFlags, "%s: lookups take UpdateLock and OnCPU only", flags)
+	}
+	if flags&perCPUFlags == 0 {
+		return nil
+	}
+	if m.cpus == 0 {
+		return fail(ErrInvalidFlags, "%s applies to per-CPU maps (PerCPUHash, PerCPUArray, LRUPerCPUHash); this map has one value per element", flags)
+	}
+	if flags&flagCPU == 0 {
+		return nil
+	}
+	if cpu := flags.cpu(); uint64(cpu) >= uint64(m.cpus) {
+		return fail(ErrInvalidFlags, "OnCPU(%d): this machine has %d possible CPUs, 0 to %d", cpu, m.cpus, m.cpus-1)
+	}
+	if !m.nativeCPUFlags(fd) {
+		return fail(ErrNotSupported, "OnCPU needs BPF_F_CPU (Linux 7.0), which this kernel lacks; nothing was done. Pass every CPU's value instead (ValueStride bytes per element), or UpdateAllCPUs for one value on every CPU")
+	}
+	return nil
+}
+
+// layout is how a values buffer lays out its elements.
+type layout uint8
+
+const (
+	// kernelLayout: as the kernel takes them for the call's flags.
+	kernelLayout layout = iota
+	// unpaddedPerCPU: one value_size value per CPU per element, which
+	// typed values of a per-CPU map with value_size not a multiple of 8
+	// give; they are copied into 8-byte slots before the kernel sees them.
+	unpaddedPerCPU
+)
+
+// srcStride is the bytes per element of a values buffer in lay for flags.
+func (m *Map) srcStride(flags Flags, lay layout) int {
+	if lay == unpaddedPerCPU {
+		return m.cpus * int(m.info.ValueSize)
+	}
+	return m.strideFor(flags)
+}
+
 // UpdateBatch writes len(keys)/key_size elements: element i has key
 // keys[i*key_size:(i+1)*key_size] and value
 // values[i*ValueStride():(i+1)*ValueStride()]. For per-CPU maps each value
 // holds one slot of value_size rounded up to 8 bytes per possible CPU,
-// element-major (all CPUs of element 0, then element 1, ...). Maps without
-// keys (Queue, Stack, BloomFilter) take nil keys; the count comes from
-// values.
+// element-major (all CPUs of element 0, then element 1, ...); with OnCPU or
+// UpdateAllCPUs one value_size value per element instead. Maps without keys
+// (Queue, Stack, BloomFilter) take nil keys; the count comes from values.
 //
 // With UpdateAny or UpdateLock it issues exactly one BPF_MAP_UPDATE_BATCH
 // (or one BPF_MAP_UPDATE_ELEM per element, see UpdatePath); with
@@ -118,307 +238,141 @@ func (m *Map) probePath() (UpdatePath, unix.Errno) {
 // are reported before any syscall, with nothing written. An empty batch
 // returns (0, nil) without a syscall. keys and values are only read.
 func (m *Map) UpdateBatch(keys, values []byte, flags Flags) (int, error) {
-	if m == nil {
-		return 0, fmt.Errorf("bpfbatch: UpdateBatch on nil *Map: %w", ErrClosed)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return 0, m.closedError("update batch")
-	}
-	count, err := m.checkUpdate(keys, values, flags)
+	return withFD(m, "update batch", func(fd *sys.FD) (int, error) {
+		return m.update(fd, keys, values, flags, kernelLayout)
+	})
+}
+
+// update is UpdateBatch and UpdateBatchOf once the fd is held.
+func (m *Map) update(fd *sys.FD, keys, values []byte, flags Flags, lay layout) (int, error) {
+	count, err := m.checkWrite(fd, keys, values, flags, lay)
 	if err != nil || count == 0 {
 		return 0, err
 	}
-	return m.update(keys, values, count, flags)
+	n, f := m.write(fd, keys, values, count, 0, flags, lay)
+	return n, m.elemError(f, flags, count, n, nil)
 }
 
-// checkUpdate validates an update before any syscall and returns the element
+// checkWrite validates an update before any syscall and returns the element
 // count. This is the security boundary: the kernel reads count x key_size
 // and count x stride bytes without knowing the buffers' lengths.
-func (m *Map) checkUpdate(keys, values []byte, flags Flags) (int, error) {
-	if err := flags.Validate(); err != nil {
-		return 0, fmt.Errorf("bpfbatch: update batch on %s: %w", m.info.describe(), err)
+func (m *Map) checkWrite(fd *sys.FD, keys, values []byte, flags Flags, lay layout) (int, error) {
+	const op = "update batch"
+	if err := m.checkFlags(fd, op, flags, false); err != nil {
+		return 0, err
 	}
-	var count int
-	switch ks := int(m.info.KeySize); {
-	case ks > 0:
-		if len(keys)%ks != 0 {
-			return 0, m.sizeError("update batch", "keys", len(keys), ks, 0)
-		}
-		count = len(keys) / ks
-	case len(keys) != 0:
-		return 0, m.sizeError("update batch", "keys", len(keys), 0, 0)
-	case m.stride == 0:
-		// Neither keys nor values (RingBuf): nothing can be written.
-		if len(values) != 0 {
-			return 0, m.sizeError("update batch", "values", len(values), 0, 0)
-		}
-		return 0, nil
-	default:
-		if len(values)%m.stride != 0 {
-			return 0, m.sizeError("update batch", "values", len(values), m.stride, 0)
-		}
-		return len(values) / m.stride, nil
+	stride := m.srcStride(flags, lay)
+	count, err := m.checkKeys(op, keys, values, stride, flags, lay)
+	if err != nil || count == 0 && len(values) == 0 {
+		return 0, err
 	}
-	if m.stride != 0 && count > math.MaxInt/m.stride {
-		return 0, m.sizeError("update batch", "values", len(values), math.MaxInt, count)
+	if stride != 0 && count > math.MaxInt/stride {
+		return 0, m.sizeError(op, "values", len(values), math.MaxInt, count, flags, lay)
 	}
-	if want := count * m.stride; len(values) != want {
-		return 0, m.sizeError("update batch", "values", len(values), want, count)
+	if want := count * stride; len(values) != want {
+		return 0, m.sizeError(op, "values", len(values), want, count, flags, lay)
 	}
 	if uint64(count) > math.MaxUint32 {
-		return 0, fmt.Errorf("bpfbatch: update batch on %s: %d elements exceed the kernel's u32 count; split the batch", m.info.describe(), count)
+		return 0, fmt.Errorf("bpfbatch: %s on %s: %d elements exceed the kernel's u32 count; split the batch", op, m.info.describe(), count)
 	}
 	return count, nil
 }
 
-func (m *Map) sizeError(op, buffer string, got, want, elements int) *SizeError {
-	return &SizeError{Buffer: buffer, Got: got, Want: want, Op: op, Map: m.info, Elements: elements, CPUs: m.cpus}
-}
-
-func (m *Map) closedError(op string) error {
-	return fmt.Errorf("bpfbatch: %s on %s: %w", op, m.info.describe(), ErrClosed)
-}
-
-// update writes count validated elements. Called with m.mu read-held and m
-// open; it is the single dispatch point between the batch command and the
-// per-element path.
-func (m *Map) update(keys, values []byte, count int, flags Flags) (int, error) {
-	if flags&perElementFlags != 0 {
-		return m.updateElems(keys, values, count, flags)
+// checkKeys returns the element count keys give, or for keyless maps the
+// count values give (stride bytes each).
+func (m *Map) checkKeys(op string, keys, values []byte, stride int, flags Flags, lay layout) (int, error) {
+	ks := int(m.info.KeySize)
+	switch {
+	case ks > 0:
+		if len(keys)%ks != 0 {
+			return 0, m.sizeError(op, "keys", len(keys), ks, 0, flags, lay)
+		}
+		return len(keys) / ks, nil
+	case len(keys) != 0:
+		return 0, m.sizeError(op, "keys", len(keys), 0, 0, flags, lay)
+	case stride == 0:
+		// Neither keys nor values (RingBuf): nothing can be written.
+		if len(values) != 0 {
+			return 0, m.sizeError(op, "values", len(values), 0, 0, flags, lay)
+		}
+		return 0, nil
+	case len(values)%stride != 0:
+		return 0, m.sizeError(op, "values", len(values), stride, 0, flags, lay)
 	}
-	path, errno := m.probePath()
-	if errno == 0 && path == PerElementPath {
-		return m.updateElems(keys, values, count, flags)
+	return len(values) / stride, nil
+}
+
+func (m *Map) sizeError(op, buffer string, got, want, elements int, flags Flags, lay layout) *SizeError {
+	e := &SizeError{Buffer: buffer, Got: got, Want: want, Op: op, Map: m.info, Elements: elements, CPUs: m.cpus, Flags: flags}
+	if lay == unpaddedPerCPU && buffer == "values" {
+		e.Entry = int(m.info.ValueSize)
+	}
+	return e
+}
+
+// write applies count validated elements. keys and values hold exactly
+// those elements, in lay; base is the index of the first in the caller's
+// whole call, so that a fault names the element as the caller counts it.
+// It is the single dispatch point between the batch command, the
+// per-element path and the re-layout of per-CPU values.
+func (m *Map) write(fd *sys.FD, keys, values []byte, count, base int, flags Flags, lay layout) (int, fault) {
+	switch {
+	case lay == unpaddedPerCPU:
+		return m.writeRelaid(fd, keys, values, count, base, flags, m.padInto)
+	case m.cpus > 0 && flags&UpdateAllCPUs != 0 && !m.nativeCPUFlags(fd):
+		// Before Linux 7.0: lay the one value out into every CPU's slot.
+		return m.writeRelaid(fd, keys, values, count, base, flags&^UpdateAllCPUs, m.spreadInto)
+	}
+	return m.writeDirect(fd, keys, values, count, base, flags)
+}
+
+// writeDirect writes values that are in the kernel's layout for flags.
+func (m *Map) writeDirect(fd *sys.FD, keys, values []byte, count, base int, flags Flags) (int, fault) {
+	if flags&perElementFlags != 0 {
+		return m.writeElems(fd, keys, values, count, base, flags)
+	}
+	if path, errno := m.probePath(fd); errno == 0 && path == PerElementPath {
+		return m.writeElems(fd, keys, values, count, base, flags)
 	}
 	// On a probe error (EPERM, ...) the batch call reports it in full.
-	return m.updateBatch(keys, values, count, flags)
-}
-
-// updateBatch issues one BPF_MAP_UPDATE_BATCH.
-func (m *Map) updateBatch(keys, values []byte, count int, flags Flags) (int, error) {
-	attr := newBatchAttr(m.fd, keys, values, uint32(count), flags)
-	_, errno := sys.Call(m.fake, sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(keys)
-	runtime.KeepAlive(values)
+	attr := newBatchAttr(fd, keys, values, count, flags)
+	errno := sys.MapUpdateBatch(&attr)
 	if errno == 0 {
-		return int(attr.count), nil
+		return int(attr.Count), fault{}
 	}
 	// The kernel writes count back only after its loop; a failure before
 	// it (flags, permission, map type) leaves the requested count in place.
-	processed, index := int(attr.count), int(attr.count)
-	if attr.count >= uint32(count) {
-		processed, index = 0, -1
+	if attr.Count >= uint32(count) {
+		return 0, m.newFault(fd, opUpdateBatch, errno, flags, -1)
 	}
-	return processed, m.updateError(opUpdateBatch, errno, flags, count, processed, index)
+	return int(attr.Count), m.newFault(fd, opUpdateBatch, errno, flags, base+int(attr.Count))
 }
 
-// updateElems applies elements one by one with BPF_MAP_UPDATE_ELEM, in
+// writeElems applies elements one by one with BPF_MAP_UPDATE_ELEM, in
 // order, stopping at the first failure: the same contract as the batch
 // command, for what the batch command cannot do.
-func (m *Map) updateElems(keys, values []byte, count int, flags Flags) (int, error) {
-	ks := int(m.info.KeySize)
-	attr := sys.ElemAttr{MapFD: uint32(m.fd), Flags: uint64(flags)}
+func (m *Map) writeElems(fd *sys.FD, keys, values []byte, count, base int, flags Flags) (int, fault) {
+	ks, vs := int(m.info.KeySize), m.strideFor(flags)
 	for i := range count {
-		if ks > 0 {
-			attr.Key = sys.NewPointer(unsafe.Pointer(&keys[i*ks]))
-		}
-		if m.stride > 0 {
-			attr.Value = sys.NewPointer(unsafe.Pointer(&values[i*m.stride]))
-		}
-		if _, errno := sys.Call(m.fake, sys.MapUpdateElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
-			runtime.KeepAlive(keys)
-			runtime.KeepAlive(values)
-			return i, m.updateError(opUpdateElem, errno, flags, count, i, i)
+		attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], values[i*vs:(i+1)*vs], flags)
+		if errno := sys.MapUpdateElem(&attr); errno != 0 {
+			return i, m.newFault(fd, opUpdateElem, errno, flags, base+i)
 		}
 	}
-	runtime.KeepAlive(keys)
-	runtime.KeepAlive(values)
-	return count, nil
+	return count, fault{}
 }
 
-func (m *Map) updateError(op string, errno unix.Errno, flags Flags, requested, processed, index int) *BatchError {
-	return &BatchError{
-		Op:        op,
-		Map:       m.info,
-		Flags:     flags,
-		Requested: requested,
-		Processed: processed,
-		Index:     index,
-		Errno:     errno,
-		Hint:      m.hint(errno, flags, index),
-	}
-}
-
-// Lookup reads the value of key into value (BPF_MAP_LOOKUP_ELEM). value must
-// be ValueStride() bytes: for per-CPU maps every possible CPU's slot, in the
-// layout UpdateBatch takes. A missing key gives ErrKeyNotExist. For
-// map-in-map types the value read back is the inner map's ID, not an fd.
-func (m *Map) Lookup(key, value []byte) error {
-	if m == nil {
-		return fmt.Errorf("bpfbatch: Lookup on nil *Map: %w", ErrClosed)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return m.closedError("lookup")
-	}
-	if len(key) != int(m.info.KeySize) {
-		return &SizeError{Buffer: "keys", Got: len(key), Want: int(m.info.KeySize), Op: "lookup", Map: m.info, Elements: 1, CPUs: m.cpus}
-	}
-	if len(value) != m.stride {
-		return m.sizeError("lookup", "values", len(value), m.stride, 1)
-	}
-	attr := sys.ElemAttr{MapFD: uint32(m.fd)}
-	if len(key) > 0 {
-		attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
-	}
-	if len(value) > 0 {
-		attr.Value = sys.NewPointer(unsafe.Pointer(&value[0]))
-	}
-	_, errno := sys.Call(m.fake, sys.MapLookupElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
-	if errno != 0 {
-		return &BatchError{Op: opLookup, Map: m.info, Requested: 1, Index: 0, Errno: errno, Hint: m.hint(errno, 0, 0)}
-	}
-	return nil
-}
-
-// UpdateBatchOf is the typed form of UpdateBatch. K and V are fixed-size
-// types without pointers (integers, arrays, structs of those) laid out as
-// the kernel expects: unsafe.Sizeof(K) must equal key_size, and
-// unsafe.Sizeof(V) value_size. For per-CPU maps values holds
-// len(keys) x PossibleCPUs() entries, element-major: all CPUs of element 0,
-// then element 1, ...; there V may also be the 8-byte-rounded slot size.
-// Maps without keys take nil keys.
-//
-// The slices are reinterpreted in place, with no copy and no per-element
-// encoding, wherever the Go layout is the kernel's. The one exception is a
-// per-CPU map whose value_size is not a multiple of 8: the kernel wants each
-// CPU's value padded to 8 bytes, so values are copied, in bounded chunks,
-// into a scratch buffer reused across calls, with the padding zeroed. That
-// path may issue several BPF_MAP_UPDATE_BATCH calls; the contract is the
-// same.
-func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, error) {
-	if m == nil {
-		return 0, fmt.Errorf("bpfbatch: UpdateBatchOf on nil *Map: %w", ErrClosed)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return 0, m.closedError("update batch")
-	}
-	view, err := typedBytes(m, keys, values)
-	if err != nil {
-		return 0, err
-	}
-	if !view.padded {
-		count, err := m.checkUpdate(view.keys, view.values, flags)
-		if err != nil || count == 0 {
-			return 0, err
-		}
-		return m.update(view.keys, view.values, count, flags)
-	}
-	if err := flags.Validate(); err != nil {
-		return 0, fmt.Errorf("bpfbatch: update batch on %s: %w", m.info.describe(), err)
-	}
-	if view.count == 0 {
-		return 0, nil
-	}
-	return m.updatePadded(view.keys, view.values, view.count, flags)
-}
-
-// UpdateBatchOfWith is UpdateBatchOf for big loads: the typed form of
-// Map.UpdateBatchWith, with the same chunking, parallelism, cancellation and
-// error contract. Where UpdateBatchOf would pad per-CPU values chunk by
-// chunk, this copies all values into one padded buffer first.
-func UpdateBatchOfWith[K, V any](ctx context.Context, m *Map, keys []K, values []V, opts BatchOptions) (int, error) {
-	if m == nil {
-		return 0, fmt.Errorf("bpfbatch: UpdateBatchOfWith on nil *Map: %w", ErrClosed)
-	}
-	m.mu.RLock()
-	if !m.open {
-		m.mu.RUnlock()
-		return 0, m.closedError("update batch")
-	}
-	view, err := typedBytes(m, keys, values)
-	m.mu.RUnlock()
-	if err != nil {
-		return 0, err
-	}
-	valueBytes := view.values
-	if view.padded {
-		if err := opts.Flags.Validate(); err != nil {
-			return 0, fmt.Errorf("bpfbatch: update batch on %s: %w", m.info.describe(), err)
-		}
-		valueBytes = make([]byte, view.count*m.stride)
-		m.padInto(valueBytes, view.values, view.count)
-	}
-	return m.UpdateBatchWith(ctx, view.keys, valueBytes, opts)
-}
-
-// typedView is typed slices seen as the byte buffers UpdateBatch takes.
-type typedView struct {
-	keys, values []byte
-	// padded: values hold one unpadded value_size entry per CPU per
-	// element and must be copied into 8-byte slots; count is then the
-	// element count (already checked). Otherwise values are in the
-	// kernel's layout and checkUpdate counts the elements.
-	padded bool
-	count  int
-}
-
-// typedBytes checks K and V against m's layout and views the slices as
-// bytes without copying. Called with m.mu read-held and m open.
-func typedBytes[K, V any](m *Map, keys []K, values []V) (typedView, error) {
-	var k K
-	var v V
-	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
-	if err := checkPlainPair[K, V](m); err != nil {
-		return typedView{}, err
-	}
-	if keySize != int(m.info.KeySize) {
-		return typedView{}, m.typeSizeError("keys", typeName[K](), keySize, int(m.info.KeySize))
-	}
-	view := typedView{keys: asBytes(keys), values: asBytes(values)}
-	cpus := max(m.cpus, 1)
-	if m.cpus == 0 || valueSize == slotSize(m.info.ValueSize) {
-		// The Go layout is the kernel's: value_size, or a whole per-CPU slot.
-		if valueSize != m.stride/cpus {
-			return typedView{}, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
-		}
-		if m.info.KeySize == 0 && len(keys) != 0 && len(values) != len(keys)*cpus {
-			return typedView{}, m.sizeError("update batch", "keys", len(keys), 0, 0)
-		}
-		return view, nil
-	}
-	if valueSize != int(m.info.ValueSize) {
-		return typedView{}, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
-	}
-	view.padded, view.count = true, len(keys)
-	if m.info.KeySize == 0 {
-		if len(values)%cpus != 0 || len(keys) != 0 && len(keys) != len(values)/cpus {
-			return typedView{}, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: cpus * valueSize, Op: "update batch", Map: m.info, CPUs: cpus, Entry: valueSize}
-		}
-		view.count = len(values) / cpus
-	}
-	if len(values) != view.count*cpus {
-		return typedView{}, &SizeError{Buffer: "values", Got: len(values) * valueSize, Want: view.count * cpus * valueSize, Op: "update batch", Map: m.info, Elements: view.count, CPUs: cpus, Entry: valueSize}
-	}
-	return view, nil
-}
-
-// scratchLimit bounds the scratch buffer UpdateBatchOf keeps per Map. Batches
-// of 64 elements and more already get nearly all of the batch command's
-// gain, so chunking at this size costs nothing measurable.
+// scratchLimit bounds the scratch buffer a Map keeps for re-laid-out
+// values. Batches of 64 elements and more already get nearly all of the
+// batch command's gain, so writing in chunks of this size costs nothing
+// measurable.
 const scratchLimit = 1 << 20
 
-// updatePadded writes per-CPU values given unpadded (one value_size entry
-// per CPU, element-major) by copying them into 8-byte slots, chunk by chunk.
-// Called with m.mu read-held.
-func (m *Map) updatePadded(keys, values []byte, count int, flags Flags) (int, error) {
+// writeRelaid writes values that must be laid out anew first (relay turns n
+// source elements into n elements of the kernel's per-CPU layout): chunk by
+// chunk through a scratch buffer reused across calls.
+func (m *Map) writeRelaid(fd *sys.FD, keys, values []byte, count, base int, flags Flags, relay func(dst, src []byte, n int)) (int, fault) {
+	src := len(values) / count
 	chunk := max(1, min(count, scratchLimit/m.stride))
 	var buf []byte
 	if m.scratchMu.TryLock() {
@@ -436,14 +390,14 @@ func (m *Map) updatePadded(keys, values []byte, count int, flags Flags) (int, er
 	for done := 0; done < count; {
 		n := min(chunk, count-done)
 		dst := buf[:n*m.stride]
-		m.padInto(dst, values[done*m.cpus*int(m.info.ValueSize):], n)
-		written, err := m.update(keys[done*ks:(done+n)*ks], dst, n, flags)
-		if err != nil {
-			return done + written, rebase(err, done, count)
+		relay(dst, values[done*src:(done+n)*src], n)
+		written, f := m.writeDirect(fd, keys[done*ks:(done+n)*ks], dst, n, base+done, flags)
+		if f.failed() {
+			return done + written, f
 		}
 		done += n
 	}
-	return count, nil
+	return count, fault{}
 }
 
 // padInto lays n elements of unpadded per-CPU values (value_size bytes per
@@ -457,18 +411,110 @@ func (m *Map) padInto(dst, src []byte, n int) {
 	}
 }
 
-// rebase shifts a chunk's *BatchError to the indices of the whole call.
-func rebase(err error, base, requested int) error {
-	be, ok := err.(*BatchError)
-	if !ok {
-		return err
+// spreadInto lays n values (value_size bytes each) out in dst, each into
+// every CPU's slot of its element, padding zeroed: what BPF_F_ALL_CPUS does
+// in the kernel.
+func (m *Map) spreadInto(dst, src []byte, n int) {
+	vs, slot := int(m.info.ValueSize), slotSize(m.info.ValueSize)
+	for i := range n {
+		v := src[i*vs : (i+1)*vs]
+		for c := range m.cpus {
+			e := i*m.cpus + c
+			copy(dst[e*slot:e*slot+vs], v)
+			clear(dst[e*slot+vs : (e+1)*slot])
+		}
 	}
-	be.Processed += base
-	if be.Index >= 0 {
-		be.Index += base
+}
+
+// Lookup reads the value of key into value (BPF_MAP_LOOKUP_ELEM). value must
+// be ValueStride() bytes: for per-CPU maps every possible CPU's slot, in the
+// layout UpdateBatch takes. A missing key gives ErrKeyNotExist. For
+// map-in-map types the value read back is the inner map's ID, not an fd.
+// On a Queue or Stack (nil key) it reads the next value without removing
+// it.
+func (m *Map) Lookup(key, value []byte) error {
+	return m.LookupWith(key, value, UpdateAny)
+}
+
+// LookupWith is Lookup with flags: UpdateLock (BPF_F_LOCK: read the value
+// under its bpf_spin_lock) or OnCPU(n) (Linux 7.0: read CPU n's value of a
+// per-CPU map; value is then value_size bytes). Other flags are refused
+// before the syscall.
+func (m *Map) LookupWith(key, value []byte, flags Flags) error {
+	_, err := withFD(m, "lookup", func(fd *sys.FD) (struct{}, error) {
+		const op = "lookup"
+		if err := m.checkFlags(fd, op, flags, true); err != nil {
+			return struct{}{}, err
+		}
+		if len(key) != int(m.info.KeySize) {
+			return struct{}{}, &SizeError{Buffer: "keys", Got: len(key), Want: int(m.info.KeySize), Op: op, Map: m.info, Elements: 1, CPUs: m.cpus, Flags: flags, single: true}
+		}
+		if want := m.strideFor(flags); len(value) != want {
+			return struct{}{}, &SizeError{Buffer: "values", Got: len(value), Want: want, Op: op, Map: m.info, Elements: 1, CPUs: m.cpus, Flags: flags, single: true}
+		}
+		attr := newElemAttr(fd, key, value, flags)
+		if errno := sys.MapLookupElem(&attr); errno != 0 {
+			return struct{}{}, &BatchError{Op: opLookupElem, Map: m.info, Flags: flags, Requested: 1, Index: 0, Errno: errno,
+				Hint: m.elemHint(fd, opLookupElem, errno, flags, 0), single: true}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// UpdateBatchOf is the typed form of UpdateBatch. K and V are fixed-size
+// types without pointers or padding (integers, arrays, structs of those)
+// laid out as the kernel expects: unsafe.Sizeof(K) must equal key_size, and
+// unsafe.Sizeof(V) value_size. For per-CPU maps values holds
+// len(keys) x PossibleCPUs() entries, element-major: all CPUs of element 0,
+// then element 1, ...; there V may also be the 8-byte-rounded slot size.
+// With OnCPU or UpdateAllCPUs values holds one V per key. Maps without keys
+// take nil keys.
+//
+// The slices are reinterpreted in place, with no copy and no per-element
+// encoding, wherever the Go layout is the kernel's. The one exception is a
+// per-CPU map whose value_size is not a multiple of 8: the kernel wants each
+// CPU's value padded to 8 bytes, so values are copied, in bounded chunks,
+// into a scratch buffer reused across calls, with the padding zeroed. That
+// path may issue several BPF_MAP_UPDATE_BATCH calls; the contract is the
+// same.
+func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, error) {
+	return withFD(m, "update batch", func(fd *sys.FD) (int, error) {
+		kb, vb, lay, err := typedBytes(m, keys, values, flags)
+		if err != nil {
+			return 0, err
+		}
+		return m.update(fd, kb, vb, flags, lay)
+	})
+}
+
+// typedBytes checks K and V against m's layout and views the slices as
+// bytes without copying, in the layout it returns.
+func typedBytes[K, V any](m *Map, keys []K, values []V, flags Flags) (kb, vb []byte, lay layout, err error) {
+	var k K
+	var v V
+	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
+	if err := checkPlainPair[K, V](m); err != nil {
+		return nil, nil, 0, err
 	}
-	be.Requested = requested
-	return be
+	if keySize != int(m.info.KeySize) {
+		return nil, nil, 0, m.typeSizeError("keys", typeName[K](), keySize, int(m.info.KeySize))
+	}
+	if m.info.KeySize == 0 && len(keys) != 0 {
+		return nil, nil, 0, m.sizeError("update batch", "keys", len(keys), 0, 0, flags, kernelLayout)
+	}
+	kb, vb = asBytes(keys), asBytes(values)
+	switch {
+	case m.cpus == 0 || flags.onePerElement():
+		if valueSize == int(m.info.ValueSize) {
+			return kb, vb, kernelLayout, nil
+		}
+	case valueSize == slotSize(m.info.ValueSize):
+		return kb, vb, kernelLayout, nil // V is a whole per-CPU slot
+	case valueSize == int(m.info.ValueSize):
+		return kb, vb, unpaddedPerCPU, nil
+	}
+	return nil, nil, 0, m.typeSizeError("values", typeName[V](), valueSize, int(m.info.ValueSize))
 }
 
 func (m *Map) typeSizeError(buffer, typ string, got, want int) *SizeError {

@@ -13,7 +13,7 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
 
-const noPrealloc = mapFlagNoPrealloc
+const noPrealloc = unix.BPF_F_NO_PREALLOC
 
 // createMap creates a map for a kernel test and closes it when the test ends.
 func createMap(t testing.TB, spec MapSpec) *Map {

@@ -6,31 +6,36 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
 // BatchOptions tunes UpdateBatchWith, the form for big loads.
 type BatchOptions struct {
 	// Flags are the update flags, as for UpdateBatch.
 	Flags Flags
-	// Chunk is the number of elements per syscall; 0 splits the load
-	// evenly over Workers (one chunk when Workers <= 1), except that a
-	// load gets no more workers than it has 2048-element shares: below
-	// that, a second syscall and goroutine cost more than they save
-	// (measured in bench/). Batches of 64 elements and more already get
-	// nearly all of the batch command's gain, so pick Chunk for how often
-	// cancellation and Progress should get a say; 4096 to 65536 cost
-	// nothing measurable against one call.
+	// Chunk is the number of elements per syscall. 0 splits the load
+	// evenly over Workers (one chunk when Workers <= 1), but gives no
+	// worker fewer than 2048 elements, so a small load
+	// stays one call. Pick a Chunk for how often cancellation and Progress
+	// should get a say: the batch command's gain is nearly complete from 64
+	// elements per call on.
 	Chunk int
 	// Workers is the number of syscalls in flight at once; 0 or 1 means
 	// one at a time, in order. The kernel updates different hash buckets
-	// and array slots in parallel, so on a machine with idle cores 2
-	// workers load about twice as fast as one (see the README's numbers).
+	// and array slots in parallel, so idle cores speed a load up (the
+	// README shows by how much).
 	Workers int
 	// Progress, if set, is called after each chunk with the number of
 	// elements written so far. Calls never overlap and the number never
 	// decreases.
 	Progress func(written int)
 }
+
+// minParallelShare is the smallest load per worker that Chunk 0 splits
+// off: below it, a second syscall and goroutine cost more than they save
+// (measured in bench/).
+const minParallelShare = 2048
 
 // UpdateBatchWith writes keys and values like UpdateBatch, but in chunks,
 // several at once when opts.Workers > 1, and stops between chunks when ctx
@@ -42,27 +47,43 @@ type BatchOptions struct {
 // Workers > 1 chunks land in any order, so a key repeated in two chunks may
 // keep either value; n counts the elements written, and the error (a
 // *BatchError) lists them in Written and names the first failing element in
-// Index. Once an error is seen no new chunk starts.
+// Index (-1 when the kernel refused a chunk as a whole). Once an error is
+// seen no new chunk starts.
 //
 // Every error after validation is a *BatchError; cancellation and Close
 // unwrap to ctx.Err() and ErrClosed.
 func (m *Map) UpdateBatchWith(ctx context.Context, keys, values []byte, opts BatchOptions) (int, error) {
-	if m == nil {
-		return 0, fmt.Errorf("bpfbatch: UpdateBatchWith on nil *Map: %w", ErrClosed)
+	return m.updateWith(ctx, keys, values, opts, kernelLayout)
+}
+
+// UpdateBatchOfWith is UpdateBatchOf for big loads: the typed form of
+// Map.UpdateBatchWith, with the same chunking, parallelism, cancellation and
+// error contract.
+func UpdateBatchOfWith[K, V any](ctx context.Context, m *Map, keys []K, values []V, opts BatchOptions) (int, error) {
+	type view struct {
+		keys, values []byte
+		lay          layout
 	}
+	v, err := withFD(m, "update batch", func(*sys.FD) (view, error) {
+		kb, vb, lay, err := typedBytes(m, keys, values, opts.Flags)
+		return view{kb, vb, lay}, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return m.updateWith(ctx, v.keys, v.values, opts, v.lay)
+}
+
+func (m *Map) updateWith(ctx context.Context, keys, values []byte, opts BatchOptions, lay layout) (int, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if opts.Chunk < 0 || opts.Workers < 0 {
-		return 0, fmt.Errorf("bpfbatch: UpdateBatchWith on %s: Chunk %d and Workers %d must not be negative", m.info.describe(), opts.Chunk, opts.Workers)
-	}
-	m.mu.RLock()
-	if !m.open {
-		m.mu.RUnlock()
-		return 0, m.closedError("update batch")
-	}
-	count, err := m.checkUpdate(keys, values, opts.Flags)
-	m.mu.RUnlock()
+	count, err := withFD(m, "update batch", func(fd *sys.FD) (int, error) {
+		if opts.Chunk < 0 || opts.Workers < 0 {
+			return 0, fmt.Errorf("bpfbatch: update batch on %s: Chunk %d and Workers %d must not be negative", m.info.describe(), opts.Chunk, opts.Workers)
+		}
+		return m.checkWrite(fd, keys, values, opts.Flags, lay)
+	})
 	if err != nil || count == 0 {
 		return 0, err
 	}
@@ -74,61 +95,71 @@ func (m *Map) UpdateBatchWith(ctx context.Context, keys, values []byte, opts Bat
 	}
 	chunk = min(chunk, count)
 	nchunks := (count + chunk - 1) / chunk
+	c := chunkedWrite{m: m, keys: keys, values: values, count: count, chunk: chunk, flags: opts.Flags, lay: lay, progress: opts.Progress}
 	if workers == 1 || nchunks == 1 {
-		return m.updateSequential(ctx, keys, values, count, chunk, opts)
+		return c.sequential(ctx)
 	}
-	return m.updateParallel(ctx, keys, values, count, chunk, min(workers, nchunks), opts)
+	return c.parallel(ctx, min(workers, nchunks), nchunks)
 }
 
-// minParallelShare is the smallest load per worker that Chunk 0 splits
-// off: at 4096 elements two workers were 1.25-1.67x faster than one call,
-// at 64 elements 0.57-0.89x (bench/README.md).
-const minParallelShare = 2048
-
-// updateChunk writes elements [start, end) while holding the fd.
-func (m *Map) updateChunk(keys, values []byte, start, end int, flags Flags) (int, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return 0, ErrClosed
-	}
-	ks := int(m.info.KeySize)
-	return m.update(keys[start*ks:end*ks], values[start*m.stride:end*m.stride], end-start, flags)
+// chunkedWrite is one UpdateBatchWith call, validated.
+type chunkedWrite struct {
+	m            *Map
+	keys, values []byte
+	count, chunk int
+	flags        Flags
+	lay          layout
+	progress     func(int)
 }
 
-func (m *Map) updateSequential(ctx context.Context, keys, values []byte, count, chunk int, opts BatchOptions) (int, error) {
+// chunkResult is what one chunk did.
+type chunkResult struct {
+	written int
+	fault   fault
+	closed  bool // the Map was closed before the chunk started
+}
+
+// write writes chunk c, holding the fd for it, so that Close can come
+// between two chunks but never during one.
+func (c *chunkedWrite) write(i int) chunkResult {
+	m := c.m
+	start := i * c.chunk
+	end := min(start+c.chunk, c.count)
+	r, err := withFD(m, "update batch", func(fd *sys.FD) (chunkResult, error) {
+		ks, vs := int(m.info.KeySize), m.srcStride(c.flags, c.lay)
+		n, f := m.write(fd, c.keys[start*ks:end*ks], c.values[start*vs:end*vs], end-start, start, c.flags, c.lay)
+		return chunkResult{written: n, fault: f}, nil
+	})
+	if err != nil {
+		return chunkResult{closed: true}
+	}
+	return r
+}
+
+func (c *chunkedWrite) sequential(ctx context.Context) (int, error) {
 	done := 0
-	for done < count {
+	for i := 0; done < c.count; i++ {
 		if err := ctx.Err(); err != nil {
-			return done, m.stoppedError(opts.Flags, count, done, nil, err)
+			return done, c.stopped(done, nil, err)
 		}
-		end := min(done+chunk, count)
-		written, err := m.updateChunk(keys, values, done, end, opts.Flags)
-		if err != nil {
-			if be, ok := err.(*BatchError); ok {
-				if opts.Progress != nil && written > 0 {
-					opts.Progress(done + written)
-				}
-				return done + written, rebase(be, done, count)
-			}
-			return done, m.stoppedError(opts.Flags, count, done, nil, err)
+		r := c.write(i)
+		if r.closed {
+			return done, c.stopped(done, nil, ErrClosed)
 		}
-		done += written
-		if opts.Progress != nil {
-			opts.Progress(done)
+		done += r.written
+		if c.progress != nil && r.written > 0 {
+			c.progress(done)
+		}
+		if r.fault.failed() {
+			return done, c.m.elemError(r.fault, c.flags, c.count, done, nil)
 		}
 	}
 	return done, nil
 }
 
-// chunkResult is what one chunk of a parallel load did.
-type chunkResult struct {
-	written int
-	err     error
-}
-
-func (m *Map) updateParallel(ctx context.Context, keys, values []byte, count, chunk, workers int, opts BatchOptions) (int, error) {
-	nchunks := (count + chunk - 1) / chunk
+// parallel takes c by value: its goroutines capture it, which must not
+// move the sequential path's chunkedWrite to the heap.
+func (c chunkedWrite) parallel(ctx context.Context, workers, nchunks int) (int, error) {
 	results := make([]chunkResult, nchunks)
 	var (
 		next       atomic.Int64 // next chunk to start
@@ -140,21 +171,19 @@ func (m *Map) updateParallel(ctx context.Context, keys, values []byte, count, ch
 	for range workers {
 		wg.Go(func() {
 			for !failed.Load() && ctx.Err() == nil {
-				c := int(next.Add(1) - 1)
-				if c >= nchunks {
+				i := int(next.Add(1) - 1)
+				if i >= nchunks {
 					return
 				}
-				start := c * chunk
-				end := min(start+chunk, count)
-				written, err := m.updateChunk(keys, values, start, end, opts.Flags)
-				results[c] = chunkResult{written, err}
-				if err != nil {
+				r := c.write(i)
+				results[i] = r
+				if r.fault.failed() || r.closed {
 					failed.Store(true)
 				}
 				progressMu.Lock()
-				total += written
-				if opts.Progress != nil && written > 0 {
-					opts.Progress(total)
+				total += r.written
+				if c.progress != nil && r.written > 0 {
+					c.progress(total)
 				}
 				progressMu.Unlock()
 			}
@@ -164,9 +193,10 @@ func (m *Map) updateParallel(ctx context.Context, keys, values []byte, count, ch
 
 	var written []Range
 	n := 0
-	firstFail, failIndex := -1, -1
-	for c, r := range results {
-		start := c * chunk
+	var first *chunkResult // the first chunk, in input order, that failed
+	for i := range results {
+		r := &results[i]
+		start := i * c.chunk
 		n += r.written
 		if r.written > 0 {
 			if k := len(written); k > 0 && written[k-1].End == start {
@@ -175,36 +205,34 @@ func (m *Map) updateParallel(ctx context.Context, keys, values []byte, count, ch
 				written = append(written, Range{start, start + r.written})
 			}
 		}
-		if r.err != nil && firstFail < 0 {
-			firstFail, failIndex = c, start+r.written
+		if first == nil && (r.fault.failed() || r.closed) {
+			first = r
 		}
 	}
-	if firstFail >= 0 {
-		err := results[firstFail].err
-		if be, ok := err.(*BatchError); ok {
-			// The chunk's own indices give way to the whole load's.
-			be.Requested, be.Processed, be.Index, be.Written = count, n, failIndex, written
-			return n, be
-		}
-		return n, m.stoppedError(opts.Flags, count, n, written, err)
+	written = slices.Clip(written)
+	switch {
+	case first != nil && first.closed:
+		return n, c.stopped(n, written, ErrClosed)
+	case first != nil:
+		return n, c.m.elemError(first.fault, c.flags, c.count, n, written)
 	}
-	if err := ctx.Err(); err != nil && n < count {
-		return n, m.stoppedError(opts.Flags, count, n, written, err)
+	if err := ctx.Err(); err != nil && n < c.count {
+		return n, c.stopped(n, written, err)
 	}
 	return n, nil
 }
 
-// stoppedError reports a load that stopped for a reason other than an errno:
+// stopped reports a load that stopped for a reason other than an errno:
 // cancellation or Close.
-func (m *Map) stoppedError(flags Flags, requested, processed int, written []Range, cause error) *BatchError {
+func (c *chunkedWrite) stopped(processed int, written []Range, cause error) *BatchError {
 	return &BatchError{
 		Op:        "UpdateBatchWith",
-		Map:       m.info,
-		Flags:     flags,
-		Requested: requested,
+		Map:       c.m.info,
+		Flags:     c.flags,
+		Requested: c.count,
 		Processed: processed,
 		Index:     -1,
-		Written:   slices.Clip(written),
+		Written:   written,
 		Cause:     cause,
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bpfbatch/bpfbatch/internal/sys"
+	"golang.org/x/sys/unix"
 )
 
 // Parallel and chunked loads of distinct keys end in the same map contents
@@ -172,12 +172,12 @@ func TestUpdateBatchWithSmallLoadIsOneCall(t *testing.T) {
 	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 1<<20), f)
 	for _, tc := range []struct{ n, wantCalls int }{{64, 1}, {minParallelShare*2 - 1, 1}, {minParallelShare * 2, 2}, {minParallelShare * 8, 4}} {
 		calls = calls[:0]
-		before := f.count(sys.MapUpdateBatch)
+		before := f.count(unix.BPF_MAP_UPDATE_BATCH)
 		got, err := m.UpdateBatchWith(context.Background(), make([]byte, 4*tc.n), make([]byte, 8*tc.n), BatchOptions{Workers: 4, Progress: func(w int) { calls = append(calls, w) }})
 		if err != nil || got != tc.n {
 			t.Fatalf("n=%d: = %d, %v", tc.n, got, err)
 		}
-		batches := f.count(sys.MapUpdateBatch) - before
+		batches := f.count(unix.BPF_MAP_UPDATE_BATCH) - before
 		if before == 0 {
 			batches-- // the support probe
 		}

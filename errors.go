@@ -11,16 +11,16 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
-// Sentinel errors. A *BatchError unwraps to one of these and to the raw
-// unix.Errno, so errors.Is(err, ErrKeyExist) and errors.Is(err, unix.EEXIST)
-// both hold.
+// Sentinel errors. The errors bpfbatch returns unwrap to one of these and to
+// the raw unix.Errno, so errors.Is(err, ErrKeyExist) and
+// errors.Is(err, unix.EEXIST) both hold.
 var (
 	// ErrKeyExist: UpdateNoExist hit a key that is already in the map
 	// (EEXIST). On array maps every index exists, so it always fails there.
 	ErrKeyExist = errors.New("key already exists")
 
-	// ErrKeyNotExist: UpdateExist hit a missing key, or Lookup found none
-	// (ENOENT).
+	// ErrKeyNotExist: UpdateExist or a delete hit a missing key, or a lookup
+	// found none (ENOENT).
 	ErrKeyNotExist = errors.New("key does not exist")
 
 	// ErrMapFull: a hash map reached max_entries or an array index is
@@ -28,51 +28,67 @@ var (
 	ErrMapFull = errors.New("map full or index out of range")
 
 	// ErrNotSupported: the map type or kernel lacks the operation
-	// (ENOTSUPP 524, which leaks from the kernel, or EOPNOTSUPP).
+	// (ENOTSUPP 524, which leaks from the kernel, or EOPNOTSUPP), or a
+	// per-CPU flag this kernel does not have.
 	ErrNotSupported = errors.New("operation not supported by this map type or kernel")
 
-	// ErrPermission: bpf(2) needs CAP_BPF (or root), or the map is
-	// read-only or frozen (EPERM, EACCES).
+	// ErrPermission: bpf(2) needs CAP_BPF (or root), the map or its fd is
+	// read-only (or write-only, for reads) or frozen, or, before Linux 5.11,
+	// the map's memory exceeds RLIMIT_MEMLOCK (EPERM, EACCES).
 	ErrPermission = errors.New("permission denied")
 
 	// ErrClosed: the Map was closed.
 	ErrClosed = errors.New("map closed")
 
-	// ErrInvalidFlags: unknown flag bits, or UpdateNoExist|UpdateExist.
-	// Returned before any syscall.
-	ErrInvalidFlags = errors.New("invalid update flags")
+	// ErrInvalidFlags: unknown flag bits, flags that exclude each other, or
+	// flags the operation or map cannot take. Returned before any syscall.
+	ErrInvalidFlags = errors.New("invalid flags")
 
 	// ErrInvalidType: UpdateBatchOf was given a key or value type the
-	// kernel cannot copy as raw bytes (it contains pointers). Returned
-	// before any syscall.
+	// kernel cannot copy as raw bytes (it holds pointers or padding).
+	// Returned before any syscall.
 	ErrInvalidType = errors.New("type cannot be copied to a BPF map")
 )
 
-// sentinelFor maps an errno from a map element operation to its sentinel,
-// or nil when no sentinel fits (the errno still unwraps).
-func sentinelFor(errno unix.Errno) error {
-	switch errno {
-	case unix.EEXIST:
-		return ErrKeyExist
-	case unix.ENOENT:
-		return ErrKeyNotExist
-	case unix.E2BIG, unix.ENOSPC:
-		return ErrMapFull
-	case sys.ENOTSUPP, unix.EOPNOTSUPP:
-		return ErrNotSupported
-	case unix.EPERM, unix.EACCES:
-		return ErrPermission
+// errnoTable is the one mapping from errno to sentinel, for element
+// operations (update, lookup, delete) and for operations on a map as a
+// whole (create, open, pin). Errnos not listed still unwrap as themselves,
+// and a unix.Errno matches fs.ErrNotExist and friends on its own.
+var errnoTable = []struct {
+	errno        unix.Errno
+	name         string // where x/sys/unix has no name, or another one
+	elem, object error
+}{
+	{errno: unix.EEXIST, elem: ErrKeyExist},
+	{errno: unix.ENOENT, elem: ErrKeyNotExist},
+	{errno: unix.E2BIG, elem: ErrMapFull},
+	{errno: unix.ENOSPC, elem: ErrMapFull},
+	{errno: sys.ENOTSUPP, name: "ENOTSUPP", elem: ErrNotSupported, object: ErrNotSupported},
+	{errno: unix.EOPNOTSUPP, name: "EOPNOTSUPP", elem: ErrNotSupported, object: ErrNotSupported}, // x/sys says ENOTSUP
+	{errno: unix.EPERM, elem: ErrPermission, object: ErrPermission},
+	{errno: unix.EACCES, elem: ErrPermission, object: ErrPermission},
+}
+
+// sentinelFor returns errno's sentinel for element operations (elem) or for
+// operations on a whole map, or nil.
+func sentinelFor(errno unix.Errno, elem bool) error {
+	for _, e := range errnoTable {
+		if e.errno == errno {
+			if elem {
+				return e.elem
+			}
+			return e.object
+		}
 	}
 	return nil
 }
 
-// errnoName is the errno's C name, e.g. "E2BIG"; 524 has none in x/sys/unix.
+// errnoName is the errno's C name, e.g. "E2BIG".
 func errnoName(errno unix.Errno) string {
-	switch errno {
-	case sys.ENOTSUPP:
-		return "ENOTSUPP"
-	case unix.EOPNOTSUPP:
-		return "EOPNOTSUPP" // x/sys/unix calls it by its alias ENOTSUP
+	for _, e := range errnoTable {
+		if e.errno == errno && e.name != "" {
+			return e.name
+		}
 	}
 	if name := unix.ErrnoName(errno); name != "" {
 		return name
@@ -80,27 +96,54 @@ func errnoName(errno unix.Errno) string {
 	return "errno " + strconv.Itoa(int(errno))
 }
 
+// writeErrno writes the errno's name and what it means here: the hint,
+// which says it for this map and call, else the sentinel's words, else the
+// errno's, e.g. "E2BIG: the hash map holds max_entries (2) elements".
+func writeErrno(b *strings.Builder, errno unix.Errno, elem bool, hint string) {
+	b.WriteString(errnoName(errno))
+	b.WriteString(": ")
+	switch s := sentinelFor(errno, elem); {
+	case hint != "":
+		b.WriteString(hint)
+	case s != nil:
+		b.WriteString(s.Error())
+	default:
+		b.WriteString(errno.Error())
+	}
+}
+
+// unwrapErrno is the Unwrap of an errno-carrying error: its sentinel, then
+// the errno.
+func unwrapErrno(errno unix.Errno, elem bool) []error {
+	if s := sentinelFor(errno, elem); s != nil {
+		return []error{s, errno}
+	}
+	return []error{errno}
+}
+
 // Range is a half-open range [Start, End) of element indices.
 type Range struct{ Start, End int }
 
-// BatchError is the error of a failed bpf(2) call on a map element
-// operation. It unwraps to the matching sentinel (ErrMapFull, ...) and to
-// Errno.
+// BatchError is the error of a failed bpf(2) call on map elements: an
+// update, lookup or delete, batched or per element. It unwraps to the
+// matching sentinel (ErrMapFull, ...) and to Errno, or to Cause.
 type BatchError struct {
-	// Op is the bpf(2) command that failed: "BPF_MAP_UPDATE_BATCH",
-	// "BPF_MAP_UPDATE_ELEM" (the per-element path) or "BPF_MAP_LOOKUP_ELEM".
+	// Op is the bpf(2) command that failed, e.g. "BPF_MAP_UPDATE_BATCH",
+	// "BPF_MAP_UPDATE_ELEM" (the per-element path) or
+	// "BPF_MAP_LOOKUP_ELEM"; or the method, when Cause is set.
 	Op string
 	// Map describes the map the call was for.
 	Map MapInfo
-	// Flags are the update flags of the call.
+	// Flags are the flags of the call.
 	Flags Flags
-	// Requested is the number of elements the call was asked to write.
+	// Requested is the number of elements the call was asked for.
 	Requested int
-	// Processed is the number of elements written before the failure. For a
-	// sequential update they are exactly elements [0, Processed).
+	// Processed is the number of elements done before the failure. For a
+	// sequential call they are exactly elements [0, Processed).
 	Processed int
-	// Index is the element that failed, or -1 when the kernel refused the
-	// call as a whole before touching any element.
+	// Index is the element that failed, counted in the caller's call, or
+	// -1 when the kernel refused the call as a whole before touching any
+	// element (permission, flags, map type).
 	Index int
 	// Errno is the raw errno from bpf(2).
 	Errno unix.Errno
@@ -108,13 +151,15 @@ type BatchError struct {
 	// parallel (UpdateBatchWith with Workers > 1); nil otherwise, where
 	// [0, Processed) says the same.
 	Written []Range
-	// Cause is set instead of Errno when UpdateBatchWith stopped without a
+	// Cause is set instead of Errno when a chunked call stopped without a
 	// kernel error: ctx.Err(), or ErrClosed.
 	Cause error
 
 	// Hint says what the errno means for this map and what to do, e.g.
 	// "the trie already holds max_entries (2) prefixes". Error includes it.
 	Hint string
+
+	single bool // a one-element call (Lookup): no count to report
 }
 
 // Error names the map, the operation, the failing element and the cause,
@@ -130,42 +175,53 @@ func (e *BatchError) Error() string {
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, ": element %d", e.Index)
 	}
+	b.WriteString(": ")
 	if e.Cause != nil {
-		b.WriteString(": stopped: ")
+		b.WriteString("stopped: ")
 		b.WriteString(e.Cause.Error())
-		e.writeWritten(&b)
-		return b.String()
-	}
-	b.WriteString(": ")
-	b.WriteString(errnoName(e.Errno))
-	b.WriteString(": ")
-	if s := sentinelFor(e.Errno); s != nil {
-		b.WriteString(s.Error())
 	} else {
-		b.WriteString(e.Errno.Error())
+		writeErrno(&b, e.Errno, true, e.Hint)
 	}
-	if e.Hint != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Hint)
-	}
-	if e.Op != opLookup {
-		e.writeWritten(&b)
+	if !e.single && e.Requested > 0 {
+		fmt.Fprintf(&b, "; %d of %s %s", e.Processed, plural(e.Requested, "element"), doneVerb(e.Op))
+		writeRanges(&b, e.Written)
 	}
 	return b.String()
 }
 
-func (e *BatchError) writeWritten(b *strings.Builder) {
-	fmt.Fprintf(b, "; %d of %d elements written", e.Processed, e.Requested)
-	if len(e.Written) > 0 {
-		b.WriteString(" (")
-		for i, r := range e.Written {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(b, "[%d,%d)", r.Start, r.End)
-		}
-		b.WriteString(")")
+// doneVerb says what Processed counts for op.
+func doneVerb(op string) string {
+	switch op {
+	case opLookupBatch, opLookupElem, opGetNextKey:
+		return "read"
+	case opLookupAndDeleteBatch:
+		return "read and deleted"
+	case opDeleteBatch, opDeleteElem:
+		return "deleted"
 	}
+	return "written"
+}
+
+func writeRanges(b *strings.Builder, ranges []Range) {
+	if len(ranges) == 0 {
+		return
+	}
+	b.WriteString(" (")
+	for i, r := range ranges {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "[%d,%d)", r.Start, r.End)
+	}
+	b.WriteString(")")
+}
+
+// plural formats "1 element", "3 elements".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Unwrap returns the sentinel matching Errno (if any) and Errno itself, or
@@ -174,21 +230,85 @@ func (e *BatchError) Unwrap() []error {
 	if e.Cause != nil {
 		return []error{e.Cause}
 	}
-	if s := sentinelFor(e.Errno); s != nil {
-		return []error{s, e.Errno}
+	return unwrapErrno(e.Errno, true)
+}
+
+// MapError is the error of an operation on a map as a whole: creating,
+// opening or pinning it, or asking the kernel about it. It unwraps to the
+// matching sentinel (ErrPermission, ErrNotSupported) and to Errno, or to
+// Err when the failure was found without a syscall.
+type MapError struct {
+	// Op is the operation, e.g. "create", "open pinned map", "pin".
+	Op string
+	// Map names the map or the spec, e.g. `Hash map "conns" (id 7)`; empty
+	// when only Path is known.
+	Map string
+	// Path is the bpffs path of OpenPinned and Pin, else empty.
+	Path string
+	// Errno is the raw errno from bpf(2), 0 when Err says what failed.
+	Errno unix.Errno
+	// Err is the cause when it is not (only) an errno.
+	Err error
+	// Hint says what the failure means here and what to do.
+	Hint string
+
+	notPrivilege bool // the hint found the cause: not the errno's sentinel
+}
+
+// Error reads e.g. `bpfbatch: open pinned map "/sys/fs/bpf/x": ENOENT: no
+// such file or directory: nothing is pinned there`.
+func (e *MapError) Error() string {
+	var b strings.Builder
+	b.WriteString("bpfbatch: ")
+	b.WriteString(e.Op)
+	if e.Map != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Map)
 	}
-	return []error{e.Errno}
+	if e.Path != "" {
+		fmt.Fprintf(&b, " %q", e.Path)
+	}
+	b.WriteString(": ")
+	switch {
+	case e.Errno != 0:
+		writeErrno(&b, e.Errno, false, e.Hint)
+	case e.Hint != "" && e.Err != nil:
+		b.WriteString(e.Err.Error())
+		b.WriteString(": ")
+		b.WriteString(e.Hint)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns Err, or the sentinel matching Errno and Errno itself.
+func (e *MapError) Unwrap() []error {
+	var errs []error
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	switch {
+	case e.Errno != 0 && e.notPrivilege:
+		errs = append(errs, e.Errno)
+	case e.Errno != 0:
+		errs = append(errs, unwrapErrno(e.Errno, false)...)
+	}
+	return errs
 }
 
 // SizeError is returned before any syscall when a buffer does not match the
 // map's layout. Nothing is written.
 type SizeError struct {
-	// Buffer is "keys" or "values".
+	// Buffer is "keys" or "values" (also for the single key and value of
+	// Lookup).
 	Buffer string
 	// Got is the number of bytes given.
 	Got int
-	// Want is the number of bytes required; for keys, the length must be a
-	// multiple of Want (the key size).
+	// Want is the number of bytes required; for the keys of a batch, the
+	// length must be a multiple of Want (the key size).
 	Want int
 
 	// Op is the operation, e.g. "update batch".
@@ -205,6 +325,11 @@ type SizeError struct {
 	// Entry is the size of one typed value (UpdateBatchOf on a per-CPU map,
 	// one entry per CPU per element), when the count of entries is wrong.
 	Entry int
+	// Flags are the call's flags; with OnCPU or UpdateAllCPUs a per-CPU
+	// map takes one value_size value per element.
+	Flags Flags
+
+	single bool // a one-element call: the buffer must be exactly Want bytes
 }
 
 // Error states the layout the map needs, e.g. `values: got 32 bytes, want
@@ -212,12 +337,13 @@ type SizeError struct {
 func (e *SizeError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bpfbatch: %s on %s: %s: ", e.Op, e.Map.describe(), e.Buffer)
+	perCPU := e.CPUs > 0 && !e.Flags.onePerElement()
 	switch {
 	case e.Type != "":
 		what := "key_size"
 		if e.Buffer == "values" {
 			what = "value_size"
-			if e.CPUs > 0 {
+			if perCPU {
 				what = "value_size (or its 8-byte-rounded per-CPU slot)"
 			}
 		}
@@ -229,101 +355,32 @@ func (e *SizeError) Error() string {
 		fmt.Fprintf(&b, "got %d entries, want a multiple of %d possible CPUs (one value per CPU per element)", e.Got/e.Entry, e.CPUs)
 	case e.Buffer == "keys" && e.Map.KeySize == 0:
 		fmt.Fprintf(&b, "got %d bytes, want none: %s maps have no keys (key_size 0); pass nil keys and the count comes from values", e.Got, e.Map.Type)
+	case e.Buffer == "keys" && e.single:
+		fmt.Fprintf(&b, "got %d bytes, want key_size %d", e.Got, e.Want)
 	case e.Buffer == "keys":
 		fmt.Fprintf(&b, "got %d bytes, want a multiple of key_size %d (%d whole keys and %d bytes left over)", e.Got, e.Want, e.Got/e.Want, e.Got%e.Want)
+	case e.single && perCPU:
+		fmt.Fprintf(&b, "got %d bytes, want %d = %d possible CPUs x %d (value_size %d rounded up to 8 per CPU slot)",
+			e.Got, e.Want, e.CPUs, slotSize(e.Map.ValueSize), e.Map.ValueSize)
+	case e.single:
+		fmt.Fprintf(&b, "got %d bytes, want value_size %d", e.Got, e.Want)
+		if e.CPUs > 0 {
+			fmt.Fprintf(&b, " (one CPU's value with %s)", e.Flags)
+		}
 	case e.Map.KeySize == 0:
 		fmt.Fprintf(&b, "got %d bytes, want a multiple of %d (one value per element", e.Got, e.Want)
-		if e.CPUs > 0 {
+		if perCPU {
 			fmt.Fprintf(&b, ": %d possible CPUs x %d", e.CPUs, slotSize(e.Map.ValueSize))
 		}
 		b.WriteString(")")
-	case e.CPUs > 0:
+	case perCPU:
 		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x %d possible CPUs x %d (value_size %d rounded up to 8 per CPU slot, element-major: all CPUs of element 0, then element 1, ...)",
 			e.Got, e.Want, e.Elements, e.CPUs, slotSize(e.Map.ValueSize), e.Map.ValueSize)
+	case e.CPUs > 0:
+		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x value_size %d (%s: one value per element, no per-CPU slots)",
+			e.Got, e.Want, e.Elements, e.Map.ValueSize, e.Flags)
 	default:
 		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x value_size %d", e.Got, e.Want, e.Elements, e.Map.ValueSize)
 	}
 	return b.String()
-}
-
-// hint explains errno for this map in words a user can act on. index is the
-// failing element, or -1 when the kernel refused the whole call.
-func (m *Map) hint(errno unix.Errno, flags Flags, index int) string {
-	t := m.info.Type
-	switch errno {
-	case unix.EPERM, unix.EACCES:
-		return m.permissionHint()
-	case unix.E2BIG:
-		switch t {
-		case Array, PerCPUArray, ArrayOfMaps, ProgramArray, PerfEventArray, CgroupArray, DevMap, CPUMap, XSKMap, SockMap:
-			return fmt.Sprintf("the key is an index >= max_entries (%d)", m.info.MaxEntries)
-		}
-		return fmt.Sprintf("the map already holds max_entries (%d) elements; delete some, use an LRU map, or create it larger", m.info.MaxEntries)
-	case unix.ENOSPC:
-		return fmt.Sprintf("the trie already holds max_entries (%d) prefixes", m.info.MaxEntries)
-	case unix.EEXIST:
-		if t == Array || t == PerCPUArray || t == ArrayOfMaps {
-			return "UpdateNoExist: every index of an array map exists"
-		}
-		return "UpdateNoExist: the key is already in the map"
-	case unix.ENOENT:
-		if flags&UpdateExist != 0 {
-			return "UpdateExist: the key is not in the map"
-		}
-		return "the key is not in the map"
-	case sys.ENOTSUPP, unix.EOPNOTSUPP:
-		return fmt.Sprintf("%s maps do not support this operation from user space", t)
-	case unix.EBADF:
-		if t == ArrayOfMaps || t == HashOfMaps {
-			return "the value must be the fd (u32) of an open inner map"
-		}
-		return "the file descriptor is not open"
-	case unix.EINVAL:
-		switch {
-		case index < 0 && flags&UpdateLock != 0:
-			return "UpdateLock needs a struct bpf_spin_lock in the map's value type, described by BTF; this map's value has none"
-		case index < 0:
-			return "the kernel refused the call (flags this kernel does not know?)"
-		case t == LPMTrie:
-			return fmt.Sprintf("the key's prefixlen (first 4 bytes) exceeds the %d data bits of key_size %d", 8*(int(m.info.KeySize)-4), m.info.KeySize)
-		case t == ArrayOfMaps || t == HashOfMaps:
-			return "the value must be the fd of a map compatible with the inner map (same type, key and value size)"
-		}
-		return "the kernel rejected the element"
-	case unix.EFAULT:
-		return "the kernel could not read the keys or values"
-	case unix.EBUSY, unix.EAGAIN:
-		return "a BPF program held the bucket lock on this CPU; retry"
-	case unix.ENOMEM:
-		return "the kernel ran out of memory for the element"
-	}
-	return ""
-}
-
-// permissionHint says which privilege an EPERM/EACCES lacked. bpf(2) cannot
-// tell us, so it looks at what it can: the fd's access mode and the map's
-// flags, then names the remaining causes.
-func (m *Map) permissionHint() string {
-	// BPF_F_RDONLY is an fd flag, not kept in map_flags: the fd mode tells.
-	if fl, err := unix.FcntlInt(uintptr(m.fd), unix.F_GETFL, 0); err == nil && fl&unix.O_ACCMODE == unix.O_RDONLY {
-		return "this map fd is read-only: the map was created with BPF_F_RDONLY, or a pinned map was opened read-only; user space cannot write through it"
-	}
-	if !hasBPFCapability() {
-		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
-	}
-	return "the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)"
-}
-
-// hasBPFCapability reports whether the calling thread has CAP_BPF or
-// CAP_SYS_ADMIN in its effective set: what bpf(2) asks for when unprivileged
-// BPF is disabled (kernel.unprivileged_bpf_disabled).
-func hasBPFCapability() bool {
-	const capSysAdmin, capBPF = 21, 39
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return true // unknown: do not blame capabilities
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	return has(capBPF) || has(capSysAdmin)
 }

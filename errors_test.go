@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -105,12 +104,9 @@ func TestKernelBatchCommandRefusesElemFlags(t *testing.T) {
 	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
 	keys, values := u32s(1), u64s(1)
 	for _, flags := range []uint64{1, 2, 3, 8, 16, 32, 1 << 32} {
-		attr := newBatchAttr(m.FD(), keys, values, 1, Flags(flags))
-		_, errno := sys.BPF(sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-		runtime.KeepAlive(keys)
-		runtime.KeepAlive(values)
-		if errno != unix.EINVAL || attr.count != 1 {
-			t.Errorf("raw batch with elem_flags %#x = %v, count %d; want EINVAL, count unchanged 1", flags, errno, attr.count)
+		count, errno := testutil.UpdateBatch(m.FD(), keys, values, 1, flags)
+		if errno != unix.EINVAL || count != 1 {
+			t.Errorf("raw batch with elem_flags %#x = %v, count %d; want EINVAL, count unchanged 1", flags, errno, count)
 		}
 	}
 	checkMissing(t, m, keys)
@@ -133,7 +129,7 @@ func TestErrnoMapFDClosedUnderneath(t *testing.T) {
 	n, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
 	wantBatchError(t, n, err, unix.EBADF, nil, 0, -1)
 	m.mu.Lock()
-	m.open = false // the fd is gone; keep Cleanup's Close from closing a reused number
+	m.fd = nil // the fd is gone; keep Cleanup's Close from closing a reused number
 	m.mu.Unlock()
 }
 
@@ -147,8 +143,7 @@ func TestErrnoNotAMapFD(t *testing.T) {
 	if _, err := NewMap(int(f.Fd())); err == nil || !strings.Contains(err.Error(), "not a BPF map") {
 		t.Fatalf("NewMap(/dev/null) = %v, want a 'not a BPF map' error", err)
 	}
-	attr := newBatchAttr(int(f.Fd()), nil, nil, 0, 0)
-	if _, errno := sys.BPF(sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != unix.EINVAL {
+	if _, errno := testutil.UpdateBatch(int(f.Fd()), nil, nil, 0, 0); errno != unix.EINVAL {
 		t.Fatalf("raw batch on /dev/null = %v, want EINVAL", errno)
 	}
 	btf, err := testutil.LoadSpinLockBTF()
@@ -162,7 +157,7 @@ func TestErrnoNotAMapFD(t *testing.T) {
 }
 
 func TestErrnoReadOnlyMap(t *testing.T) {
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8, Flags: mapFlagRdonly})
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8, Flags: unix.BPF_F_RDONLY})
 	n, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
 	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "read-only", "BPF_F_RDONLY")
 	if _, err := m.UpdatePath(); !errors.Is(err, ErrPermission) {
@@ -185,12 +180,9 @@ func TestErrnoFrozenMap(t *testing.T) {
 // even for count 0; UpdateBatch takes the per-element path for them.
 func TestKernelUnsupportedTypeAnswersENOTSUPP(t *testing.T) {
 	m := createMap(t, MapSpec{Type: Queue, KeySize: 0, ValueSize: 4, MaxEntries: 8})
-	values := u32s(1)
-	attr := newBatchAttr(m.FD(), nil, values, 1, 0)
-	_, errno := sys.BPF(sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(values)
-	if errno != sys.ENOTSUPP || attr.count != 1 {
-		t.Fatalf("raw batch on a queue = %v (count %d), want errno 524 and count unchanged", errno, attr.count)
+	count, errno := testutil.UpdateBatch(m.FD(), nil, u32s(1), 1, 0)
+	if errno != sys.ENOTSUPP || count != 1 {
+		t.Fatalf("raw batch on a queue = %v (count %d), want errno 524 and count unchanged", errno, count)
 	}
 	if p, err := m.UpdatePath(); err != nil || p != PerElementPath {
 		t.Fatalf("UpdatePath = %v, %v; want per-element", p, err)
@@ -230,9 +222,8 @@ func TestErrnoMapInMapBadValues(t *testing.T) {
 // are what keep it inside the caller's buffers.
 func TestKernelNullBuffersFault(t *testing.T) {
 	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
-	attr := newBatchAttr(m.FD(), nil, nil, 1, 0)
-	if _, errno := sys.BPF(sys.MapUpdateBatch, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != unix.EFAULT || attr.count != 0 {
-		t.Fatalf("raw batch with NULL keys = %v, count %d; want EFAULT, 0", errno, attr.count)
+	if count, errno := testutil.UpdateBatch(m.FD(), nil, nil, 1, 0); errno != unix.EFAULT || count != 0 {
+		t.Fatalf("raw batch with NULL keys = %v, count %d; want EFAULT, 0", errno, count)
 	}
 }
 

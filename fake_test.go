@@ -50,7 +50,7 @@ func decodeBatch(b []byte) decodedBatch {
 
 // fakeCall is one bpf(2) call the fake kernel saw.
 type fakeCall struct {
-	Cmd  sys.Cmd
+	Cmd  int
 	Size int
 	Attr []byte
 }
@@ -68,12 +68,12 @@ type fakeKernel struct {
 	nelem int
 }
 
-func (f *fakeKernel) call(cmd sys.Cmd, attr []byte) (uintptr, unix.Errno) {
+func (f *fakeKernel) call(cmd int, attr []byte) (uintptr, unix.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fakeCall{Cmd: cmd, Size: len(attr), Attr: append([]byte(nil), attr...)})
 	switch cmd {
-	case sys.MapUpdateBatch:
+	case unix.BPF_MAP_UPDATE_BATCH:
 		if f.batch == nil {
 			return 0, 0
 		}
@@ -81,7 +81,7 @@ func (f *fakeKernel) call(cmd sys.Cmd, attr []byte) (uintptr, unix.Errno) {
 		count, errno := f.batch(a)
 		binary.NativeEndian.PutUint32(attr[uapiCount:], count)
 		return 0, errno
-	case sys.MapUpdateElem:
+	case unix.BPF_MAP_UPDATE_ELEM:
 		i := f.nelem
 		f.nelem++
 		if f.elem == nil {
@@ -93,7 +93,7 @@ func (f *fakeKernel) call(cmd sys.Cmd, attr []byte) (uintptr, unix.Errno) {
 }
 
 // count returns how many calls of cmd the fake saw.
-func (f *fakeKernel) count(cmd sys.Cmd) int {
+func (f *fakeKernel) count(cmd int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
@@ -112,23 +112,27 @@ func (f *fakeKernel) total() int {
 }
 
 // newFakeMap returns a Map whose syscalls go to f, described by info as if
-// the kernel had reported it. Its fd is a real /dev/null fd, so Close works.
+// the kernel had reported it. Its fd is a real /dev/null fd, so Close works,
+// and the fake is keyed on it, so tests on real maps can run alongside.
 func newFakeMap(t testing.TB, info sys.MapInfo, f *fakeKernel) *Map {
 	t.Helper()
-	devnull, err := os.Open(os.DevNull)
+	raw, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Dup(int(devnull.Fd()))
-	devnull.Close()
+	fd, err := sys.NewFD(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := mapFromInfo(fd, &info, f.call)
+	remove := sys.InjectFake(fd.Int(), f.call)
+	m, err := mapFromInfo(fd, &info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
+	t.Cleanup(func() {
+		remove() // before Close: the fd number may be reused afterwards
+		m.Close()
+	})
 	return m
 }
 

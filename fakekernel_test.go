@@ -99,7 +99,8 @@ func TestUpdateBatchIssuesOneSyscall(t *testing.T) {
 	var got []decodedBatch
 	f := &fakeKernel{batch: func(a decodedBatch) (uint32, unix.Errno) { got = append(got, a); return a.Count, 0 }}
 	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 10), f)
-	keys, values := make([]byte, 3*4), make([]byte, 3*8)
+	// On the heap, so that their addresses stay put while the stack grows.
+	keys, values := heapBytes(3*4), heapBytes(3*8)
 	for range 2 {
 		if n, err := m.UpdateBatch(keys, values, UpdateLock); n != 3 || err != nil {
 			t.Fatalf("UpdateBatch = %d, %v", n, err)
@@ -109,13 +110,13 @@ func TestUpdateBatchIssuesOneSyscall(t *testing.T) {
 		t.Fatalf("batch calls = %+v; want the count-0 probe and one call per UpdateBatch", got)
 	}
 	for _, a := range got[1:] {
-		want := decodedBatch{Keys: addr(keys), Values: addr(values), Count: 3, MapFD: uint32(m.fd), ElemFlags: uint64(UpdateLock)}
+		want := decodedBatch{Keys: addr(keys), Values: addr(values), Count: 3, MapFD: m.fd.Uint(), ElemFlags: uint64(UpdateLock)}
 		if a != want {
 			t.Fatalf("attr = %+v, want %+v", a, want)
 		}
 	}
 	for _, c := range f.calls {
-		if c.Size != uapiBatchSize && c.Cmd == sys.MapUpdateBatch {
+		if c.Size != uapiBatchSize && c.Cmd == unix.BPF_MAP_UPDATE_BATCH {
 			t.Fatalf("attr size %d, want %d", c.Size, uapiBatchSize)
 		}
 	}
@@ -133,7 +134,7 @@ func TestPre56KernelFallsBackToPerElement(t *testing.T) {
 	if n != 5 || err != nil {
 		t.Fatalf("UpdateBatch = %d, %v", n, err)
 	}
-	if b, e := f.count(sys.MapUpdateBatch), f.count(sys.MapUpdateElem); b != 1 || e != 5 {
+	if b, e := f.count(unix.BPF_MAP_UPDATE_BATCH), f.count(unix.BPF_MAP_UPDATE_ELEM); b != 1 || e != 5 {
 		t.Fatalf("%d batch and %d elem calls; want 1 probe and 5 elem", b, e)
 	}
 	// Same contract on failure: stop at the failing element.
@@ -173,4 +174,13 @@ func addr(b []byte) uint64 {
 		return 0
 	}
 	return uint64(uintptr(unsafe.Pointer(&b[0])))
+}
+
+var heapSink [][]byte
+
+// heapBytes returns n zero bytes that live on the heap.
+func heapBytes(n int) []byte {
+	b := make([]byte, n)
+	heapSink = append(heapSink, b)
+	return b
 }

@@ -16,8 +16,12 @@ func TestFlagsString(t *testing.T) {
 		{UpdateLock, "UpdateLock"},
 		{UpdateExist | UpdateLock, "UpdateExist|UpdateLock"},
 		{UpdateNoExist | UpdateExist, "UpdateNoExist|UpdateExist"},
-		{UpdateLock | 0x30, "UpdateLock|0x30"},
-		{1 << 40, "0x10000000000"},
+		{UpdateLock | 0x60, "UpdateLock|0x60"},
+		{UpdateLock | 0x30, "UpdateLock|UpdateAllCPUs|0x20"},
+		{UpdateAllCPUs, "UpdateAllCPUs"},
+		{OnCPU(3), "OnCPU(3)"},
+		{OnCPU(0) | UpdateNoExist, "UpdateNoExist|OnCPU(0)"},
+		{1 << 40, "0x10000000000"}, // a CPU number without BPF_F_CPU
 	} {
 		if got := tc.f.String(); got != tc.want {
 			t.Errorf("Flags(%#x).String() = %q, want %q", uint64(tc.f), got, tc.want)
@@ -38,9 +42,13 @@ func TestFlagsValidate(t *testing.T) {
 		{UpdateExist | UpdateLock, true},
 		{UpdateNoExist | UpdateExist, false},
 		{UpdateNoExist | UpdateExist | UpdateLock, false},
-		{8, false},  // BPF_F_CPU, not in 6.18
-		{16, false}, // BPF_F_ALL_CPUS
-		{1 << 32, false},
+		{OnCPU(0), true},
+		{OnCPU(5) | UpdateExist | UpdateLock, true},
+		{UpdateAllCPUs, true},
+		{UpdateAllCPUs | UpdateNoExist, true},
+		{OnCPU(1) | UpdateAllCPUs, false},
+		{32, false},
+		{1 << 32, false}, // a CPU number without BPF_F_CPU
 		{^Flags(0), false},
 	} {
 		err := tc.f.Validate()

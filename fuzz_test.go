@@ -6,8 +6,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
 var fuzzMapTypes = []MapType{Hash, Array, PerCPUHash, PerCPUArray, LRUPerCPUHash, LPMTrie, HashOfMaps, Queue, BloomFilter, RingBuf, DevMap}
@@ -59,8 +57,8 @@ func FuzzUpdateBatchValidation(f *testing.F) {
 			t.Fatalf("flags %#x accepted", flags)
 		}
 		// Per-element calls: each reads one key and one stride.
-		if fk.count(sys.MapUpdateElem) > 0 {
-			withinBuffers(uint64(fk.count(sys.MapUpdateElem)), addr(keys), addr(values))
+		if fk.count(unix.BPF_MAP_UPDATE_ELEM) > 0 {
+			withinBuffers(uint64(fk.count(unix.BPF_MAP_UPDATE_ELEM)), addr(keys), addr(values))
 		}
 		if n > 0 && (keySize > 0 && n*int(keySize) != len(keys) || n*stride != len(values)) {
 			t.Fatalf("wrote %d elements from %d key bytes and %d value bytes (key %d, stride %d)", n, len(keys), len(values), keySize, stride)
@@ -76,13 +74,14 @@ func FuzzBatchAttrRoundTrip(f *testing.F) {
 	f.Add(int32(-1), uint32(0), uint64(1<<63), uint16(1), uint16(1))
 	f.Fuzz(func(t *testing.T, fd int32, count uint32, flags uint64, keysLen, valuesLen uint16) {
 		keys, values := make([]byte, keysLen), make([]byte, valuesLen)
-		a := newBatchAttr(int(fd), keys, values, count, Flags(flags))
+		raw := int(fd&0x7fffffff) | 1 // a number only: NewFD moves 0, and this fd is never closed
+		a := newBatchAttr(testFD(t, raw), keys, values, int(count), Flags(flags))
 		b := unsafe.Slice((*byte)(unsafe.Pointer(&a)), unsafe.Sizeof(a))
 		if len(b) != uapiBatchSize {
 			t.Fatalf("attr is %d bytes", len(b))
 		}
 		got := decodeBatch(b)
-		want := decodedBatch{Keys: addr(keys), Values: addr(values), Count: count, MapFD: uint32(fd), ElemFlags: flags}
+		want := decodedBatch{Keys: addr(keys), Values: addr(values), Count: count, MapFD: uint32(raw), ElemFlags: flags}
 		if keysLen == 0 {
 			want.Keys = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(keys))))
 		}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -15,30 +15,29 @@ import (
 )
 
 // Map is an open BPF map. It is safe for concurrent use. Close may race with
-// UpdateBatch: every call holds the file descriptor for the whole syscall and
+// any call: every call holds the file descriptor for its whole syscall and
 // Close waits for calls in flight, so the kernel never sees a number that
 // has been closed and reused for another file. The zero Map is closed.
 type Map struct {
 	// mu is read-held around every syscall on fd and write-held by Close.
-	mu   sync.RWMutex
-	fd   int
-	open bool
+	mu sync.RWMutex
+	fd *sys.FD // nil once closed
 
 	info   MapInfo
 	cpus   int // possible CPUs for per-CPU maps, else 0
-	stride int // bytes per element in a values buffer
+	stride int // bytes per element in a values buffer, without per-CPU flags
 
-	path atomic.Uint32 // UpdatePath once probed, 0 before
+	path     atomic.Uint32 // UpdatePath once probed, 0 before
+	cpuFlags atomic.Uint32 // cpuFlagsNative or cpuFlagsAbsent once probed
 
 	// plainPair remembers the last K, V that UpdateBatchOf checked, so a
 	// loop of typed calls skips the type-cache lookups.
 	plainPair atomic.Pointer[typePair]
 
-	// scratch is reused by UpdateBatchOf when it must re-lay values out.
+	// scratch is reused by writes that must re-lay values out (padded
+	// typed values, UpdateAllCPUs before Linux 7.0).
 	scratchMu sync.Mutex
 	scratch   []byte
-
-	fake sys.Fake // unit tests only: stands in for the kernel
 }
 
 // MapSpec describes a map for CreateMap.
@@ -48,7 +47,8 @@ type MapSpec struct {
 	ValueSize  uint32
 	MaxEntries uint32
 	// Flags are BPF_F_* map flags, e.g. BPF_F_NO_PREALLOC (1), which LPM
-	// tries require, or BPF_F_RDONLY (8).
+	// tries require. (BPF_F_RDONLY and BPF_F_WRONLY here restrict the
+	// returned fd, not the map.)
 	Flags uint32
 	// Name is up to 15 bytes of letters, digits, '_' and '.'.
 	Name string
@@ -91,168 +91,97 @@ func (i MapInfo) describe() string {
 	return fmt.Sprintf("%s map %q (id %d)", i.Type, i.Name, i.ID)
 }
 
-// Map flags the library looks at (BPF_F_* in bpf.h).
-const (
-	mapFlagNoPrealloc = 1 << 0 // BPF_F_NO_PREALLOC
-	mapFlagRdonly     = 1 << 3 // BPF_F_RDONLY, for tests
-)
+// withFD runs f with m's file descriptor held open: the one prologue of
+// every call that issues a syscall. A nil or closed m gives ErrClosed,
+// named with op.
+func withFD[T any](m *Map, op string, f func(fd *sys.FD) (T, error)) (T, error) {
+	var zero T
+	if m == nil {
+		return zero, fmt.Errorf("bpfbatch: %s on a nil *Map: %w", op, ErrClosed)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.fd == nil {
+		return zero, fmt.Errorf("bpfbatch: %s on %s: %w", op, m.info.describe(), ErrClosed)
+	}
+	return f(m.fd)
+}
 
 // NewMap returns a Map for the BPF map behind fd. It duplicates fd (with
 // O_CLOEXEC), so the caller keeps ownership of fd and may close it; close
 // the Map too. The map's type, sizes, flags and name are read once with
 // BPF_OBJ_GET_INFO_BY_FD.
 func NewMap(fd int) (*Map, error) {
+	name := "fd " + strconv.Itoa(fd)
 	if fd < 0 {
-		return nil, fmt.Errorf("bpfbatch: NewMap: invalid file descriptor %d", fd)
+		return nil, &MapError{Op: "NewMap", Map: name, Hint: "not a file descriptor"}
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := sys.DupRaw(fd)
 	if err != nil {
-		return nil, fmt.Errorf("bpfbatch: NewMap: duplicate fd %d: %w", fd, err)
+		return nil, &MapError{Op: "NewMap", Map: name, Err: err}
 	}
-	m, err := newMap(dup, nil)
-	if err != nil {
-		unix.Close(dup)
-		return nil, fmt.Errorf("bpfbatch: NewMap(fd %d): %w", fd, err)
-	}
-	return m, nil
+	return open(dup, "NewMap", name, "")
 }
 
 // OpenPinned opens the map pinned at path on a BPF filesystem (usually under
 // /sys/fs/bpf) for reading and writing, with BPF_OBJ_GET.
 func OpenPinned(path string) (*Map, error) {
-	p, err := unix.BytePtrFromString(path)
+	const op = "open pinned map"
+	p, err := sys.PathPointer(path)
 	if err != nil {
-		return nil, fmt.Errorf("bpfbatch: open pinned map %q: %w", path, err)
+		return nil, &MapError{Op: op, Path: path, Err: err}
 	}
-	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p))}
-	r, errno := sys.BPF(sys.ObjGet, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	attr := sys.ObjAttr{Pathname: p}
+	fd, errno := sys.ObjGet(&attr)
+	if errno != 0 {
+		return nil, pathError(op, "", path, false, errno)
+	}
+	return open(fd, op, "", path)
+}
+
+// OpenByID opens the map with the kernel ID id (BPF_MAP_GET_FD_BY_ID, which
+// needs CAP_SYS_ADMIN), e.g. the inner map a map-in-map slot holds, whose
+// lookups return IDs.
+func OpenByID(id uint32) (*Map, error) {
+	const op = "open map"
+	name := "id " + strconv.FormatUint(uint64(id), 10)
+	attr := sys.MapGetFDByIDAttr{ID: id}
+	fd, errno := sys.MapGetFDByID(&attr)
 	if errno != 0 {
 		hint := ""
-		switch errno {
-		case unix.ENOENT:
-			hint = " (nothing pinned there)"
-		case unix.EPERM, unix.EACCES:
-			hint = " (needs CAP_BPF or root, and write permission on the pin)"
-		case unix.EINVAL:
-			hint = " (is it on a bpf filesystem?)"
+		if errno == unix.ENOENT {
+			hint = "no map has this ID (it was freed, or the ID is of another object)"
 		}
-		return nil, fmt.Errorf("bpfbatch: open pinned map %q: %s%s: %w", path, errnoName(errno), hint, wrapErrno(errno))
+		return nil, &MapError{Op: op, Map: name, Errno: errno, Hint: hint}
 	}
-	m, err := newMap(int(r), nil)
-	if err != nil {
-		unix.Close(int(r))
-		return nil, fmt.Errorf("bpfbatch: open pinned map %q: %w", path, err)
-	}
-	return m, nil
+	return open(fd, op, name, "")
 }
 
-// CreateMap creates a map with BPF_MAP_CREATE. Close it when done; the map
-// lives on while a BPF program or a pin still refers to it.
-func CreateMap(spec MapSpec) (*Map, error) {
-	attr := sys.MapCreateAttr{
-		MapType:        uint32(spec.Type),
-		KeySize:        spec.KeySize,
-		ValueSize:      spec.ValueSize,
-		MaxEntries:     spec.MaxEntries,
-		MapFlags:       spec.Flags,
-		BTFKeyTypeID:   spec.BTFKeyTypeID,
-		BTFValueTypeID: spec.BTFValueTypeID,
-		MapExtra:       spec.MapExtra,
+// open takes ownership of fd, checks that it is a map, and reads its info.
+// Errors name the object as the caller knows it: name or path.
+func open(fd *sys.FD, op, name, path string) (*Map, error) {
+	fail := func(e MapError) (*Map, error) {
+		fd.Close()
+		e.Op, e.Map, e.Path = op, name, path
+		return nil, &e
 	}
-	what := spec.describe()
-	if err := checkMapName(spec.Name); err != nil {
-		return nil, fmt.Errorf("bpfbatch: create %s: %w", what, err)
-	}
-	copy(attr.MapName[:], spec.Name)
-	if spec.Type == ArrayOfMaps || spec.Type == HashOfMaps {
-		if spec.InnerMapFD < 0 {
-			return nil, fmt.Errorf("bpfbatch: create %s: InnerMapFD %d is not a file descriptor", what, spec.InnerMapFD)
-		}
-		attr.InnerMapFD = uint32(spec.InnerMapFD)
-	}
-	if spec.BTFKeyTypeID != 0 || spec.BTFValueTypeID != 0 {
-		if spec.BTFFD < 0 {
-			return nil, fmt.Errorf("bpfbatch: create %s: BTFFD %d is not a file descriptor", what, spec.BTFFD)
-		}
-		attr.BTFFD = uint32(spec.BTFFD)
-	}
-	r, errno := sys.BPF(sys.MapCreate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if errno != 0 {
-		hint := ""
-		switch errno {
-		case unix.EPERM, unix.EACCES:
-			hint = " (needs CAP_BPF or root)"
-		case unix.EINVAL:
-			hint = " (the kernel rejected the spec: check key/value sizes, max_entries and flags for this map type; LPM tries need BPF_F_NO_PREALLOC, map-in-map types a valid InnerMapFD)"
-		case unix.ENOMEM:
-			hint = " (max_entries x value size too large, or memlock limit)"
-		}
-		return nil, fmt.Errorf("bpfbatch: create %s: %s%s: %w", what, errnoName(errno), hint, wrapErrno(errno))
-	}
-	m, err := newMap(int(r), nil)
-	if err != nil {
-		unix.Close(int(r))
-		return nil, fmt.Errorf("bpfbatch: create %s: %w", what, err)
-	}
-	return m, nil
-}
-
-func (s MapSpec) describe() string {
-	if s.Name == "" {
-		return s.Type.String() + " map"
-	}
-	return fmt.Sprintf("%s map %q", s.Type, s.Name)
-}
-
-// checkMapName applies the kernel's rule (bpf_obj_name_cpy) before the
-// syscall, so a bad name gets a message instead of a bare EINVAL.
-func checkMapName(name string) error {
-	if len(name) >= sys.ObjNameLen {
-		return fmt.Errorf("name %q is %d bytes; the kernel keeps at most %d", name, len(name), sys.ObjNameLen-1)
-	}
-	for _, c := range []byte(name) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.') {
-			return fmt.Errorf("name %q: the kernel accepts only letters, digits, '_' and '.'", name)
-		}
-	}
-	return nil
-}
-
-// wrapErrno returns errno joined with its sentinel where one applies to
-// whole-map operations (permission, support), for errors.Is.
-func wrapErrno(errno unix.Errno) error {
-	switch errno {
-	case unix.EPERM, unix.EACCES:
-		return fmt.Errorf("%w: %w", ErrPermission, errno)
-	case sys.ENOTSUPP, unix.EOPNOTSUPP:
-		return fmt.Errorf("%w: %w", ErrNotSupported, errno)
-	}
-	return errno
-}
-
-// newMap takes ownership of fd, which must name a BPF map, and reads its
-// info. fake is nil except in unit tests.
-func newMap(fd int, fake sys.Fake) (*Map, error) {
-	if fake == nil {
-		if err := checkIsMap(fd); err != nil {
-			return nil, err
-		}
+	if what := objectKind(fd); what != "" {
+		return fail(MapError{Hint: "not a BPF map but " + what})
 	}
 	var raw sys.MapInfo
-	attr := sys.InfoAttr{
-		BPFFD:   uint32(fd),
-		InfoLen: uint32(unsafe.Sizeof(raw)),
-		Info:    sys.NewPointer(unsafe.Pointer(&raw)),
+	if errno := sys.MapGetInfo(fd, &raw); errno != 0 {
+		return fail(MapError{Errno: errno, Hint: "reading the map's description (BPF_OBJ_GET_INFO_BY_FD)"})
 	}
-	if _, errno := sys.Call(fake, sys.ObjGetInfoByFD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
-		return nil, fmt.Errorf("read map info (BPF_OBJ_GET_INFO_BY_FD): %s: %w", errnoName(errno), wrapErrno(errno))
+	m, err := mapFromInfo(fd, &raw)
+	if err != nil {
+		return fail(MapError{Err: err})
 	}
-	return mapFromInfo(fd, &raw, fake)
+	return m, nil
 }
 
 // mapFromInfo builds the Map for fd from the kernel's description of it.
-func mapFromInfo(fd int, raw *sys.MapInfo, fake sys.Fake) (*Map, error) {
-	m := &Map{fd: fd, open: true, fake: fake}
+func mapFromInfo(fd *sys.FD, raw *sys.MapInfo) (*Map, error) {
+	m := &Map{fd: fd}
 	m.info = MapInfo{
 		Type:           MapType(raw.Type),
 		ID:             raw.ID,
@@ -276,18 +205,43 @@ func mapFromInfo(fd int, raw *sys.MapInfo, fake sys.Fake) (*Map, error) {
 	return m, nil
 }
 
-// checkIsMap rejects fds of other BPF objects (programs, BTF, links), whose
-// BPF_OBJ_GET_INFO_BY_FD answer has a different layout. /proc may be absent
-// (early boot, some containers); then the check is skipped.
-func checkIsMap(fd int) error {
-	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+// objectKind returns what fd is when it is not a BPF map ("a BPF program",
+// "/dev/null"), or "". Other BPF objects answer BPF_OBJ_GET_INFO_BY_FD with
+// another struct, so they must not get that far. /proc may be absent (early
+// boot, some containers); then the check is skipped.
+func objectKind(fd *sys.FD) string {
+	link, err := os.Readlink("/proc/self/fd/" + fd.String())
+	if err != nil || link == "anon_inode:bpf-map" {
+		return ""
+	}
+	if kind, ok := strings.CutPrefix(link, "anon_inode:bpf-"); ok {
+		return "a BPF " + kind + " (" + link + ")"
+	}
+	return link
+}
+
+// CreateMap creates a map with BPF_MAP_CREATE. Close it when done; the map
+// lives on while a BPF program or a pin still refers to it. On kernels
+// before 5.11, call RemoveMemlock first (see there).
+func CreateMap(spec MapSpec) (*Map, error) {
+	const op = "create"
+	what := spec.describe()
+	attr, err := newCreateAttr(spec)
 	if err != nil {
-		return nil
+		return nil, &MapError{Op: op, Map: what, Err: err}
 	}
-	if link != "anon_inode:bpf-map" {
-		return fmt.Errorf("fd %d is not a BPF map but %s", fd, link)
+	fd, errno := sys.MapCreate(&attr)
+	if errno != 0 {
+		return nil, &MapError{Op: op, Map: what, Errno: errno, Hint: createHint(errno)}
 	}
-	return nil
+	return open(fd, op, what, "")
+}
+
+func (s MapSpec) describe() string {
+	if s.Name == "" {
+		return s.Type.String() + " map"
+	}
+	return fmt.Sprintf("%s map %q", s.Type, s.Name)
 }
 
 // slotSize is the bytes one CPU's copy of a value takes in a per-CPU buffer:
@@ -302,16 +256,16 @@ func (m *Map) Close() error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.open {
+	if m.fd == nil {
 		return nil
 	}
-	fd := m.fd
-	m.open, m.fd = false, -1
+	err := m.fd.Close()
+	m.fd = nil
 	m.scratchMu.Lock()
 	m.scratch = nil
 	m.scratchMu.Unlock()
-	if err := unix.Close(fd); err != nil {
-		return fmt.Errorf("bpfbatch: close %s: %w", m.info.describe(), err)
+	if err != nil {
+		return &MapError{Op: "close", Map: m.info.describe(), Err: err}
 	}
 	return nil
 }
@@ -319,48 +273,28 @@ func (m *Map) Close() error {
 // Pin pins the map at path on a BPF filesystem (BPF_OBJ_PIN), so that it
 // outlives this process; OpenPinned opens it again. path must not exist.
 func (m *Map) Pin(path string) error {
-	if m == nil {
-		return fmt.Errorf("bpfbatch: Pin on nil *Map: %w", ErrClosed)
-	}
-	p, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return fmt.Errorf("bpfbatch: pin %s at %q: %w", m.info.describe(), path, err)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return m.closedError("pin")
-	}
-	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p)), BPFFD: uint32(m.fd)}
-	if _, errno := sys.Call(m.fake, sys.ObjPin, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
-		hint := ""
-		switch errno {
-		case unix.EEXIST:
-			hint = " (an object is already pinned there; remove it first)"
-		case unix.EPERM, unix.EACCES:
-			hint = " (needs CAP_BPF or root, and write access to the directory)"
-		case unix.EINVAL, unix.EXDEV:
-			hint = " (the directory must be on a bpf filesystem: mount -t bpf bpf /sys/fs/bpf)"
-		case unix.ENOENT:
-			hint = " (the directory does not exist)"
+	_, err := withFD(m, "pin", func(fd *sys.FD) (struct{}, error) {
+		p, err := sys.PathPointer(path)
+		if err != nil {
+			return struct{}{}, &MapError{Op: "pin", Map: m.info.describe(), Path: path, Err: err}
 		}
-		return fmt.Errorf("bpfbatch: pin %s at %q: %s%s: %w", m.info.describe(), path, errnoName(errno), hint, wrapErrno(errno))
-	}
-	return nil
+		attr := sys.ObjAttr{Pathname: p, BPFFD: fd.Uint()}
+		if errno := sys.ObjPin(&attr); errno != 0 {
+			return struct{}{}, pathError("pin", m.info.describe(), path, true, errno)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // FD returns the map's file descriptor, or -1 once the Map is closed. The
 // fd stays owned by m: do not close it, and do not use it after Close.
 func (m *Map) FD() int {
-	if m == nil {
+	fd, err := withFD(m, "FD", func(fd *sys.FD) (int, error) { return fd.Int(), nil })
+	if err != nil {
 		return -1
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !m.open {
-		return -1
-	}
-	return m.fd
+	return fd
 }
 
 // Info returns what the kernel reported about the map when it was opened.
@@ -374,10 +308,20 @@ func (m *Map) Info() MapInfo {
 // ValueStride returns the bytes one element occupies in a values buffer:
 // value_size for most maps, and for per-CPU maps
 // PossibleCPUs() x value_size rounded up to 8. A values buffer for n
-// elements is exactly n x ValueStride() bytes.
+// elements is exactly n x ValueStride() bytes. (With OnCPU or
+// UpdateAllCPUs a per-CPU map takes value_size bytes per element instead.)
 func (m *Map) ValueStride() int {
 	if m == nil {
 		return 0
+	}
+	return m.stride
+}
+
+// strideFor is the bytes per element of a values buffer for a call with
+// flags.
+func (m *Map) strideFor(flags Flags) int {
+	if m.cpus > 0 && flags.onePerElement() {
+		return int(m.info.ValueSize)
 	}
 	return m.stride
 }
@@ -391,6 +335,7 @@ func (m *Map) String() string {
 }
 
 // PossibleCPUs returns the number of CPUs per-CPU maps hold a value for:
-// the highest index in /sys/devices/system/cpu/possible plus one. It is
-// read once per process. This is neither runtime.NumCPU nor the online CPUs.
+// the number of CPUs listed in /sys/devices/system/cpu/possible (which the
+// kernel's num_possible_cpus() counts, holes skipped). It is read once per
+// process. This is neither runtime.NumCPU nor the online CPUs.
 func PossibleCPUs() (int, error) { return cpus.Possible() }

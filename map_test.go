@@ -101,7 +101,7 @@ func TestOpenPinned(t *testing.T) {
 	}
 	checkWritten(t, m, u32s(1, 2), u64s(10, 20), nil) // through the other fd
 
-	if _, err := OpenPinned(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "nothing pinned there") {
+	if _, err := OpenPinned(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "nothing is pinned there") {
 		t.Fatalf("OpenPinned(missing) = %v, want fs.ErrNotExist", err)
 	}
 	prog, err := testutil.LoadReturnZeroProg(1)

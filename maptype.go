@@ -1,6 +1,10 @@
 package bpfbatch
 
-import "strconv"
+import (
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // MapType is a kernel map type (enum bpf_map_type).
 type MapType uint32
@@ -10,40 +14,40 @@ type MapType uint32
 // HashOfMaps; UpdateBatch writes the other types that accept single updates
 // element by element (see Map.UpdatePath).
 const (
-	UnspecifiedMap      MapType = iota // BPF_MAP_TYPE_UNSPEC
-	Hash                               // BPF_MAP_TYPE_HASH
-	Array                              // BPF_MAP_TYPE_ARRAY
-	ProgramArray                       // BPF_MAP_TYPE_PROG_ARRAY
-	PerfEventArray                     // BPF_MAP_TYPE_PERF_EVENT_ARRAY
-	PerCPUHash                         // BPF_MAP_TYPE_PERCPU_HASH
-	PerCPUArray                        // BPF_MAP_TYPE_PERCPU_ARRAY
-	StackTrace                         // BPF_MAP_TYPE_STACK_TRACE
-	CgroupArray                        // BPF_MAP_TYPE_CGROUP_ARRAY
-	LRUHash                            // BPF_MAP_TYPE_LRU_HASH
-	LRUPerCPUHash                      // BPF_MAP_TYPE_LRU_PERCPU_HASH
-	LPMTrie                            // BPF_MAP_TYPE_LPM_TRIE
-	ArrayOfMaps                        // BPF_MAP_TYPE_ARRAY_OF_MAPS
-	HashOfMaps                         // BPF_MAP_TYPE_HASH_OF_MAPS
-	DevMap                             // BPF_MAP_TYPE_DEVMAP
-	SockMap                            // BPF_MAP_TYPE_SOCKMAP
-	CPUMap                             // BPF_MAP_TYPE_CPUMAP
-	XSKMap                             // BPF_MAP_TYPE_XSKMAP
-	SockHash                           // BPF_MAP_TYPE_SOCKHASH
-	CgroupStorage                      // BPF_MAP_TYPE_CGROUP_STORAGE
-	ReusePortSockArray                 // BPF_MAP_TYPE_REUSEPORT_SOCKARRAY
-	PerCPUCgroupStorage                // BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
-	Queue                              // BPF_MAP_TYPE_QUEUE
-	Stack                              // BPF_MAP_TYPE_STACK
-	SkStorage                          // BPF_MAP_TYPE_SK_STORAGE
-	DevMapHash                         // BPF_MAP_TYPE_DEVMAP_HASH
-	StructOps                          // BPF_MAP_TYPE_STRUCT_OPS
-	RingBuf                            // BPF_MAP_TYPE_RINGBUF
-	InodeStorage                       // BPF_MAP_TYPE_INODE_STORAGE
-	TaskStorage                        // BPF_MAP_TYPE_TASK_STORAGE
-	BloomFilter                        // BPF_MAP_TYPE_BLOOM_FILTER
-	UserRingBuf                        // BPF_MAP_TYPE_USER_RINGBUF
-	CgrpStorage                        // BPF_MAP_TYPE_CGRP_STORAGE
-	Arena                              // BPF_MAP_TYPE_ARENA
+	UnspecifiedMap      MapType = unix.BPF_MAP_TYPE_UNSPEC
+	Hash                MapType = unix.BPF_MAP_TYPE_HASH
+	Array               MapType = unix.BPF_MAP_TYPE_ARRAY
+	ProgramArray        MapType = unix.BPF_MAP_TYPE_PROG_ARRAY
+	PerfEventArray      MapType = unix.BPF_MAP_TYPE_PERF_EVENT_ARRAY
+	PerCPUHash          MapType = unix.BPF_MAP_TYPE_PERCPU_HASH
+	PerCPUArray         MapType = unix.BPF_MAP_TYPE_PERCPU_ARRAY
+	StackTrace          MapType = unix.BPF_MAP_TYPE_STACK_TRACE
+	CgroupArray         MapType = unix.BPF_MAP_TYPE_CGROUP_ARRAY
+	LRUHash             MapType = unix.BPF_MAP_TYPE_LRU_HASH
+	LRUPerCPUHash       MapType = unix.BPF_MAP_TYPE_LRU_PERCPU_HASH
+	LPMTrie             MapType = unix.BPF_MAP_TYPE_LPM_TRIE
+	ArrayOfMaps         MapType = unix.BPF_MAP_TYPE_ARRAY_OF_MAPS
+	HashOfMaps          MapType = unix.BPF_MAP_TYPE_HASH_OF_MAPS
+	DevMap              MapType = unix.BPF_MAP_TYPE_DEVMAP
+	SockMap             MapType = unix.BPF_MAP_TYPE_SOCKMAP
+	CPUMap              MapType = unix.BPF_MAP_TYPE_CPUMAP
+	XSKMap              MapType = unix.BPF_MAP_TYPE_XSKMAP
+	SockHash            MapType = unix.BPF_MAP_TYPE_SOCKHASH
+	CgroupStorage       MapType = unix.BPF_MAP_TYPE_CGROUP_STORAGE
+	ReusePortSockArray  MapType = unix.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY
+	PerCPUCgroupStorage MapType = unix.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
+	Queue               MapType = unix.BPF_MAP_TYPE_QUEUE
+	Stack               MapType = unix.BPF_MAP_TYPE_STACK
+	SkStorage           MapType = unix.BPF_MAP_TYPE_SK_STORAGE
+	DevMapHash          MapType = unix.BPF_MAP_TYPE_DEVMAP_HASH
+	StructOps           MapType = unix.BPF_MAP_TYPE_STRUCT_OPS
+	RingBuf             MapType = unix.BPF_MAP_TYPE_RINGBUF
+	InodeStorage        MapType = unix.BPF_MAP_TYPE_INODE_STORAGE
+	TaskStorage         MapType = unix.BPF_MAP_TYPE_TASK_STORAGE
+	BloomFilter         MapType = unix.BPF_MAP_TYPE_BLOOM_FILTER
+	UserRingBuf         MapType = unix.BPF_MAP_TYPE_USER_RINGBUF
+	CgrpStorage         MapType = unix.BPF_MAP_TYPE_CGRP_STORAGE
+	Arena               MapType = 33 // BPF_MAP_TYPE_ARENA (Linux 6.9), newer than x/sys/unix
 )
 
 var mapTypeNames = [...]string{
@@ -72,3 +76,33 @@ func (t MapType) PerCPU() bool {
 	}
 	return false
 }
+
+// isArray reports whether the type's keys are u32 indices below
+// max_entries that always exist: updates cannot add keys, deletes fail.
+func (t MapType) isArray() bool {
+	switch t {
+	case Array, PerCPUArray, ArrayOfMaps, ProgramArray, PerfEventArray, CgroupArray, DevMap, CPUMap, XSKMap, SockMap, ReusePortSockArray:
+		return true
+	}
+	return false
+}
+
+// canDelete reports whether user space can delete the type's elements:
+// array_map_delete_elem answers EINVAL for every key of a plain array.
+func (t MapType) canDelete() bool { return t != Array && t != PerCPUArray }
+
+// hashCursor reports whether BPF_MAP_LOOKUP_BATCH walks the type by bucket
+// (__htab_map_lookup_and_delete_batch: the cursor is a u32 bucket index)
+// rather than by key (generic_map_lookup_batch: the cursor is the last
+// key), and whether BPF_MAP_LOOKUP_AND_DELETE_BATCH exists for it.
+func (t MapType) hashCursor() bool {
+	switch t {
+	case Hash, PerCPUHash, LRUHash, LRUPerCPUHash, HashOfMaps:
+		return true
+	}
+	return false
+}
+
+// ordered reports whether the type keeps its values in insertion order
+// (pushes), so that the order of writes matters.
+func (t MapType) ordered() bool { return t == Queue || t == Stack }

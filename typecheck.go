@@ -32,7 +32,9 @@ var plainTypes sync.Map
 
 // checkPlain rejects types the kernel cannot take as raw bytes: anything
 // holding a pointer would be copied into the map as a meaningless address
-// (and hide memory from the garbage collector's view of the map).
+// (and hide memory from the garbage collector's view of the map), and
+// padding bytes hold whatever Go left there, so one Go key with two
+// paddings would become two map entries.
 func checkPlain[T any](m *Map, buffer string) error {
 	t := reflect.TypeFor[T]()
 	v, ok := plainTypes.Load(t)
@@ -40,6 +42,8 @@ func checkPlain[T any](m *Map, buffer string) error {
 		var err error
 		if bad := pointerPath(t, t.String()); bad != "" {
 			err = fmt.Errorf("%w: %s holds a pointer (%s); use fixed-size fields only: integers, arrays, structs of those", ErrInvalidType, t, bad)
+		} else if pad := paddingIn(t, t.String()); pad != "" {
+			err = fmt.Errorf("%w: %s has %s, which Go does not zero and the kernel would store as part of the key or value; make it explicit with a blank field (e.g. _ [N]byte) so it is always zero, or reorder the fields", ErrInvalidType, t, pad)
 		}
 		v, _ = plainTypes.LoadOrStore(t, err)
 	}
@@ -68,6 +72,36 @@ func pointerPath(t reflect.Type, path string) string {
 		return ""
 	}
 	return path + " " + t.String()
+}
+
+// paddingIn returns where t has padding bytes ("3 padding bytes after
+// main.key.A, at offset 1"), or "".
+func paddingIn(t reflect.Type, path string) string {
+	switch t.Kind() {
+	case reflect.Array:
+		if t.Len() == 0 {
+			return ""
+		}
+		return paddingIn(t.Elem(), path+"[0]")
+	case reflect.Struct:
+		end := uintptr(0) // end of the previous field
+		after := "the start"
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Offset > end {
+				return fmt.Sprintf("%d padding bytes after %s, at offset %d", f.Offset-end, after, end)
+			}
+			if pad := paddingIn(f.Type, path+"."+f.Name); pad != "" {
+				return pad
+			}
+			end = f.Offset + f.Type.Size()
+			after = path + "." + f.Name
+		}
+		if t.Size() > end {
+			return fmt.Sprintf("%d padding bytes after %s, at offset %d (the struct is rounded up to its alignment)", t.Size()-end, after, end)
+		}
+	}
+	return ""
 }
 
 func typeName[T any]() string { return reflect.TypeFor[T]().String() }

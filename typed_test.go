@@ -184,7 +184,7 @@ func TestUpdateBatchOfPerCPUValueShapes(t *testing.T) {
 }
 
 // A failure in a later scratch chunk reports indices of the whole call.
-func TestUpdateBatchOfPaddedChunkErrorIsRebased(t *testing.T) {
+func TestUpdateBatchOfPaddedChunkErrorCountsTheWholeCall(t *testing.T) {
 	cpus, _ := PossibleCPUs()
 	chunk := scratchLimit / (cpus * 16)
 	full := chunk + 100

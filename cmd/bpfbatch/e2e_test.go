@@ -20,12 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
 
@@ -169,29 +165,15 @@ func checkMap(t *testing.T, path string, want []entry) {
 	}
 }
 
-// countKeys walks the map with BPF_MAP_GET_NEXT_KEY, which the library does
-// not wrap.
+// countKeys walks the map with raw BPF_MAP_GET_NEXT_KEY calls,
+// independently of the library.
 func countKeys(t *testing.T, m *bpfbatch.Map) int {
 	t.Helper()
-	const getNextKey sys.Cmd = 4 // BPF_MAP_GET_NEXT_KEY
-	ks := int(m.Info().KeySize)
-	key, next := make([]byte, ks), make([]byte, ks)
-	n := 0
-	for {
-		attr := sys.ElemAttr{MapFD: uint32(m.FD()), Value: sys.NewPointer(unsafe.Pointer(&next[0]))}
-		if n > 0 {
-			attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
-		}
-		_, errno := sys.BPF(getNextKey, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-		if errno == unix.ENOENT {
-			return n
-		}
-		if errno != 0 {
-			t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", errno)
-		}
-		n++
-		copy(key, next)
+	keys, err := testutil.Keys(m.FD(), int(m.Info().KeySize))
+	if err != nil {
+		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
 	}
+	return len(keys)
 }
 
 func possibleCPUs(t *testing.T) int {
@@ -482,7 +464,7 @@ func TestInfo(t *testing.T) {
 		})
 	}
 	r := mustRun(t, 1, "", "info", filepath.Join(dir, "nothing"))
-	if !strings.Contains(r.stderr, "nothing pinned there") {
+	if !strings.Contains(r.stderr, "nothing is pinned there") {
 		t.Errorf("info on a missing pin: stderr %q", r.stderr)
 	}
 }
@@ -717,7 +699,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"load", pin, "-", "--flags", "lock"}, 2, "", "--flags lock needs a struct bpf_spin_lock"},
 		{[]string{"load", pin, "-", "--chunk", "0"}, 2, "", "--chunk and --workers must be at least 1"},
 		{[]string{"load", pin, "-", "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
-		{[]string{"load", filepath.Join(dir, "none"), "-"}, 1, "", "nothing pinned there"},
+		{[]string{"load", filepath.Join(dir, "none"), "-"}, 1, "", "nothing is pinned there"},
 		{[]string{"load", pin, filepath.Join(dir, "no-such-file")}, 1, "", "no such file"},
 		{[]string{"load", pin, "-"}, 0, "no entries in stdin; nothing written", ""},
 	}

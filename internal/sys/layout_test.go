@@ -24,8 +24,10 @@ type field struct {
 
 func layouts() []field {
 	var mc MapCreateAttr
-	var el ElemAttr
-	var og ObjGetAttr
+	var el MapElemAttr
+	var ba MapBatchAttr
+	var og ObjAttr
+	var id MapGetFDByIDAttr
 	var in InfoAttr
 	var mi MapInfo
 	var bl BTFLoadAttr
@@ -52,6 +54,17 @@ func layouts() []field {
 		{"union bpf_attr, value", unsafe.Offsetof(el.Value), 16, 8},
 		{"union bpf_attr, flags", unsafe.Offsetof(el.Flags), 24, 8},
 
+		{"union bpf_attr, batch.in_batch", unsafe.Offsetof(ba.InBatch), 0, 8},
+		{"union bpf_attr, batch.out_batch", unsafe.Offsetof(ba.OutBatch), 8, 8},
+		{"union bpf_attr, batch.keys", unsafe.Offsetof(ba.Keys), 16, 8},
+		{"union bpf_attr, batch.values", unsafe.Offsetof(ba.Values), 24, 8},
+		{"union bpf_attr, batch.count", unsafe.Offsetof(ba.Count), 32, 4},
+		{"union bpf_attr, batch.map_fd", unsafe.Offsetof(ba.MapFD), 36, 4},
+		{"union bpf_attr, batch.elem_flags", unsafe.Offsetof(ba.ElemFlags), 40, 8},
+		{"union bpf_attr, batch.flags", unsafe.Offsetof(ba.Flags), 48, 8},
+		{"union bpf_attr, map_id", unsafe.Offsetof(id.ID), 0, 4},
+		{"union bpf_attr, next_id", unsafe.Offsetof(id.NextID), 4, 4},
+		{"union bpf_attr, open_flags", unsafe.Offsetof(id.OpenFlags), 8, 4},
 		{"union bpf_attr, pathname", unsafe.Offsetof(og.Pathname), 0, 8},
 		{"union bpf_attr, bpf_fd", unsafe.Offsetof(og.BPFFD), 8, 4},
 		{"union bpf_attr, file_flags", unsafe.Offsetof(og.FileFlags), 12, 4},
@@ -108,12 +121,13 @@ func TestLayoutMatchesUAPI(t *testing.T) {
 	}
 	for name, got := range map[string]uintptr{
 		"Pointer":       unsafe.Sizeof(Pointer{}),
-		"ElemAttr":      unsafe.Sizeof(ElemAttr{}),
+		"MapElemAttr":   unsafe.Sizeof(MapElemAttr{}),
+		"MapBatchAttr":  unsafe.Sizeof(MapBatchAttr{}),
 		"MapCreateAttr": unsafe.Sizeof(MapCreateAttr{}),
 		"MapInfo":       unsafe.Sizeof(MapInfo{}),
 		"InfoAttr":      unsafe.Sizeof(InfoAttr{}),
 	} {
-		want := map[string]uintptr{"Pointer": 8, "ElemAttr": 32, "MapCreateAttr": 72, "MapInfo": 88, "InfoAttr": 16}[name]
+		want := map[string]uintptr{"Pointer": 8, "MapElemAttr": 32, "MapBatchAttr": 56, "MapCreateAttr": 72, "MapInfo": 88, "InfoAttr": 16}[name]
 		if got != want {
 			t.Errorf("sizeof(%s) = %d, want %d", name, got, want)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"runtime"
 	"testing"
 	"unsafe"
 
@@ -32,41 +31,49 @@ func RequireKernel(tb testing.TB) {
 }
 
 func kernelAvailable() error {
-	attr := sys.MapCreateAttr{MapType: 2 /* ARRAY */, KeySize: 4, ValueSize: 4, MaxEntries: 1}
-	fd, errno := sys.BPF(sys.MapCreate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	fd, errno := sys.MapCreate(&attr)
 	if errno != 0 {
 		return errno
 	}
-	unix.Close(int(fd))
-	return nil
+	return fd.Close()
 }
 
 // Lookup reads key's value with a raw BPF_MAP_LOOKUP_ELEM into a fresh
 // buffer of valueLen bytes, independent of the library's own code.
 func Lookup(fd int, key []byte, valueLen int) ([]byte, error) {
+	return LookupFlags(fd, key, valueLen, 0)
+}
+
+// LookupFlags is Lookup with BPF_MAP_LOOKUP_ELEM flags (BPF_F_LOCK,
+// BPF_F_CPU with a CPU number in the upper 32 bits).
+func LookupFlags(fd int, key []byte, valueLen int, flags uint64) ([]byte, error) {
 	value := make([]byte, valueLen)
-	attr := sys.ElemAttr{MapFD: uint32(fd)}
-	if len(key) > 0 {
-		attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
-	}
-	if valueLen > 0 {
-		attr.Value = sys.NewPointer(unsafe.Pointer(&value[0]))
-	}
-	_, errno := sys.BPF(sys.MapLookupElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	if errno != 0 {
+	attr := elemAttr(fd, key, value, flags)
+	if errno := sys.MapLookupElem(&attr); errno != 0 {
 		return nil, errno
 	}
 	return value, nil
+}
+
+// elemAttr builds a BPF_MAP_*_ELEM attr; empty buffers are NULL.
+func elemAttr(fd int, key, value []byte, flags uint64) sys.MapElemAttr {
+	attr := sys.MapElemAttr{MapFD: uint32(fd), Flags: flags}
+	if len(key) > 0 {
+		attr.Key = sys.SlicePointer(key)
+	}
+	if len(value) > 0 {
+		attr.Value = sys.SlicePointer(value)
+	}
+	return attr
 }
 
 // Pop removes and returns the next value of a Queue or Stack map
 // (BPF_MAP_LOOKUP_AND_DELETE_ELEM with no key).
 func Pop(fd int, valueLen int) ([]byte, error) {
 	value := make([]byte, valueLen)
-	attr := sys.ElemAttr{MapFD: uint32(fd), Value: sys.NewPointer(unsafe.Pointer(&value[0]))}
-	_, errno := sys.BPF(sys.MapLookupAndDeleteElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if errno != 0 {
+	attr := elemAttr(fd, nil, value, 0)
+	if errno := sys.MapLookupAndDeleteElem(&attr); errno != 0 {
 		return nil, errno
 	}
 	return value, nil
@@ -74,17 +81,8 @@ func Pop(fd int, valueLen int) ([]byte, error) {
 
 // Update writes one element with a raw BPF_MAP_UPDATE_ELEM.
 func Update(fd int, key, value []byte, flags uint64) error {
-	attr := sys.ElemAttr{MapFD: uint32(fd), Flags: flags}
-	if len(key) > 0 {
-		attr.Key = sys.NewPointer(unsafe.Pointer(&key[0]))
-	}
-	if len(value) > 0 {
-		attr.Value = sys.NewPointer(unsafe.Pointer(&value[0]))
-	}
-	_, errno := sys.BPF(sys.MapUpdateElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
-	if errno != 0 {
+	attr := elemAttr(fd, key, value, flags)
+	if errno := sys.MapUpdateElem(&attr); errno != 0 {
 		return errno
 	}
 	return nil
@@ -93,7 +91,7 @@ func Update(fd int, key, value []byte, flags uint64) error {
 // Freeze makes a map read-only to user space (BPF_MAP_FREEZE).
 func Freeze(fd int) error {
 	attr := sys.MapFDAttr{MapFD: uint32(fd)}
-	if _, errno := sys.BPF(sys.MapFreeze, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+	if errno := sys.MapFreeze(&attr); errno != 0 {
 		return errno
 	}
 	return nil
@@ -102,21 +100,21 @@ func Freeze(fd int) error {
 // CreateMap creates a map with a raw BPF_MAP_CREATE, for tests that must not
 // depend on the library's CreateMap.
 func CreateMap(attr sys.MapCreateAttr) (int, error) {
-	fd, errno := sys.BPF(sys.MapCreate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, errno := sys.MapCreate(&attr)
 	if errno != 0 {
 		return -1, errno
 	}
-	return int(fd), nil
+	return fd.Int(), nil
 }
 
 // Pin pins fd at path on a bpf filesystem (BPF_OBJ_PIN).
 func Pin(fd int, path string) error {
-	p, err := unix.BytePtrFromString(path)
+	p, err := sys.PathPointer(path)
 	if err != nil {
 		return err
 	}
-	attr := sys.ObjGetAttr{Pathname: sys.NewPointer(unsafe.Pointer(p)), BPFFD: uint32(fd)}
-	if _, errno := sys.BPF(sys.ObjPin, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+	attr := sys.ObjAttr{Pathname: p, BPFFD: uint32(fd)}
+	if errno := sys.ObjPin(&attr); errno != 0 {
 		return errno
 	}
 	return nil
@@ -186,19 +184,17 @@ func LoadSpinLockBTF() (int, error) {
 	blob = append(blob, strs...)
 	log := make([]byte, 4096)
 	attr := sys.BTFLoadAttr{
-		BTF:      sys.NewPointer(unsafe.Pointer(&blob[0])),
+		BTF:      sys.SlicePointer(blob),
 		BTFSize:  uint32(len(blob)),
-		LogBuf:   sys.NewPointer(unsafe.Pointer(&log[0])),
+		LogBuf:   sys.SlicePointer(log),
 		LogSize:  uint32(len(log)),
 		LogLevel: 1,
 	}
-	fd, errno := sys.BPF(sys.BTFLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(blob)
-	runtime.KeepAlive(log)
+	fd, errno := sys.BTFLoad(&attr)
 	if errno != 0 {
 		return -1, errors.New("BPF_BTF_LOAD: " + errno.Error() + ": " + unix.ByteSliceToString(log))
 	}
-	return int(fd), nil
+	return fd.Int(), nil
 }
 
 // LoadReturnZeroProg loads "r0 = 0; exit" as a program of progType
@@ -213,15 +209,13 @@ func LoadReturnZeroProg(progType uint32) (int, error) {
 		ProgType: progType,
 		InsnCnt:  uint32(len(insns)),
 		Insns:    sys.NewPointer(unsafe.Pointer(&insns[0])),
-		License:  sys.NewPointer(unsafe.Pointer(&license[0])),
+		License:  sys.SlicePointer(license),
 	}
-	fd, errno := sys.BPF(sys.ProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(insns)
-	runtime.KeepAlive(license)
+	fd, errno := sys.ProgLoad(&attr)
 	if errno != 0 {
 		return -1, errno
 	}
-	return int(fd), nil
+	return fd.Int(), nil
 }
 
 // insn encodes struct bpf_insn {u8 code; u8 dst:4, src:4; s16 off; s32 imm}
@@ -244,7 +238,7 @@ func insn(code, dst, src uint8, off int16, imm int32) uint64 {
 func ObjID(fd int) (uint32, error) {
 	var info [2]uint32 // type, id
 	attr := sys.InfoAttr{BPFFD: uint32(fd), InfoLen: uint32(unsafe.Sizeof(info)), Info: sys.NewPointer(unsafe.Pointer(&info))}
-	if _, errno := sys.BPF(sys.ObjGetInfoByFD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+	if errno := sys.ObjGetInfoByFD(&attr); errno != 0 {
 		return 0, errno
 	}
 	return info[1], nil
@@ -254,10 +248,8 @@ func ObjID(fd int) (uint32, error) {
 // event, cgroup) whose lookups are not readable from user space it tells
 // whether the slot was set (nil) or empty (ENOENT).
 func Delete(fd int, key []byte) error {
-	attr := sys.ElemAttr{MapFD: uint32(fd), Key: sys.NewPointer(unsafe.Pointer(&key[0]))}
-	_, errno := sys.BPF(sys.MapDeleteElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	if errno != 0 {
+	attr := elemAttr(fd, key, nil, 0)
+	if errno := sys.MapDeleteElem(&attr); errno != 0 {
 		return errno
 	}
 	return nil
@@ -282,11 +274,43 @@ func MountCgroup2(tb testing.TB) string {
 // BloomPeek tests value's membership in a bloom filter map: the kernel's
 // lookup of a keyless map takes the value to look for (bpf_map_peek_elem).
 func BloomPeek(fd int, value []byte) error {
-	attr := sys.ElemAttr{MapFD: uint32(fd), Value: sys.NewPointer(unsafe.Pointer(&value[0]))}
-	_, errno := sys.BPF(sys.MapLookupElem, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(value)
-	if errno != 0 {
+	attr := elemAttr(fd, nil, value, 0)
+	if errno := sys.MapLookupElem(&attr); errno != 0 {
 		return errno
 	}
 	return nil
+}
+
+// UpdateBatch issues a raw BPF_MAP_UPDATE_BATCH of count elements and
+// returns the count the kernel wrote back and its errno.
+func UpdateBatch(fd int, keys, values []byte, count uint32, flags uint64) (uint32, unix.Errno) {
+	attr := sys.MapBatchAttr{
+		Keys:      sys.SlicePointer(keys),
+		Values:    sys.SlicePointer(values),
+		Count:     count,
+		MapFD:     uint32(fd),
+		ElemFlags: flags,
+	}
+	errno := sys.MapUpdateBatch(&attr)
+	return attr.Count, errno
+}
+
+// Keys walks every key of a map with raw BPF_MAP_GET_NEXT_KEY calls, one
+// syscall per key, independently of the library's batch walk.
+func Keys(fd int, keySize int) ([][]byte, error) {
+	var keys [][]byte
+	var prev []byte // nil: the first key
+	for {
+		next := make([]byte, keySize)
+		attr := elemAttr(fd, prev, next, 0)
+		switch errno := sys.MapGetNextKey(&attr); errno {
+		case 0:
+		case unix.ENOENT:
+			return keys, nil
+		default:
+			return keys, errno
+		}
+		keys = append(keys, next)
+		prev = next
+	}
 }

@@ -1,0 +1,185 @@
+package bpfbatch
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+)
+
+// The hints of errors: what an errno means for this map and call, in words
+// a user can act on. bpf(2) says only the errno, so where several causes
+// share one, the hint looks at what it can (fd mode, capabilities, the
+// path's filesystem) before naming one.
+
+// elemHint explains errno from an element operation (op) on m. index is the
+// failing element, or -1 when the kernel refused the whole call.
+func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, index int) string {
+	t := m.info.Type
+	switch errno {
+	case unix.EPERM, unix.EACCES:
+		return permissionHint(fd, doneVerb(op) != "read")
+	case unix.E2BIG:
+		switch {
+		case t == Queue || t == Stack:
+			return fmt.Sprintf("the %s already holds max_entries (%d) values; pop some first, or push with UpdateExist to replace the oldest", t, m.info.MaxEntries)
+		case t.isArray():
+			return fmt.Sprintf("the key is an index >= max_entries (%d)", m.info.MaxEntries)
+		}
+		return fmt.Sprintf("the map already holds max_entries (%d) elements; delete some, use an LRU map, or create it larger", m.info.MaxEntries)
+	case unix.ENOSPC:
+		return fmt.Sprintf("the trie already holds max_entries (%d) prefixes", m.info.MaxEntries)
+	case unix.EEXIST:
+		if t.isArray() {
+			return "UpdateNoExist: every index of an array map exists"
+		}
+		return "UpdateNoExist: the key is already in the map"
+	case unix.ENOENT:
+		if flags&UpdateExist != 0 {
+			return "UpdateExist: the key is not in the map"
+		}
+		return "the key is not in the map"
+	case sys.ENOTSUPP, unix.EOPNOTSUPP:
+		return fmt.Sprintf("%s maps do not support %s from user space on this kernel", t, op)
+	case unix.EBADF:
+		if t == ArrayOfMaps || t == HashOfMaps {
+			return "the value must be the fd (u32) of an open inner map"
+		}
+		return "the file descriptor is not open"
+	case unix.EINVAL:
+		switch {
+		case flags&UpdateLock != 0 && m.info.BTFValueTypeID == 0:
+			return "UpdateLock needs a struct bpf_spin_lock in the map's value type, described by BTF; this map's value has none"
+		case index < 0:
+			return "the kernel refused the call as a whole (flags this kernel does not know?)"
+		case t == LPMTrie:
+			return fmt.Sprintf("the key's prefixlen (first 4 bytes) exceeds the %d data bits of key_size %d", 8*(int(m.info.KeySize)-4), m.info.KeySize)
+		case t == ArrayOfMaps || t == HashOfMaps:
+			return "the value must be the fd of a map compatible with the inner map (same type, key and value size)"
+		}
+		return "the kernel rejected the element"
+	case unix.EFAULT:
+		return "the kernel could not read or write the keys or values"
+	case unix.EBUSY, unix.EAGAIN:
+		return "a BPF program held the bucket lock on this CPU; retry"
+	case unix.ENOMEM:
+		return "the kernel ran out of memory for the element"
+	}
+	return ""
+}
+
+// permissionHint says which privilege an EPERM/EACCES on a map fd lacked.
+func permissionHint(fd *sys.FD, write bool) string {
+	// BPF_F_RDONLY and BPF_F_WRONLY are fd flags, not kept in map_flags:
+	// the fd's access mode tells.
+	if fd != nil {
+		if fl, err := unix.FcntlInt(uintptr(fd.Int()), unix.F_GETFL, 0); err == nil {
+			switch mode := fl & unix.O_ACCMODE; {
+			case write && mode == unix.O_RDONLY:
+				return "this map fd is read-only (the map was created with BPF_F_RDONLY, or a pin was opened read-only): user space cannot write through it"
+			case !write && mode == unix.O_WRONLY:
+				return "this map fd is write-only (the map was created with BPF_F_WRONLY, or a pin was opened write-only): user space cannot read through it"
+			}
+		}
+	}
+	if !hasBPFCapability() {
+		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
+	}
+	if write {
+		return "the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)"
+	}
+	return "a security module (LSM) denied bpf(2)"
+}
+
+// hasBPFCapability reports whether the calling thread has CAP_BPF or
+// CAP_SYS_ADMIN in its effective set: what bpf(2) asks for when unprivileged
+// BPF is disabled (kernel.unprivileged_bpf_disabled).
+func hasBPFCapability() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return true // unknown: do not blame capabilities
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)
+}
+
+// createHint explains errno from BPF_MAP_CREATE.
+func createHint(errno unix.Errno) string {
+	switch errno {
+	case unix.EPERM, unix.EACCES:
+		if !hasBPFCapability() {
+			return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
+		}
+		if charged, limit := memlockCharged(); charged {
+			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)", memlockString(limit))
+		}
+		return "a security module (LSM) denied bpf(2)"
+	case unix.EINVAL:
+		return "the kernel rejected the spec: check key/value sizes, max_entries and flags for this map type; LPM tries need BPF_F_NO_PREALLOC, map-in-map types a valid InnerMapFD"
+	case unix.ENOMEM:
+		return "max_entries x value size is too large for the kernel's memory"
+	case unix.E2BIG:
+		return "key or value size too large for this map type"
+	case sys.ENOTSUPP, unix.EOPNOTSUPP:
+		return "this kernel does not know the map type or a flag"
+	}
+	return ""
+}
+
+// pathError is the error of BPF_OBJ_GET (pin false) or BPF_OBJ_PIN (pin
+// true) on path. It checks the real cause (the filesystem, the file type)
+// before blaming privileges: the kernel answers a path outside bpffs and a
+// directory with the same EACCES/EPERM as missing privileges, and then the
+// error does not claim ErrPermission.
+func pathError(op, name, path string, pin bool, errno unix.Errno) *MapError {
+	hint, found := pathHint(path, pin, errno)
+	return &MapError{Op: op, Map: name, Path: path, Errno: errno, Hint: hint, notPrivilege: found}
+}
+
+// pathHint explains errno for path; found reports a cause other than
+// privileges.
+func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool) {
+	dir := path
+	if pin {
+		dir = filepath.Dir(path)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
+		return fmt.Sprintf("%s is not on a bpf filesystem; pinned maps live on one (mount -t bpf bpf /sys/fs/bpf)", dir), true
+	}
+	if pin {
+		switch errno {
+		case unix.EEXIST:
+			return "an object is already pinned there; remove it first", true
+		case unix.ENOENT:
+			return "the directory does not exist", true
+		}
+		if errno == unix.EPERM || errno == unix.EACCES {
+			if !hasBPFCapability() {
+				return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF", false
+			}
+			return "no write permission on the directory, or a security module (LSM) denied it", false
+		}
+		return "", false
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil && os.IsNotExist(err):
+		return "nothing is pinned there", true
+	case err == nil && fi.IsDir():
+		return "it is a directory, not a pinned map", true
+	case err == nil && !fi.Mode().IsRegular():
+		return "it is not a pinned BPF object", true
+	}
+	if errno == unix.EPERM || errno == unix.EACCES {
+		if !hasBPFCapability() {
+			return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF", false
+		}
+		return "no read and write permission on the pin, or a security module (LSM) denied it", false
+	}
+	return "", false
+}

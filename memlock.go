@@ -1,0 +1,87 @@
+package bpfbatch
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+)
+
+// RemoveMemlock lifts RLIMIT_MEMLOCK where the kernel still charges BPF map
+// memory to it, and changes nothing elsewhere. Kernels before 5.11 count
+// every map's memory against the locked-memory limit, which is 64 KiB by
+// default even for root, so creating a map of a few thousand elements fails
+// with EPERM; from 5.11 on, map memory is charged to the memory cgroup and
+// the limit does not matter.
+//
+// Whether the kernel charges RLIMIT_MEMLOCK is probed, not read from the
+// version string: once per process, RemoveMemlock (or a CreateMap refused
+// with EPERM) lowers the soft limit to 0 for the moment of creating a
+// one-element array and restores it. A map created by another goroutine in
+// that moment could fail, so call RemoveMemlock early, before creating maps.
+// Raising the hard limit needs CAP_SYS_RESOURCE (root has it).
+func RemoveMemlock() error {
+	charged, _ := memlockCharged()
+	if !charged {
+		return nil
+	}
+	unlimited := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unlimited); err != nil {
+		return fmt.Errorf("bpfbatch: RemoveMemlock: this kernel charges BPF map memory to RLIMIT_MEMLOCK, and raising it failed (needs CAP_SYS_RESOURCE): %w", err)
+	}
+	return nil
+}
+
+// memlockCharged reports whether this kernel charges map memory to
+// RLIMIT_MEMLOCK, and the current soft limit.
+func memlockCharged() (charged bool, limit uint64) {
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur); err != nil {
+		return false, 0
+	}
+	return memlockProbe(), cur.Cur
+}
+
+// memlockProbe creates a one-element array with a soft limit of 0: a kernel
+// that charges RLIMIT_MEMLOCK refuses it with EPERM. An EPERM also under the
+// original limit means no privilege at all, which says nothing.
+var memlockProbe = sync.OnceValue(func() bool {
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &orig); err != nil {
+		return false
+	}
+	zero := unix.Rlimit{Cur: 0, Max: orig.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &zero); err != nil {
+		return false
+	}
+	errno := createProbeMap()
+	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
+	if errno != unix.EPERM {
+		return false
+	}
+	return createProbeMap() == 0
+})
+
+// createProbeMap creates and closes the smallest map there is.
+func createProbeMap() unix.Errno {
+	attr := sys.MapCreateAttr{MapType: uint32(Array), KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	fd, errno := sys.MapCreate(&attr)
+	if errno == 0 {
+		fd.Close()
+	}
+	return errno
+}
+
+// memlockString formats a limit in bytes as "64 KiB" or "unlimited".
+func memlockString(limit uint64) string {
+	if limit == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	if limit%1024 == 0 {
+		return strconv.FormatUint(limit/1024, 10) + " KiB"
+	}
+	return strconv.FormatUint(limit, 10) + " bytes"
+}
