@@ -85,13 +85,19 @@ func permissionHint(fd *sys.FD, write bool) string {
 			}
 		}
 	}
+	if write {
+		return privilegeHint("the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)")
+	}
+	return privilegeHint("a security module (LSM) denied bpf(2)")
+}
+
+// privilegeHint blames missing capabilities when the process lacks them,
+// else the other cause.
+func privilegeHint(other string) string {
 	if !hasBPFCapability() {
 		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
 	}
-	if write {
-		return "the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)"
-	}
-	return "a security module (LSM) denied bpf(2)"
+	return other
 }
 
 // hasBPFCapability reports whether the calling thread has CAP_BPF or
@@ -111,13 +117,10 @@ func hasBPFCapability() bool {
 func createHint(errno unix.Errno) string {
 	switch errno {
 	case unix.EPERM, unix.EACCES:
-		if !hasBPFCapability() {
-			return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
-		}
-		if charged, limit := memlockCharged(); charged {
+		if charged, limit := memlockCharged(); charged && hasBPFCapability() {
 			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)", memlockString(limit))
 		}
-		return "a security module (LSM) denied bpf(2)"
+		return privilegeHint("a security module (LSM) denied bpf(2)")
 	case unix.EINVAL:
 		return "the kernel rejected the spec: check key/value sizes, max_entries and flags for this map type; LPM tries need BPF_F_NO_PREALLOC, map-in-map types a valid InnerMapFD"
 	case unix.ENOMEM:
@@ -159,10 +162,7 @@ func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool)
 			return "the directory does not exist", true
 		}
 		if errno == unix.EPERM || errno == unix.EACCES {
-			if !hasBPFCapability() {
-				return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF", false
-			}
-			return "no write permission on the directory, or a security module (LSM) denied it", false
+			return privilegeHint("no write permission on the directory, or a security module (LSM) denied it"), false
 		}
 		return "", false
 	}
@@ -176,10 +176,7 @@ func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool)
 		return "it is not a pinned BPF object", true
 	}
 	if errno == unix.EPERM || errno == unix.EACCES {
-		if !hasBPFCapability() {
-			return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF", false
-		}
-		return "no read and write permission on the pin, or a security module (LSM) denied it", false
+		return privilegeHint("no read and write permission on the pin, or a security module (LSM) denied it"), false
 	}
 	return "", false
 }
