@@ -169,8 +169,8 @@ func (m *Map) nativeCPUFlags(fd *sys.FD) bool {
 }
 
 // checkFlags checks that m and the operation op can take flags, before any
-// syscall but the once-per-map probe of the per-CPU flags.
-func (m *Map) checkFlags(fd *sys.FD, op string, flags Flags, lookup bool) error {
+// syscall.
+func (m *Map) checkFlags(op string, flags Flags, lookup bool) error {
 	fail := func(sentinel error, format string, args ...any) error {
 		return fmt.Errorf("bpfbatch: %s on %s: %w: %s", op, m.info.describe(), sentinel, fmt.Sprintf(format, args...))
 	}
@@ -192,10 +192,17 @@ func (m *Map) checkFlags(fd *sys.FD, op string, flags Flags, lookup bool) error 
 	if cpu := flags.cpu(); uint64(cpu) >= uint64(m.cpus) {
 		return fail(ErrInvalidFlags, "OnCPU(%d): this machine has %d possible CPUs, 0 to %d", cpu, m.cpus, m.cpus-1)
 	}
-	if !m.nativeCPUFlags(fd) {
-		return fail(ErrNotSupported, "OnCPU needs BPF_F_CPU (Linux 7.0), which this kernel lacks; nothing was done. Pass every CPU's value instead (ValueStride bytes per element), or UpdateAllCPUs for one value on every CPU")
-	}
 	return nil
+}
+
+// checkOnCPU refuses OnCPU on a kernel without BPF_F_CPU. It is the last
+// check before a call's syscalls, as it may probe the kernel.
+func (m *Map) checkOnCPU(fd *sys.FD, op string, flags Flags) error {
+	if flags&flagCPU == 0 || m.nativeCPUFlags(fd) {
+		return nil
+	}
+	return fmt.Errorf("bpfbatch: %s on %s: %w: OnCPU needs BPF_F_CPU (Linux 7.0), which this kernel lacks; nothing was done. Pass every CPU's value instead (ValueStride bytes per element), or UpdateAllCPUs for one value on every CPU",
+		op, m.info.describe(), ErrNotSupported)
 }
 
 // layout is how a values buffer lays out its elements.
@@ -258,7 +265,7 @@ func (m *Map) update(fd *sys.FD, keys, values []byte, flags Flags, lay layout) (
 // and count x stride bytes without knowing the buffers' lengths.
 func (m *Map) checkWrite(fd *sys.FD, keys, values []byte, flags Flags, lay layout) (int, error) {
 	const op = "update batch"
-	if err := m.checkFlags(fd, op, flags, false); err != nil {
+	if err := m.checkFlags(op, flags, false); err != nil {
 		return 0, err
 	}
 	stride := m.srcStride(flags, lay)
@@ -275,7 +282,7 @@ func (m *Map) checkWrite(fd *sys.FD, keys, values []byte, flags Flags, lay layou
 	if uint64(count) > math.MaxUint32 {
 		return 0, fmt.Errorf("bpfbatch: %s on %s: %d elements exceed the kernel's u32 count; split the batch", op, m.info.describe(), count)
 	}
-	return count, nil
+	return count, m.checkOnCPU(fd, op, flags)
 }
 
 // checkKeys returns the element count keys give, or for keyless maps the
@@ -443,7 +450,7 @@ func (m *Map) Lookup(key, value []byte) error {
 func (m *Map) LookupWith(key, value []byte, flags Flags) error {
 	_, err := withFD(m, "lookup", func(fd *sys.FD) (struct{}, error) {
 		const op = "lookup"
-		if err := m.checkFlags(fd, op, flags, true); err != nil {
+		if err := m.checkFlags(op, flags, true); err != nil {
 			return struct{}{}, err
 		}
 		if len(key) != int(m.info.KeySize) {
@@ -451,6 +458,9 @@ func (m *Map) LookupWith(key, value []byte, flags Flags) error {
 		}
 		if want := m.strideFor(flags); len(value) != want {
 			return struct{}{}, &SizeError{Buffer: "values", Got: len(value), Want: want, Op: op, Map: m.info, Elements: 1, CPUs: m.cpus, Flags: flags, single: true}
+		}
+		if err := m.checkOnCPU(fd, op, flags); err != nil {
+			return struct{}{}, err
 		}
 		attr := newElemAttr(fd, key, value, flags)
 		if errno := sys.MapLookupElem(&attr); errno != 0 {

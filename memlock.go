@@ -22,17 +22,24 @@ import (
 // with EPERM) lowers the soft limit to 0 for the moment of creating a
 // one-element array and restores it. A map created by another goroutine in
 // that moment could fail, so call RemoveMemlock early, before creating maps.
-// Raising the hard limit needs CAP_SYS_RESOURCE (root has it).
+// Raising the hard limit needs CAP_SYS_RESOURCE; without it RemoveMemlock
+// raises the soft limit to the hard one and returns an error that says so.
 func RemoveMemlock() error {
 	charged, _ := memlockCharged()
 	if !charged {
 		return nil
 	}
 	unlimited := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
-	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unlimited); err != nil {
-		return fmt.Errorf("bpfbatch: RemoveMemlock: this kernel charges BPF map memory to RLIMIT_MEMLOCK, and raising it failed (needs CAP_SYS_RESOURCE): %w", err)
+	err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unlimited)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var cur unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur) == nil {
+		cur.Cur = cur.Max
+		unix.Setrlimit(unix.RLIMIT_MEMLOCK, &cur)
+	}
+	return fmt.Errorf("bpfbatch: RemoveMemlock: this kernel charges BPF map memory to RLIMIT_MEMLOCK; lifting it needs CAP_SYS_RESOURCE, so it stays at the hard limit (%s): %w", memlockString(cur.Max), err)
 }
 
 // memlockCharged reports whether this kernel charges map memory to

@@ -5,7 +5,9 @@ package testutil
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -19,15 +21,44 @@ import (
 const RequireKernelEnv = "BPFBATCH_REQUIRE_KERNEL"
 
 // RequireKernel skips t unless this process may create BPF maps, or fails
-// it when RequireKernelEnv=1.
+// it when RequireKernelEnv=1. On kernels that charge map memory to
+// RLIMIT_MEMLOCK (before 5.11) it lifts the limit first, as a program would
+// with bpfbatch.RemoveMemlock; tests of that behaviour lower it themselves.
 func RequireKernel(tb testing.TB) {
 	tb.Helper()
+	liftMemlock()
 	if err := kernelAvailable(); err != nil {
 		if os.Getenv(RequireKernelEnv) == "1" {
 			tb.Fatalf("bpf(2) is not usable here and %s=1: %v", RequireKernelEnv, err)
 		}
 		tb.Skipf("bpf(2) is not usable here (run as root or with CAP_BPF; set %s=1 to fail instead): %v", RequireKernelEnv, err)
 	}
+}
+
+// liftMemlock raises RLIMIT_MEMLOCK to unlimited once per test binary. It
+// does not probe (that is the library's job, and under test): unlimited is
+// harmless on kernels that do not charge it.
+var liftMemlock = sync.OnceFunc(func() {
+	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
+})
+
+// KernelAtLeast reports whether the running kernel's release (uname -r) is
+// major.minor or newer, for tests that assert what each kernel does.
+func KernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		panic(err)
+	}
+	var ma, mi int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	return ma > major || ma == major && mi >= minor
+}
+
+// KernelRelease is uname -r, for test logs.
+func KernelRelease() string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 func kernelAvailable() error {
