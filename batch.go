@@ -3,6 +3,7 @@ package bpfbatch
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -108,27 +109,33 @@ func (m *Map) UpdatePath() (UpdatePath, error) {
 }
 
 // probePath returns the map's UpdatePath, probing the kernel the first time.
-// An errno other than "supported" or "not supported" (EPERM on a read-only
-// map, say) is returned and not cached.
 func (m *Map) probePath(fd *sys.FD) (UpdatePath, unix.Errno) {
-	if p := UpdatePath(m.path.Load()); p != pathUnknown {
+	return m.probeBatch(fd, &m.path, sys.MapUpdateBatch)
+}
+
+// probeBatch reports whether the map has the batch command cmd (BatchPath)
+// or must be served element by element, probing once with a count-0 call:
+// the kernel checks the fd, permission and the type's support
+// (bpf_map_do_batch answers 524 for a type without the command) before its
+// count-0 shortcut, so nothing is read or written. A kernel before 5.6
+// answers EINVAL (fd, permission and flags are fine: it is a map we opened,
+// with flags 0). Another errno (EPERM on a read-only map, say) is returned
+// and not cached.
+func (m *Map) probeBatch(fd *sys.FD, cached *atomic.Uint32, cmd func(*sys.MapBatchAttr) unix.Errno) (UpdatePath, unix.Errno) {
+	if p := UpdatePath(cached.Load()); p != pathUnknown {
 		return p, 0
 	}
 	attr := newBatchAttr(fd, nil, nil, 0, 0)
 	var p UpdatePath
-	switch errno := sys.MapUpdateBatch(&attr); errno {
+	switch errno := cmd(&attr); errno {
 	case 0:
 		p = BatchPath
-	case sys.ENOTSUPP, unix.EOPNOTSUPP:
-		p = PerElementPath // the map type has no map_update_batch
-	case unix.EINVAL:
-		// fd, permission and flags are fine (it is a map we opened, flags
-		// are 0), so EINVAL means the kernel predates the command (< 5.6).
+	case sys.ENOTSUPP, unix.EOPNOTSUPP, unix.EINVAL:
 		p = PerElementPath
 	default:
 		return pathUnknown, errno
 	}
-	m.path.Store(uint32(p))
+	cached.Store(uint32(p))
 	return p, 0
 }
 

@@ -27,8 +27,10 @@ type Map struct {
 	cpus   int // possible CPUs for per-CPU maps, else 0
 	stride int // bytes per element in a values buffer, without per-CPU flags
 
-	path     atomic.Uint32 // UpdatePath once probed, 0 before
-	cpuFlags atomic.Uint32 // cpuFlagsNative or cpuFlagsAbsent once probed
+	path       atomic.Uint32 // UpdatePath once probed, 0 before
+	readPath   atomic.Uint32 // the same for BPF_MAP_LOOKUP_BATCH
+	deletePath atomic.Uint32 // and for BPF_MAP_DELETE_BATCH
+	cpuFlags   atomic.Uint32 // cpuFlagsNative or cpuFlagsAbsent once probed
 
 	// plainPair remembers the last K, V that UpdateBatchOf checked, so a
 	// loop of typed calls skips the type-cache lookups.

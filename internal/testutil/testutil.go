@@ -345,3 +345,20 @@ func Keys(fd int, keySize int) ([][]byte, error) {
 		prev = next
 	}
 }
+
+// LookupBatch issues a raw BPF_MAP_LOOKUP_BATCH of up to count elements
+// after the cursor in (nil: from the start), writing the next cursor to out.
+func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (uint32, unix.Errno) {
+	attr := sys.MapBatchAttr{
+		Keys:   sys.SlicePointer(keys),
+		Values: sys.SlicePointer(values),
+		Count:  count,
+		MapFD:  uint32(fd),
+	}
+	if in != nil {
+		attr.InBatch = sys.SlicePointer(in)
+	}
+	attr.OutBatch = sys.SlicePointer(out)
+	errno := sys.MapLookupBatch(&attr)
+	return attr.Count, errno
+}

@@ -1,0 +1,263 @@
+package bpfbatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/keyset"
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+)
+
+// SyncOptions tunes Map.Sync.
+type SyncOptions struct {
+	// DryRun computes the SyncStats and writes nothing.
+	DryRun bool
+	// Workers is the number of write syscalls in flight at once, as in
+	// BatchOptions.
+	Workers int
+	// Progress, if set, is called after each delete and write chunk with
+	// the deletes and writes done so far and their total. Calls never
+	// overlap.
+	Progress func(done, total int)
+}
+
+// SyncStats says what Sync found and did. Added, Changed and Deleted count
+// the elements written or deleted (to be, with DryRun); Unchanged counts
+// the elements of the input the map already held with the same value.
+type SyncStats struct{ Added, Changed, Deleted, Unchanged int }
+
+// String reads "added 3, changed 1, deleted 2, unchanged 994".
+func (s SyncStats) String() string {
+	return fmt.Sprintf("added %d, changed %d, deleted %d, unchanged %d", s.Added, s.Changed, s.Deleted, s.Unchanged)
+}
+
+// Sync makes the map's contents equal to keys and values (UpdateBatch's
+// layout, UpdateAny): it reads the whole map with one batch walk, deletes
+// the keys that are not in keys (first, to make room in a full map), then
+// writes only the elements that are new or whose value differs, with
+// UpdateBatchWith and opts.Workers. Unchanged elements are not rewritten, so
+// LRU maps keep their order and programs watching values see no churn.
+// Array maps cannot delete: their elements not in keys are set to zero
+// bytes (and counted as Deleted). Per-CPU values compare every CPU's
+// value_size bytes; padding is not compared. Map-in-map values compare the
+// inner map of the given fd with the one the map holds. Keys compare as
+// bytes: an LPM trie key with host bits set is another key.
+//
+// Duplicate keys in the input, a bad layout, and map types without keys
+// are errors before any write. On error, the message says how many deletes
+// and writes were done.
+//
+// Sync is not atomic. While BPF programs (or other processes) also write
+// the map, it promises this, and no more: every key in keys holds its value
+// from keys when Sync returns, unless a writer changed it after Sync's walk
+// read it; every key the walk found and keys lacks is deleted (a writer may
+// add it again afterwards); keys a writer adds after the walk has passed
+// them are left alone; a stale key a writer deletes first is not an error.
+// Replacing a whole map where programs must never see a mix is
+// ReplaceInner's job.
+func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (SyncStats, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d, err := m.diff(keys, values, opts.Workers)
+	if err != nil || opts.DryRun {
+		return d.stats, err
+	}
+	total := d.stats.Deleted + d.stats.Added + d.stats.Changed
+	progress := func(done int) {
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+	}
+	deleted, err := m.deleteStale(ctx, d, progress)
+	if err != nil {
+		return d.stats, fmt.Errorf("bpfbatch: sync %s: %d of %d stale elements deleted, nothing written: %w", m.info.describe(), deleted, d.stats.Deleted, err)
+	}
+	wkeys, wvalues := d.writes(keys, values, int(m.info.KeySize), m.stride)
+	written, err := m.UpdateBatchWith(ctx, wkeys, wvalues, BatchOptions{
+		Workers:  opts.Workers,
+		Progress: func(w int) { progress(deleted + w) },
+	})
+	if err != nil {
+		return d.stats, fmt.Errorf("bpfbatch: sync %s: %d stale elements deleted, %d of %d new and changed elements written: %w", m.info.describe(), deleted, written, len(d.write), err)
+	}
+	return d.stats, nil
+}
+
+// syncDiff is what one walk of the map found against the input.
+type syncDiff struct {
+	stats SyncStats
+	write []int  // input elements to write (new or changed), in input order
+	stale []byte // keys to delete, or array indices to zero
+}
+
+// writes gathers the elements to write into buffers of their own.
+func (d *syncDiff) writes(keys, values []byte, ks, stride int) ([]byte, []byte) {
+	wkeys := make([]byte, 0, len(d.write)*ks)
+	wvalues := make([]byte, 0, len(d.write)*stride)
+	for _, i := range d.write {
+		wkeys = append(wkeys, keys[i*ks:(i+1)*ks]...)
+		wvalues = append(wvalues, values[i*stride:(i+1)*stride]...)
+	}
+	return wkeys, wvalues
+}
+
+// diff validates the input, then walks the map once and compares.
+func (m *Map) diff(keys, values []byte, workers int) (syncDiff, error) {
+	const op = "sync"
+	count, err := withFD(m, op, func(fd *sys.FD) (int, error) {
+		if m.info.KeySize == 0 {
+			return 0, fmt.Errorf("bpfbatch: %s on %s: %w: %s maps have no keys to compare", op, m.info.describe(), ErrNotSupported, m.info.Type)
+		}
+		if workers < 0 {
+			return 0, fmt.Errorf("bpfbatch: %s on %s: Workers %d must not be negative", op, m.info.describe(), workers)
+		}
+		return m.checkWrite(fd, keys, values, UpdateAny, kernelLayout)
+	})
+	if err != nil {
+		return syncDiff{}, err
+	}
+	ks := int(m.info.KeySize)
+	set, dup, first := keyset.New(keys[:count*ks], ks)
+	if dup >= 0 {
+		return syncDiff{}, fmt.Errorf("bpfbatch: %s on %s: keys: element %d repeats element %d (key %x); each key may appear once, nothing was written", op, m.info.describe(), dup, first, keys[dup*ks:(dup+1)*ks])
+	}
+	want := values
+	if m.info.Type == ArrayOfMaps || m.info.Type == HashOfMaps {
+		want = innerMapIDs(values) // the map holds inner map IDs, the input fds
+	}
+
+	var d syncDiff
+	seen := make([]bool, count)
+	var c Cursor
+	chunk := countChunk(m.stride, ks)
+	rkeys, rvalues := make([]byte, chunk*ks), make([]byte, chunk*m.stride)
+	for {
+		n, err := m.LookupBatch(&c, rkeys, rvalues, UpdateAny)
+		if err != nil {
+			return syncDiff{}, fmt.Errorf("bpfbatch: %s on %s: reading the map, nothing was written: %w", op, m.info.describe(), err)
+		}
+		if n == 0 {
+			break
+		}
+		for e := range n {
+			key, value := rkeys[e*ks:(e+1)*ks], rvalues[e*m.stride:(e+1)*m.stride]
+			i := set.Find(key)
+			switch {
+			case i < 0 && m.info.Type.canDelete():
+				d.stale = append(d.stale, key...)
+			case i < 0:
+				if !allZeroBytes(value) {
+					d.stale = append(d.stale, key...) // an array element to zero
+				}
+			case seen[i]: // seen twice: the map changed during the walk
+			case m.sameValue(value, want[i*m.stride:(i+1)*m.stride]):
+				seen[i] = true
+				d.stats.Unchanged++
+			default:
+				seen[i] = true
+				d.stats.Changed++
+				d.write = append(d.write, i)
+			}
+		}
+	}
+	for i, s := range seen {
+		if !s {
+			d.stats.Added++
+			d.write = append(d.write, i)
+		}
+	}
+	d.stats.Deleted = len(d.stale) / ks
+	return d, nil
+}
+
+// sameValue compares a value read from the map with one from the input:
+// for per-CPU maps each CPU's value_size bytes, not the padding.
+func (m *Map) sameValue(got, want []byte) bool {
+	if m.cpus == 0 {
+		return bytes.Equal(got, want)
+	}
+	vs, slot := int(m.info.ValueSize), slotSize(m.info.ValueSize)
+	for c := range m.cpus {
+		if !bytes.Equal(got[c*slot:c*slot+vs], want[c*slot:c*slot+vs]) {
+			return false
+		}
+	}
+	return true
+}
+
+// innerMapIDs turns map-in-map values (u32 fds) into the IDs the kernel
+// reports for them; an fd that is not a map gets ID 0, which no map has, so
+// its element counts as changed and the write reports the bad fd.
+func innerMapIDs(values []byte) []byte {
+	ids := make([]byte, len(values))
+	for i := 0; i+4 <= len(values); i += 4 {
+		fd, err := sys.DupRaw(int(binary.NativeEndian.Uint32(values[i:])))
+		if err != nil {
+			continue
+		}
+		var info sys.MapInfo
+		if sys.MapGetInfo(fd, &info) == 0 {
+			binary.NativeEndian.PutUint32(ids[i:], info.ID)
+		}
+		fd.Close()
+	}
+	return ids
+}
+
+func allZeroBytes(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteStale deletes (or, in arrays, zeroes) the stale keys in chunks. A
+// key someone else deleted first is skipped, not an error.
+func (m *Map) deleteStale(ctx context.Context, d syncDiff, progress func(int)) (int, error) {
+	ks := int(m.info.KeySize)
+	total := len(d.stale) / ks
+	if !m.info.Type.canDelete() {
+		zeros := make([]byte, total*m.stride)
+		return m.UpdateBatchWith(ctx, d.stale, zeros, BatchOptions{Progress: progress})
+	}
+	type result struct {
+		n int
+		f fault
+	}
+	done := 0
+	for pos := 0; pos < total; {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		n := min(total-pos, deleteChunk)
+		r, err := withFD(m, "sync", func(fd *sys.FD) (result, error) {
+			deleted, f := m.deleteKeys(fd, d.stale[pos*ks:(pos+n)*ks], n, pos)
+			return result{deleted, f}, nil
+		})
+		if err != nil {
+			return done, err
+		}
+		done += r.n
+		pos += r.n
+		switch {
+		case !r.f.failed():
+		case r.f.errno == unix.ENOENT && r.f.index >= 0:
+			pos++ // gone already
+		default:
+			return done, m.elemError(r.f, 0, total, done, nil)
+		}
+		progress(done)
+	}
+	return done, nil
+}
+
+// deleteChunk bounds one BPF_MAP_DELETE_BATCH of Sync, so that cancellation
+// and Progress get a say.
+const deleteChunk = 4096
