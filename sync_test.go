@@ -1,0 +1,299 @@
+package bpfbatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
+)
+
+// syncCase builds a map holding old elements and an input that keeps some
+// (unchanged), changes some, adds some and leaves some out (stale).
+type syncCase struct {
+	m                  *Map
+	keys, values       []byte // the input
+	added, changed     int
+	deleted, unchanged int
+}
+
+func newSyncCase(t *testing.T, spec MapSpec) syncCase {
+	t.Helper()
+	const old, kept, changed, added = 600, 300, 150, 200 // 150 stale
+	m := createMap(t, spec)
+	rng := rand.New(rand.NewPCG(11, uint64(spec.Type)))
+	all := testKeys(m, old+added, rng)
+	vals := testValues(t, m, old+added, rng, false, nil)
+	ks, stride := int(spec.KeySize), m.ValueStride()
+	if _, err := m.UpdateBatch(all[:old*ks], vals[:old*stride], UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	c := syncCase{m: m, added: added, changed: changed, unchanged: kept - changed, deleted: old - kept}
+	// input: elements [0, kept) of the map, the first `changed` with new
+	// values, then `added` new keys.
+	c.keys = append(bytes.Clone(all[:kept*ks]), all[old*ks:]...)
+	c.values = append(bytes.Clone(vals[:kept*stride]), vals[old*stride:]...)
+	for i := range changed {
+		c.values[i*stride] ^= 0xff
+	}
+	if !m.Info().Type.canDelete() {
+		// Every index exists: stale ones are zeroed, and those already zero
+		// are not stale.
+		c.deleted = 0
+		for i := kept; i < old; i++ {
+			if !allZero(vals[i*stride : (i+1)*stride]) {
+				c.deleted++
+			}
+		}
+		// An array has max_entries indices: keys past old are new only in
+		// that they held zeros.
+	}
+	return c
+}
+
+// checkEquals reads the map back independently (GET_NEXT_KEY, raw lookups)
+// and asserts it holds exactly the input (arrays: zeros elsewhere).
+func (c syncCase) checkEquals(t *testing.T) {
+	t.Helper()
+	ks, stride := int(c.m.Info().KeySize), c.m.ValueStride()
+	checkWritten(t, c.m, c.keys, c.values, nil)
+	present, err := testutil.Keys(c.m.FD(), ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]bool{}
+	for i := range len(c.keys) / ks {
+		in[string(c.keys[i*ks:(i+1)*ks])] = true
+	}
+	for _, k := range present {
+		if in[string(k)] {
+			continue
+		}
+		if c.m.Info().Type.canDelete() {
+			t.Fatalf("key %x is not in the input but still in the map", k)
+		}
+		if v, err := testutil.Lookup(c.m.FD(), k, stride); err != nil || !allZero(v) {
+			t.Fatalf("array index %x outside the input holds %x (%v), want zeros", k, v, err)
+		}
+	}
+}
+
+func TestSyncMakesTheMapEqualTheInput(t *testing.T) {
+	for _, spec := range []MapSpec{
+		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 2000},
+		{Type: PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 2000},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 8000},
+		{Type: LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 2000, Flags: noPrealloc},
+		{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 800},
+		{Type: PerCPUArray, KeySize: 4, ValueSize: 4, MaxEntries: 800},
+	} {
+		t.Run(specName(spec), func(t *testing.T) {
+			c := newSyncCase(t, spec)
+			want := SyncStats{Added: c.added, Changed: c.changed, Deleted: c.deleted, Unchanged: c.unchanged}
+			if spec.Type.isArray() {
+				// The "new" keys are indices that held zeros: changed.
+				want.Changed, want.Added = c.changed+c.added, 0
+			}
+			before, _ := testutil.Keys(c.m.FD(), int(spec.KeySize))
+			stats, err := c.m.Sync(context.Background(), c.keys, c.values, SyncOptions{DryRun: true})
+			if err != nil || stats != want {
+				t.Fatalf("dry run = %v, %v; want %v", stats, err, want)
+			}
+			if after, _ := testutil.Keys(c.m.FD(), int(spec.KeySize)); len(after) != len(before) {
+				t.Fatalf("dry run changed the map: %d keys, then %d", len(before), len(after))
+			}
+			var last, total int
+			stats, err = c.m.Sync(context.Background(), c.keys, c.values, SyncOptions{Workers: 2, Progress: func(done, all int) { last, total = done, all }})
+			if err != nil || stats != want {
+				t.Fatalf("Sync = %v, %v; want %v", stats, err, want)
+			}
+			if wantTotal := want.Added + want.Changed + want.Deleted; total != wantTotal || last != wantTotal {
+				t.Fatalf("Progress ended at %d of %d, want %d of %d", last, total, wantTotal, wantTotal)
+			}
+			c.checkEquals(t)
+			// Synced: nothing left to do.
+			again, err := c.m.Sync(context.Background(), c.keys, c.values, SyncOptions{})
+			if err != nil || again != (SyncStats{Unchanged: want.Added + want.Changed + want.Unchanged}) {
+				t.Fatalf("second Sync = %v, %v", again, err)
+			}
+		})
+	}
+}
+
+// Unchanged elements are not rewritten: on a frozen map (no user-space
+// write succeeds) a Sync with nothing to change succeeds, and one with a
+// change fails.
+func TestSyncWritesOnlyWhatChanged(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	keys, values := indexKeys(40), make([]byte, 40*8)
+	for i := range values {
+		values[i] = byte(i)
+	}
+	if _, err := m.UpdateBatch(keys, values, UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.Freeze(m.FD()); err != nil {
+		t.Fatal(err)
+	}
+	if stats, err := m.Sync(context.Background(), keys, values, SyncOptions{}); err != nil || stats.Unchanged != 40 {
+		t.Fatalf("Sync of an equal input on a frozen map = %v, %v; want all unchanged, nothing written", stats, err)
+	}
+	values[0] ^= 1
+	_, err := m.Sync(context.Background(), keys, values, SyncOptions{})
+	if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "0 of 1 new and changed elements written") {
+		t.Fatalf("Sync with one change on a frozen map = %v", err)
+	}
+}
+
+func TestSyncRefusesDuplicateKeys(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := m.UpdateBatch(u32s(9), u64s(9), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Sync(context.Background(), u32s(1, 2, 1), u64s(1, 2, 3), SyncOptions{})
+	if err == nil || !strings.Contains(err.Error(), "element 2 repeats element 0") || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("Sync with a repeated key = %v", err)
+	}
+	checkWritten(t, m, u32s(9), u64s(9), nil)
+	checkMissing(t, m, u32s(1, 2))
+}
+
+// Sync's promise while another writer (a BPF program, here a goroutine) adds
+// its own keys and deletes stale ones: no error; every input key holds its
+// input value; every stale key is gone; the writer's keys that survive hold
+// the writer's value (Sync deletes those its walk saw, writes none).
+func TestSyncUnderAConcurrentWriter(t *testing.T) {
+	const (
+		inputN, staleN   = 20000, 20000
+		writerBase       = 1 << 20
+		writerValue      = 0x99
+		maxEntries       = 200000
+		staleBase        = 500000
+		writerKeysPerRun = 5000
+	)
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: maxEntries})
+	var keys, values, stale []byte
+	for i := range inputN {
+		keys = binary.NativeEndian.AppendUint32(keys, uint32(i))
+		values = binary.NativeEndian.AppendUint64(values, uint64(i)+1)
+	}
+	for i := range staleN {
+		stale = binary.NativeEndian.AppendUint32(stale, uint32(staleBase+i))
+	}
+	if _, err := m.UpdateBatch(stale, make([]byte, staleN*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.UpdateBatch(keys[:inputN/2*4], make([]byte, inputN/2*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	fd := m.FD()
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(5, 6))
+		v := binary.NativeEndian.AppendUint64(nil, writerValue)
+		for !stop.Load() {
+			for range writerKeysPerRun {
+				k := binary.NativeEndian.AppendUint32(nil, uint32(writerBase+rng.IntN(writerKeysPerRun)))
+				testutil.Update(fd, k, v, 0)
+				s := binary.NativeEndian.AppendUint32(nil, uint32(staleBase+rng.IntN(staleN)))
+				testutil.Delete(fd, s)
+			}
+		}
+	})
+	stats, err := m.Sync(context.Background(), keys, values, SyncOptions{Workers: 2})
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("Sync beside a writer = %v, %v", stats, err)
+	}
+	checkWritten(t, m, keys, values, nil)
+	present, err := testutil.Keys(m.FD(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writers := 0
+	for _, k := range present {
+		key := binary.NativeEndian.Uint32(k)
+		switch {
+		case key < inputN:
+		case key >= writerBase:
+			writers++
+			if v, err := testutil.Lookup(m.FD(), k, 8); err != nil || binary.NativeEndian.Uint64(v) != writerValue {
+				t.Fatalf("writer key %d holds %x (%v): Sync wrote it", key, v, err)
+			}
+		default:
+			t.Fatalf("stale key %d survived Sync", key)
+		}
+	}
+	t.Logf("%v; %d of the writer's keys survive", stats, writers)
+}
+
+// ReplaceInner swaps a map-in-map slot to a new, filled inner map in one
+// update; on failure the slot keeps the old one.
+func TestReplaceInner(t *testing.T) {
+	innerSpec := MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16}
+	old := createMap(t, innerSpec)
+	if _, err := old.UpdateBatch(u32s(1), u64s(1), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	outer := createMap(t, MapSpec{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMapFD: old.FD()})
+	slot := u32s(0)
+	if _, err := outer.UpdateBatch(slot, u32s(uint32(old.FD())), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	slotID := func() uint32 {
+		v, err := testutil.Lookup(outer.FD(), slot, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return binary.NativeEndian.Uint32(v)
+	}
+
+	inner, err := ReplaceInner(outer, slot, innerSpec, u32s(2, 3), u64s(20, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	if got := slotID(); got != inner.Info().ID {
+		t.Fatalf("slot holds map %d, want the new inner map %d", got, inner.Info().ID)
+	}
+	checkWritten(t, inner, u32s(2, 3), u64s(20, 30), nil)
+	checkWritten(t, old, u32s(1), u64s(1), nil) // the old map is untouched
+
+	for _, tc := range []struct {
+		name string
+		spec MapSpec
+		keys []byte
+		want error
+	}{
+		{"incompatible inner map", MapSpec{Type: Hash, KeySize: 4, ValueSize: 16, MaxEntries: 16}, nil, unix.EINVAL},
+		{"the new map cannot hold the input", MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1}, u32s(1, 2), ErrMapFull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			values := make([]byte, len(tc.keys)/4*int(tc.spec.ValueSize))
+			m, err := ReplaceInner(outer, slot, tc.spec, tc.keys, values)
+			if err == nil {
+				m.Close()
+				t.Fatal("ReplaceInner succeeded")
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("= %v, want %v", err, tc.want)
+			}
+			if got := slotID(); got != inner.Info().ID {
+				t.Fatalf("after a failed ReplaceInner the slot holds %d, want %d", got, inner.Info().ID)
+			}
+		})
+	}
+	if _, err := ReplaceInner(old, slot, innerSpec, nil, nil); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("ReplaceInner on a hash = %v", err)
+	}
+}
