@@ -23,6 +23,9 @@ func TestKernelExamplesPrintWhatTheySay(t *testing.T) {
 		{"UpdateBatchOf per-CPU", ExampleUpdateBatchOf_perCPU, "2 <nil>\n"},
 		{"BatchError", ExampleBatchError, "2 2 2 argument list too long true\n"},
 		{"Map.UpdateBatchWith", ExampleMap_UpdateBatchWith, "100000 <nil>\n"},
+		{"Map.LookupBatch", ExampleMap_LookupBatch, "10000\n"},
+		{"Map.Sync", ExampleMap_Sync, "added 1, changed 1, deleted 1, unchanged 1 <nil>\n"},
+		{"UpdateAllCPUs", ExampleUpdateAllCPUs, "2 <nil>\n"},
 	} {
 		t.Run(ex.name, func(t *testing.T) {
 			if got := captureStdout(t, ex.f); got != ex.want {
