@@ -41,7 +41,7 @@ func wantBatchError(t testing.TB, n int, err error, errno unix.Errno, sentinel e
 	return be
 }
 
-// Each row of the errno table in KERNEL-NOTES.md, provoked on the real kernel
+// Each errno the kernel answers an update with, provoked on the real kernel
 // through the library.
 
 func TestErrnoArrayIndexOutOfRange(t *testing.T) {
