@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -419,5 +420,51 @@ func TestCount(t *testing.T) {
 	var closed Map
 	if _, err := closed.Count(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Count on the zero Map = %v", err)
+	}
+}
+
+// A map type without BPF_MAP_LOOKUP_BATCH or BPF_MAP_DELETE_BATCH (a
+// program array) is walked and deleted element by element, under the same
+// contract: the set slots, once each, with the program IDs user space reads.
+func TestReadAndDeleteOnATypeWithoutBatch(t *testing.T) {
+	m := createMap(t, MapSpec{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 8})
+	var values []byte
+	var ids []uint32
+	for range 3 {
+		fd, err := testutil.LoadReturnZeroProg(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, fd)
+		id, _ := testutil.ObjID(fd)
+		ids = append(ids, id)
+		values = binary.NativeEndian.AppendUint32(values, uint32(fd))
+	}
+	if _, err := m.UpdateBatch(u32s(1, 4, 6), values, UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	for cmd, cached := range map[string]*atomic.Uint32{"lookup": &m.readPath, "delete": &m.deletePath} {
+		probe := map[string]func(*sys.MapBatchAttr) unix.Errno{"lookup": sys.MapLookupBatch, "delete": sys.MapDeleteBatch}[cmd]
+		if p, errno := m.probeBatch(m.fd, cached, probe); errno != 0 || p != PerElementPath {
+			t.Fatalf("kernel %s: %s path of a program array = %v (%v), want per-element", testutil.KernelRelease(), cmd, p, errno)
+		}
+	}
+	for _, per := range []int{1, 2, 8} {
+		keys, vals := walk(t, m, per, UpdateAny)
+		if len(keys) != 3 {
+			t.Fatalf("walk returned %d slots, want the 3 set ones", len(keys))
+		}
+		for i, k := range keys {
+			slot := binary.NativeEndian.Uint32(k)
+			want := ids[map[uint32]int{1: 0, 4: 1, 6: 2}[slot]]
+			if got := binary.NativeEndian.Uint32(vals[i]); got != want {
+				t.Fatalf("slot %d: %d, want program ID %d", slot, got, want)
+			}
+		}
+	}
+	n, err := m.DeleteBatch(u32s(4, 6, 4), UpdateAny)
+	wantBatchError(t, n, err, unix.ENOENT, ErrKeyNotExist, 2, 2, "BPF_MAP_DELETE_ELEM")
+	if c, err := m.Count(); c != 1 || err != nil {
+		t.Fatalf("Count = %d, %v; want 1", c, err)
 	}
 }
