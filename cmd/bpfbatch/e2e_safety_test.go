@@ -180,9 +180,17 @@ func TestLoadDuplicateKeysLastWins(t *testing.T) {
 		}
 		checkMap(t, pin, want)
 	}
+	// --flags noexist too: the key is new to the map, written once.
+	pin := createPinned(t, dir, "dups-noexist", hashSpec)
+	r := mustRun(t, 0, "7 70\n8 80\n7 71\n", append([]string{"load", pin, "-", "--flags", "noexist"}, u32u64...)...)
+	if !strings.HasPrefix(r.stdout, "loaded 2 entries into ") || !strings.Contains(r.stdout, "dropped 1 line whose key a later line repeats") {
+		t.Errorf("--flags noexist: stdout = %q", r.stdout)
+	}
+	checkMap(t, pin, []entry{{u32(7), u64(71)}, {u32(8), u64(80)}})
+
 	// A dry run counts the same.
-	pin := createPinned(t, dir, "dups-dry", hashSpec)
-	r := mustRun(t, 0, in, append([]string{"load", pin, "-", "--dry-run"}, u32u64...)...)
+	pin = createPinned(t, dir, "dups-dry", hashSpec)
+	r = mustRun(t, 0, in, append([]string{"load", pin, "-", "--dry-run"}, u32u64...)...)
 	if !strings.HasPrefix(r.stdout, "dry run: 39000 entries in stdin") || !strings.Contains(r.stdout, "1000 lines whose key a later line repeats") {
 		t.Errorf("dry run: stdout = %q", r.stdout)
 	}

@@ -664,7 +664,7 @@ func (l *loader) writeFailed(err error, base, n, total int, b *input.Batch) int 
 		}
 	}
 	if l.dropped > 0 {
-		fmt.Fprintf(&sb, " (%s whose key a later line repeats were dropped before writing)", plural(l.dropped, "line", "lines"))
+		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
 	}
 	fmt.Fprintf(l.stderr, "bpfbatch: load %s: %s\n", l.pin, sb.String())
 	if total < 0 {
