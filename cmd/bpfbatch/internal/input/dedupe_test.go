@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"encoding/hex"
 	"slices"
 	"testing"
 )
@@ -45,12 +46,13 @@ func TestDedupePerCPU(t *testing.T) {
 // the trie, so they are duplicates; the last line's key bytes are kept.
 func TestDedupeLPMMasksHostBits(t *testing.T) {
 	l := Layout{KeySize: 8, ValueSize: 4, LPM: true}
-	in := "080000000a000000 01000000\n100000000a010000 02000000\n080000000aff0000 03000000\n"
+	line := func(key []byte, value string) string { return hex.EncodeToString(key) + " " + value + "\n" }
+	in := line(lpm(8, "0a000000"), "01000000") + line(lpm(16, "0a010000"), "02000000") + line(lpm(8, "0aff0000"), "03000000")
 	b := mustRead(t, in, Options{Layout: l})
 	if dropped := b.Dedupe(l); dropped != 1 {
 		t.Fatalf("dropped %d, want 1", dropped)
 	}
-	if want := cat(unhex("100000000a010000"), unhex("080000000aff0000")); !bytes.Equal(b.Keys, want) {
+	if want := cat(lpm(16, "0a010000"), lpm(8, "0aff0000")); !bytes.Equal(b.Keys, want) {
 		t.Errorf("keys = %x, want %x", b.Keys, want)
 	}
 	// Without LPM the same bytes are different keys.
