@@ -117,7 +117,7 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; 0 or 1 writes one chunk at a time, in order. More than 1\nwrites chunks out of order, so on an error the message lists the input lines written\ninstead of 'everything before line N'. Not for queue and stack maps")
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
 	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map, write nothing")
-	cmd.fs.BoolVar(&lf.stream, "stream", false, "write each chunk as it is read instead of checking the whole input first\n(for inputs too large to hold in memory)")
+	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.StringVar(&lf.keyFormat, "key-format", "hex", "key `format`: "+input.FormatNames())
 	cmd.fs.StringVar(&lf.valueFormat, "value-format", "hex", "value `format`: "+input.FormatNames())
 	cmd.fs.StringVar(&lf.syntax, "format", "auto", "input `syntax`: auto, text or json")
@@ -410,17 +410,17 @@ func (l *loader) dryRun(ctx context.Context, stream bool) int {
 		l.dropped = b.Dedupe(l.layout)
 		entries = b.Len()
 	}
+	l.prog.clear()
+	if ctx.Err() != nil {
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
+	}
 	if l.badCount > 0 {
 		return l.reportBad("nothing written (dry run)")
 	}
-	l.prog.clear()
 	if !stream {
 		if err := l.checkCapacity(&b); err != nil {
 			return l.failf(exitUsage, "%v; nothing written (dry run)", err)
 		}
-	}
-	if ctx.Err() != nil {
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
 	}
 	dups := ""
 	if l.dropped > 0 {
@@ -441,6 +441,12 @@ func (l *loader) load(ctx context.Context) int {
 	if code, ok := l.readAll(ctx, &b); !ok {
 		return code
 	}
+	if ctx.Err() != nil {
+		// The input ended as the signal came: perhaps because the signal
+		// also stopped whatever was writing it, mid-line even.
+		l.prog.clear()
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written", l.pin, l.name, l.r.Line())
+	}
 	if l.badCount > 0 {
 		return l.reportBad("nothing written: the whole input is checked before the first write")
 	}
@@ -451,12 +457,6 @@ func (l *loader) load(ctx context.Context) int {
 	}
 	readTime := time.Since(start)
 	total := b.Len()
-	if ctx.Err() != nil {
-		// The input ended as the signal came: perhaps because it also
-		// stopped whatever was writing it.
-		l.prog.clear()
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written", l.pin, l.name, l.r.Line())
-	}
 	if total == 0 {
 		l.prog.clear()
 		fmt.Fprintf(l.stdout, "no entries in %s; nothing written\n", l.name)
@@ -558,6 +558,12 @@ func (l *loader) streamLoad(ctx context.Context) int {
 			break
 		}
 		if readErr != nil {
+			if ctx.Err() != nil {
+				// A line cut short by the signal's stopping the writer of
+				// the input is no bad input.
+				l.prog.clear()
+				return l.failf(exitFailed, "load %s: interrupted at line %d of %s: %s", l.pin, l.r.Line(), l.name, l.streamedSoFar(written, lastLine))
+			}
 			if _, code := l.collect(readErr); code != exitOK {
 				return code
 			}
