@@ -50,6 +50,11 @@ Example:
 	if err != nil {
 		return c.usageError(cmd, "--map-flags: %v", err)
 	}
+	if flags&fdOnlyFlags != 0 {
+		return c.usageError(cmd, "--map-flags %s: BPF_F_RDONLY and BPF_F_WRONLY are fd flags: they limit the fd create holds until it exits, not the map, "+
+			"so the pinned map would be an ordinary read-write map. For a map BPF programs may only read or only write, use rdonly-prog "+
+			"or wronly-prog; to keep user space from writing it, freeze it (BPF_MAP_FREEZE) from its loader", *flagList)
+	}
 	if t == bpfbatch.LPMTrie {
 		flags |= 1 // BPF_F_NO_PREALLOC: trie_alloc refuses LPM tries without it
 	}
@@ -104,10 +109,13 @@ func parseMapType(s string) (bpfbatch.MapType, error) {
 	return 0, fmt.Errorf("unknown map type %q (try hash, array, percpu_hash, percpu_array, lru_hash, lru_percpu_hash, lpm_trie)", s)
 }
 
+// mapFlagNames lists the names create accepts: not the fd-only flags.
 func mapFlagNames() string {
-	names := make([]string, len(mapFlags))
-	for i, f := range mapFlags {
-		names[i] = f.name
+	var names []string
+	for _, f := range mapFlags {
+		if f.bit&fdOnlyFlags == 0 {
+			names = append(names, f.name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

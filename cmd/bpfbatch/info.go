@@ -98,6 +98,11 @@ type mapFlag struct {
 	name, kernel string
 }
 
+// fdOnlyFlags are BPF_F_RDONLY and BPF_F_WRONLY: at BPF_MAP_CREATE (and
+// BPF_OBJ_GET) they set the access mode of the fd returned, and the kernel
+// does not keep them in the map's flags (bpf_map_flags_retain_permanent).
+const fdOnlyFlags = 1<<3 | 1<<4
+
 var mapFlags = []mapFlag{
 	{1 << 0, "no-prealloc", "BPF_F_NO_PREALLOC"},
 	{1 << 1, "no-common-lru", "BPF_F_NO_COMMON_LRU"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,15 +19,22 @@ import (
 //
 // It is not what makes the load fast: batches of 64 entries already get
 // nearly all of the batch command's gain over one syscall per element
-// (KERNEL-NOTES.md: ~280 against ~760 ns per hash insert, 4096 no better
-// than 64). Chunks give the progress line and Ctrl-C a point to act on
-// between syscalls, and bound the time one call spends in the kernel, whose
-// update loop does not look at signals. 4096 entries is about a millisecond
-// of kernel time. bench/README.md confirms it: at 1M elements, chunks of
-// 4096 and 65536 are within noise of one call with one worker and of an
-// even split with two, and loading the 1M-CIDR file with one 1M-entry call
-// was no faster than with 4096-entry chunks.
+// (measured in bench/: about 320 ns per hash insert in batches of 64, 280
+// in batches of 4096, 1.2 µs one syscall per element). Chunks give the
+// progress line and Ctrl-C a point to act on between syscalls, and bound
+// the time one call spends in the kernel, whose update loop does not look
+// at signals: 4096 entries is about a millisecond of kernel time. At 1M
+// elements, chunks of 4096 and 65536 are within noise of one call with one
+// worker and of an even split with two (bench/README.md), and loading the
+// 1M-CIDR file with one 1M-entry call was no faster than with 4096-entry
+// chunks.
 const defaultChunk = 4096
+
+// maxStreamBlock caps the entries --stream reads before writing them
+// (--chunk x --workers): the product of two flags can overflow int, and
+// --stream promises bounded memory. A million entries is far past the
+// size where bigger calls stop paying.
+const maxStreamBlock = 1 << 20
 
 // maxReported is how many bad lines a load lists before counting the rest.
 const maxReported = 10
@@ -60,19 +68,30 @@ Key and value formats (--key-format, --value-format):
 
 Safety: the whole input is parsed and checked against the map (sizes, array
 indices, LPM prefix lengths) before the first write, so a bad line at the
-end does not leave a half-loaded map. --stream instead writes each chunk as
-it is read, for inputs too large to hold in memory; a bad line then stops
-the load with the entries before it written. The kernel applies entries in
-order and stops at the first it refuses (map full, ...): the entries before
-it stay written, and the error names its input line.
+end does not leave a half-loaded map. --stream instead writes the input in
+blocks of --chunk x --workers entries (at most 1048576) as it is read, for
+inputs too large to hold in memory; a bad line then stops the load with the
+entries before it written. The kernel applies entries in order and stops at
+the first it refuses (map full, ...): the entries before it stay written,
+and the error names its input line.
+
+A key repeated in the input is one entry: its last line wins, whatever
+--workers. Each key is written once, from its last line (with --stream,
+once per block; a later block is written after an earlier one, so its
+line wins). LPM trie keys that differ only in host bits are one prefix.
+Queue and stack maps keep the order of the writes: they load with one
+worker, every line an entry of its own.
 
 --flags noexist and exist cost one BPF_MAP_UPDATE_ELEM syscall per entry:
 the kernel's batch command refuses them.
 
 Output: a progress line on stderr when it is a terminal, and a one-line
-summary on stdout. Exit status: 0 success; 1 the map could not be opened or
-written (the message says how many entries were written and which input
-line failed); 2 bad command line or bad input.
+summary on stdout. Ctrl-C or SIGTERM stops the load at once, between two
+syscalls or while waiting for input, and says what was written; a second
+one kills the process. Exit status: 0 success; 1 the map could not be
+opened or written, or the load was interrupted (the message says how many
+entries were written and which input line failed); 2 bad command line or
+bad input.
 
 Examples:
   bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
@@ -94,11 +113,11 @@ type loadFlags struct {
 func (c *cli) load(ctx context.Context, args []string) int {
 	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
 	var lf loadFlags
-	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall")
-	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; more than 1 writes chunks out of order, so on an error\nthe message lists the input lines written instead of 'everything before line N'")
+	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall; 0 splits the load evenly over the workers\n(one call with one worker), giving no worker fewer than 2048 entries; with --stream\neach block of 4096 x workers entries is split so")
+	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; 0 or 1 writes one chunk at a time, in order. More than 1\nwrites chunks out of order, so on an error the message lists the input lines written\ninstead of 'everything before line N'. Not for queue and stack maps")
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
 	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map, write nothing")
-	cmd.fs.BoolVar(&lf.stream, "stream", false, "write each chunk as it is read instead of checking the whole input first\n(for inputs too large to hold in memory)")
+	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.StringVar(&lf.keyFormat, "key-format", "hex", "key `format`: "+input.FormatNames())
 	cmd.fs.StringVar(&lf.valueFormat, "value-format", "hex", "value `format`: "+input.FormatNames())
 	cmd.fs.StringVar(&lf.syntax, "format", "auto", "input `syntax`: auto, text or json")
@@ -125,8 +144,8 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.usageError(cmd, "--flags: %v", err)
 	}
-	if lf.chunk < 1 || lf.workers < 1 {
-		return c.usageError(cmd, "--chunk and --workers must be at least 1")
+	if lf.chunk < 0 || lf.workers < 0 {
+		return c.usageError(cmd, "--chunk and --workers must not be negative (--chunk 0 splits the load evenly over the workers; --workers 0 writes one chunk at a time)")
 	}
 
 	m, err := bpfbatch.OpenPinned(pin)
@@ -137,6 +156,9 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	info := m.Info()
 	if why := loadRefusal(info.Type); why != "" {
 		return c.failf(exitUsage, "load %s: %s", pin, why)
+	}
+	if lf.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
+		return c.failf(exitUsage, "load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.workers)
 	}
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
 		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the map's value, described by BTF; %s has no value BTF", pin, m)
@@ -181,7 +203,7 @@ func (c *cli) load(ctx context.Context, args []string) int {
 		return c.usageError(cmd, "input options do not fit %s: %v", m, err)
 	}
 	l := &loader{
-		cli: c, m: m, pin: pin, name: name, r: r, flagsText: lf.flags,
+		cli: c, m: m, pin: pin, name: name, r: r, layout: opts.Layout, flagsText: lf.flags,
 		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.chunk, Workers: lf.workers},
 		prog: progress{w: c.stderr, tty: c.tty},
 	}
@@ -233,17 +255,56 @@ func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
 // loader runs one load.
 type loader struct {
 	*cli
-	m    *bpfbatch.Map
-	pin  string
-	name string // the input's name in messages: the file, or "stdin"
-	r    *input.Reader
+	m      *bpfbatch.Map
+	pin    string
+	name   string // the input's name in messages: the file, or "stdin"
+	r      *input.Reader
+	layout input.Layout
 	// flagsText is --flags as given, for the summary.
 	flagsText string
 	opts      bpfbatch.BatchOptions
 	prog      progress
+	calls     calls
 
 	bad      []*input.LineError // the first maxReported bad lines
 	badCount int
+	dropped  int // entries dropped because a later line repeats their key
+}
+
+// calls counts the calls of a load from the Progress callback, which the
+// library makes once per chunk written, so that the summary states what
+// happened rather than a count recomputed from the flags.
+type calls struct {
+	n, largest, last int
+}
+
+// start begins a batch: Progress counts from zero again.
+func (c *calls) start() { c.last = 0 }
+
+func (c *calls) progress(done int) {
+	c.n++
+	c.largest = max(c.largest, done-c.last)
+	c.last = done
+}
+
+// read runs l.r.Read on a goroutine of its own and waits for it or for ctx,
+// so that a signal takes effect while a read waits for a slow or stopped
+// writer of stdin. stopped means ctx was done first: the goroutine then
+// keeps l.r and b, and the caller must touch neither again (l.r.Line
+// excepted); it ends when its read returns, or with the process, which
+// exits right after reporting the interruption.
+func (l *loader) read(ctx context.Context, b *input.Batch, limit int) (stopped bool, err error) {
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.r.Read(b, limit) }()
+	select {
+	case err := <-done:
+		return false, err
+	case <-ctx.Done():
+		return true, nil
+	}
 }
 
 // collect records a bad line; it reports whether reading can go on.
@@ -268,78 +329,128 @@ func (l *loader) reportBad(what string) int {
 		fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
 	}
 	if more := l.badCount - len(l.bad); more > 0 {
-		fmt.Fprintf(l.stderr, "%s: ... and %d more bad lines\n", l.name, more)
+		fmt.Fprintf(l.stderr, "%s: ... and %s\n", l.name, plural(more, "more bad line", "more bad lines"))
 	}
-	plural := "s"
-	if l.badCount == 1 {
-		plural = ""
-	}
-	return l.failf(exitUsage, "%d bad line%s in %s; %s", l.badCount, plural, l.name, what)
+	return l.failf(exitUsage, "%s in %s; %s", plural(l.badCount, "bad line", "bad lines"), l.name, what)
 }
 
-// readAll parses the whole input into b, collecting bad lines, and returns
-// the number of entries; keep false parses without keeping the entries
-// (a --stream dry run). ok false means: return code.
-func (l *loader) readAll(ctx context.Context, b *input.Batch, keep bool) (entries, code int, ok bool) {
+// readAll parses the whole input into b, collecting bad lines. ok false
+// means: return code.
+func (l *loader) readAll(ctx context.Context, b *input.Batch) (code int, ok bool) {
 	for {
-		if err := ctx.Err(); err != nil {
+		stopped, err := l.read(ctx, b, b.Len()+readBlock)
+		if stopped {
 			l.prog.clear()
-			return 0, l.failf(exitFailed, "interrupted while reading %s at line %d; nothing written", l.name, l.r.Line()), false
+			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written", l.pin, l.name, l.r.Line()), false
 		}
-		if !keep {
-			entries += b.Len()
-			b.Reset()
-		}
-		err := l.r.Read(b, b.Len()+readBlock)
 		l.prog.reading(l.r.Line())
 		if err == io.EOF {
-			return entries + b.Len(), exitOK, true
+			return exitOK, true
 		}
 		if err != nil {
 			more, code := l.collect(err)
 			if code != exitOK {
-				return 0, code, false
+				return code, false
 			}
 			if !more {
-				return entries + b.Len(), exitOK, true
+				return exitOK, true
 			}
 		}
 	}
 }
 
+// droppedNote tells the summary how many lines a repeated key dropped.
+func (l *loader) droppedNote(stream bool) string {
+	if l.dropped == 0 {
+		return ""
+	}
+	if stream {
+		return fmt.Sprintf("; dropped %s whose key a later line of the same block repeats (a key repeated in a later block is written again: the later line wins)",
+			plural(l.dropped, "line", "lines"))
+	}
+	return fmt.Sprintf("; dropped %s whose key a later line repeats (each key is written once, from its last line)", plural(l.dropped, "line", "lines"))
+}
+
 // dryRun checks what load would: the whole input, and whether the map can
-// hold it. With --stream it does not keep the entries, so it checks the
-// lines only, in bounded memory.
+// hold it. With --stream it reads block by block as the load would, in
+// bounded memory, so it checks the lines but not the capacity.
 func (l *loader) dryRun(ctx context.Context, stream bool) int {
 	start := time.Now()
 	var b input.Batch
-	entries, code, ok := l.readAll(ctx, &b, !stream)
-	if !ok {
-		return code
+	entries := 0
+	if stream {
+		block := streamBlock(l.opts.Chunk, l.opts.Workers)
+		for {
+			b.Reset()
+			stopped, err := l.read(ctx, &b, block)
+			if stopped {
+				l.prog.clear()
+				return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written (dry run)", l.pin, l.name, l.r.Line())
+			}
+			l.prog.reading(l.r.Line())
+			l.dropped += b.Dedupe(l.layout)
+			entries += b.Len()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				more, code := l.collect(err)
+				if code != exitOK {
+					return code
+				}
+				if !more {
+					break
+				}
+			}
+		}
+	} else {
+		if code, ok := l.readAll(ctx, &b); !ok {
+			return code
+		}
+		l.dropped = b.Dedupe(l.layout)
+		entries = b.Len()
+	}
+	l.prog.clear()
+	if ctx.Err() != nil {
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
 	}
 	if l.badCount > 0 {
 		return l.reportBad("nothing written (dry run)")
 	}
-	l.prog.clear()
 	if !stream {
 		if err := l.checkCapacity(&b); err != nil {
 			return l.failf(exitUsage, "%v; nothing written (dry run)", err)
 		}
 	}
-	fmt.Fprintf(l.stdout, "dry run: %d entries in %s (%s) are valid for %s; nothing written (read in %s)\n",
-		entries, l.name, l.r.Syntax(), l.m, seconds(time.Since(start)))
+	dups := ""
+	if l.dropped > 0 {
+		what := "whose key a later line repeats"
+		if stream {
+			what = "whose key a later line of the same block repeats"
+		}
+		dups = fmt.Sprintf("; %s %s would be dropped", plural(l.dropped, "line", "lines"), what)
+	}
+	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s)\n",
+		plural(entries, "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, seconds(time.Since(start)))
 	return exitOK
 }
 
 func (l *loader) load(ctx context.Context) int {
 	start := time.Now()
 	var b input.Batch
-	if _, code, ok := l.readAll(ctx, &b, true); !ok {
+	if code, ok := l.readAll(ctx, &b); !ok {
 		return code
+	}
+	if ctx.Err() != nil {
+		// The input ended as the signal came: perhaps because the signal
+		// also stopped whatever was writing it, mid-line even.
+		l.prog.clear()
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written", l.pin, l.name, l.r.Line())
 	}
 	if l.badCount > 0 {
 		return l.reportBad("nothing written: the whole input is checked before the first write")
 	}
+	l.dropped = b.Dedupe(l.layout)
 	if err := l.checkCapacity(&b); err != nil {
 		l.prog.clear()
 		return l.failf(exitUsage, "%v; nothing written", err)
@@ -354,23 +465,30 @@ func (l *loader) load(ctx context.Context) int {
 	writeStart := time.Now()
 	l.prog.startWriting(total)
 	opts := l.opts
-	opts.Progress = l.prog.update
+	opts.Progress = func(done int) {
+		l.calls.progress(done)
+		l.prog.update(done)
+	}
 	n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 	l.prog.clear()
 	if err != nil {
 		return l.writeFailed(err, 0, n, total, &b)
 	}
+	if ctx.Err() != nil {
+		return l.failf(exitFailed, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
+			l.pin, plural(n, "entry", "entries"), l.name, l.r.Line(), l.name)
+	}
 	writeTime := time.Since(writeStart)
-	fmt.Fprintf(l.stdout, "loaded %d entries into %s from %s in %s (read %s, write %s: %s entries/s, %s)\n",
-		n, l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n))
+	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
+		plural(n, "entry", "entries"), l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), l.droppedNote(false))
 	return exitOK
 }
 
 // checkCapacity refuses an input with more distinct keys than the map can
 // ever hold, which the kernel would fail with E2BIG or ENOSPC only after
 // writing max_entries of them. It applies to the maps that neither evict
-// (LRU) nor index (arrays: the parser checks each index); the counting runs
-// only when the input has more entries than max_entries.
+// (LRU) nor index (arrays: the parser checks each index). b holds one entry
+// per key (Dedupe), in the order they will be written.
 func (l *loader) checkCapacity(b *input.Batch) error {
 	info := l.m.Info()
 	switch info.Type {
@@ -378,59 +496,86 @@ func (l *loader) checkCapacity(b *input.Batch) error {
 	default:
 		return nil
 	}
-	if b.Len() <= int(info.MaxEntries) {
+	if uint64(b.Len()) <= uint64(info.MaxEntries) {
 		return nil
 	}
-	ks := int(info.KeySize)
-	seen := make(map[string]struct{}, info.MaxEntries+1)
-	key := make([]byte, ks)
-	for i := range b.Len() {
-		copy(key, b.Keys[i*ks:])
-		if info.Type == bpfbatch.LPMTrie {
-			input.MaskLPMKey(key) // keys differing in host bits are one prefix
-		}
-		seen[string(key)] = struct{}{}
-		if len(seen) > int(info.MaxEntries) {
-			return fmt.Errorf("%s:%d: distinct key number %d, but %s holds at most max_entries %d; the kernel would fail here after writing %d entries",
-				l.name, b.Lines[i], len(seen), l.m, info.MaxEntries, i)
-		}
+	i := int(info.MaxEntries)
+	return fmt.Errorf("%s:%d: distinct key number %d, but %s holds at most max_entries %d; the kernel would fail here after writing %s",
+		l.name, b.Lines[i], i+1, l.m, info.MaxEntries, plural(i, "entry", "entries"))
+}
+
+// streamBlock is how many entries --stream reads before writing them:
+// one chunk per worker, so that they all get one, and at most
+// maxStreamBlock; computed without overflowing int. Chunk 0 leaves the
+// split of each block to the library (evenly over the workers).
+func streamBlock(chunk, workers int) int {
+	if chunk == 0 {
+		chunk = defaultChunk
 	}
-	return nil
+	if chunk >= maxStreamBlock {
+		return maxStreamBlock
+	}
+	return chunk * min(max(workers, 1), maxStreamBlock/chunk)
 }
 
 // streamLoad writes each block of entries as soon as it is parsed. A bad
 // line stops the load after the entries before it are written, so that
 // "everything before line N is in the map" holds as for kernel errors.
+// Blocks are written one after the other, so a key repeated in a later
+// block gets the later line's value, as within a block (Dedupe).
 func (l *loader) streamLoad(ctx context.Context) int {
 	start := time.Now()
-	block := l.opts.Chunk * l.opts.Workers
+	block := streamBlock(l.opts.Chunk, l.opts.Workers)
 	var b input.Batch
 	written := 0
+	lastLine := 0 // the last input line of the last block written
 	l.prog.startWriting(-1)
 	for {
 		b.Reset()
-		readErr := l.r.Read(&b, block)
+		stopped, readErr := l.read(ctx, &b, block)
+		if stopped {
+			l.prog.clear()
+			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d: %s", l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine))
+		}
 		if b.Len() > 0 {
+			l.dropped += b.Dedupe(l.layout)
 			opts := l.opts
 			base := written
-			opts.Progress = func(n int) { l.prog.update(base + n) }
+			l.calls.start()
+			opts.Progress = func(n int) {
+				l.calls.progress(n)
+				l.prog.update(base + n)
+			}
 			n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 			if err != nil {
 				l.prog.clear()
 				return l.writeFailed(err, written, n, -1, &b)
 			}
 			written += n
+			lastLine = b.Lines[b.Len()-1]
 		}
 		if readErr == io.EOF {
 			break
 		}
 		if readErr != nil {
+			if ctx.Err() != nil {
+				// A line cut short by the signal's stopping the writer of
+				// the input is no bad input.
+				l.prog.clear()
+				return l.failf(exitFailed, "load %s: interrupted at line %d of %s: %s", l.pin, l.r.Line(), l.name, l.streamedSoFar(written, lastLine))
+			}
 			if _, code := l.collect(readErr); code != exitOK {
 				return code
 			}
 			last := "no entry was written"
-			if written > 0 {
+			switch {
+			case written == 1:
+				last = "the one entry before it is written"
+			case written > 1:
 				last = fmt.Sprintf("the %d entries before it are written", written)
+			}
+			if l.dropped > 0 {
+				last += fmt.Sprintf(" (dropped %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
 			}
 			l.prog.clear()
 			le := l.bad[0]
@@ -439,82 +584,97 @@ func (l *loader) streamLoad(ctx context.Context) int {
 		}
 	}
 	l.prog.clear()
+	if ctx.Err() != nil {
+		// The input ended as the signal came: perhaps because it also
+		// stopped whatever was writing it.
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d): %s; if the signal also stopped what wrote %s, that input may be incomplete",
+			l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine), l.name)
+	}
 	elapsed := time.Since(start)
-	fmt.Fprintf(l.stdout, "loaded %d entries into %s from %s in %s (streamed: %s entries/s, %s)\n",
-		written, l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written))
+	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
+		plural(written, "entry", "entries"), l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.droppedNote(true))
 	return exitOK
+}
+
+// streamedSoFar says what a stopped --stream load wrote: whole blocks,
+// every line up to lastLine.
+func (l *loader) streamedSoFar(written, lastLine int) string {
+	if written == 0 {
+		return "nothing written"
+	}
+	return fmt.Sprintf("wrote %s, the input up to line %d; nothing after %s:%d was written", plural(written, "entry", "entries"), lastLine, l.name, lastLine)
 }
 
 // syscalls describes how the entries went to the kernel.
 func (l *loader) syscalls(n int) string {
 	if l.opts.Flags&(bpfbatch.UpdateNoExist|bpfbatch.UpdateExist) != 0 {
-		return fmt.Sprintf("%d BPF_MAP_UPDATE_ELEM calls, one per entry: --flags %s goes per element", n, l.flagsText)
+		return fmt.Sprintf("%s, one per entry: --flags %s goes per element", plural(n, "BPF_MAP_UPDATE_ELEM call", "BPF_MAP_UPDATE_ELEM calls"), l.flagsText)
 	}
 	if p, err := l.m.UpdatePath(); err == nil && p == bpfbatch.PerElementPath {
-		return fmt.Sprintf("%d BPF_MAP_UPDATE_ELEM calls, one per entry: %s maps have no batch update", n, l.m.Info().Type)
+		return fmt.Sprintf("%s, one per entry: %s maps have no batch update", plural(n, "BPF_MAP_UPDATE_ELEM call", "BPF_MAP_UPDATE_ELEM calls"), l.m.Info().Type)
 	}
-	calls := (n + l.opts.Chunk - 1) / l.opts.Chunk
-	if calls == 1 {
+	if l.calls.n == 1 {
 		return "1 BPF_MAP_UPDATE_BATCH call"
 	}
-	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %d entries", calls, l.opts.Chunk)
+	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %s", l.calls.n, plural(l.calls.largest, "entry", "entries"))
 }
 
-// writeFailed explains a failed write. base entries were written before
-// this batch; n of the batch's entries were written; total is the whole
+// writeFailed explains a failed write in input lines: what was written,
+// which line failed. The library's error follows as it is: its element
+// indices count within b. base entries were written before b (by earlier
+// --stream blocks); n of b's entries were written; total is the whole
 // load's count, or -1 when streaming.
 func (l *loader) writeFailed(err error, base, n, total int, b *input.Batch) int {
 	var be *bpfbatch.BatchError
 	if !errors.As(err, &be) {
 		return l.failf(exitFailed, "load %s: %s", l.pin, trimPrefix(err))
 	}
-	lineOf := func(i int) int { return b.Lines[min(i, b.Len()-1)] }
+	// lineOf is the input line of b's entry i; i == b.Len() (nothing
+	// left) names the last one.
+	lineOf := func(i int) int { return b.Lines[max(0, min(i, b.Len()-1))] }
+	// Written is nil when the chunks went in order (or, in parallel, when
+	// none was written): then exactly b's entries [0, n) are in the map.
+	inOrder := be.Written == nil
 	var sb strings.Builder
 	if be.Cause != nil {
 		sb.WriteString("interrupted: ")
 	}
-	fmt.Fprintf(&sb, "wrote %d", base+n)
 	if total >= 0 {
-		fmt.Fprintf(&sb, " of %d", total)
+		fmt.Fprintf(&sb, "wrote %d of %s", base+n, plural(total, "entry", "entries"))
+	} else {
+		fmt.Fprintf(&sb, "wrote %s", plural(base+n, "entry", "entries"))
 	}
-	sb.WriteString(" entries")
-	if be.Written != nil {
-		// Parallel workers: chunks landed out of order.
+	if !inOrder {
 		fmt.Fprintf(&sb, " (%s)", l.writtenLines(base, be.Written, b))
 	}
 	switch {
 	case be.Cause != nil:
-		if be.Written == nil {
+		if inOrder {
 			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", l.name, lineOf(n))
 		}
 	case be.Index >= 0 && be.Index < b.Len():
 		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", l.name, b.Lines[be.Index])
-		if be.Written == nil {
+		if inOrder {
 			sb.WriteString("; nothing from that line on was written")
 		} else {
 			sb.WriteString("; no chunk started after the failure")
 		}
 	default:
-		// The kernel refused a whole call before its first element
-		// (EPERM, flags, ...).
-		fmt.Fprintf(&sb, "; the kernel refused the chunk starting at %s:%d before writing any of it", l.name, lineOf(n))
+		// Index -1: the kernel refused a call before its first element
+		// (a frozen or read-only map, flags, ...). No line is to blame.
+		sb.WriteString("; the kernel refused a whole call, before writing any of its entries")
+		if inOrder {
+			fmt.Fprintf(&sb, ", so nothing from %s:%d on was written", l.name, lineOf(n))
+		} else {
+			sb.WriteString("; no chunk started after that")
+		}
 	}
-	what := sb.String()
-	fmt.Fprintf(l.stderr, "bpfbatch: load %s: %s\n", l.pin, what)
-	if base > 0 {
-		// Streaming: the library counted within this block; make the
-		// cause count from the start of the input, as the line above does.
-		shifted := *be
-		shifted.Processed += base
-		shifted.Requested += base
-		if shifted.Index >= 0 {
-			shifted.Index += base
-		}
-		shifted.Written = nil
-		for _, r := range be.Written {
-			shifted.Written = append(shifted.Written, bpfbatch.Range{Start: r.Start + base, End: r.End + base})
-		}
-		err = &shifted
+	if l.dropped > 0 {
+		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
+	}
+	fmt.Fprintf(l.stderr, "bpfbatch: load %s: %s\n", l.pin, sb.String())
+	if total < 0 {
+		return l.failf(exitFailed, "cause (elements counted from the block starting at %s:%d): %s", l.name, b.Lines[0], trimPrefix(err))
 	}
 	return l.failf(exitFailed, "cause: %s", trimPrefix(err))
 }
@@ -527,7 +687,7 @@ func (l *loader) writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch)
 	}
 	for i, r := range ranges {
 		if i == 5 {
-			parts = append(parts, fmt.Sprintf("and %d more ranges", len(ranges)-i))
+			parts = append(parts, "and "+plural(len(ranges)-i, "more range", "more ranges"))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("lines %d-%d", b.Lines[r.Start], b.Lines[r.End-1]))
@@ -536,6 +696,14 @@ func (l *loader) writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch)
 		return "none"
 	}
 	return "input " + strings.Join(parts, ", ")
+}
+
+// plural says "1 entry" or "2 entries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // seconds formats d like "1.23s", "850ms" or "42µs".
@@ -609,7 +777,7 @@ func (p *progress) update(done int) {
 	}
 	elapsed := time.Since(p.start)
 	if p.total < 0 {
-		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %d entries, %s entries/s", done, rate(done, elapsed))
+		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %s, %s entries/s", plural(done, "entry", "entries"), rate(done, elapsed))
 	} else {
 		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %d/%d entries (%d%%), %s entries/s", done, p.total, done*100/max(p.total, 1), rate(done, elapsed))
 	}

@@ -5,6 +5,7 @@
 //	bpfbatch info PIN
 //	bpfbatch load [flags] PIN FILE|-
 //	bpfbatch create [flags] PIN --type hash --key-size 4 --value-size 8 --max-entries N
+//	bpfbatch version
 //
 // Input is text lines "KEY VALUE" (hex by default; --key-format and
 // --value-format take u8, u16, u32, u64, cidr and ip too) or JSON lines
@@ -12,9 +13,10 @@
 // write, so a bad line never leaves a half-loaded map, unless --stream is
 // given. Run `bpfbatch load -h` for the details.
 //
-// Exit status: 0 on success; 1 when the map could not be opened or written
-// (the message says how many entries were written and which input line
-// failed, and why); 2 for a bad command line or bad input.
+// Exit status: 0 on success; 1 when the map could not be opened or written,
+// or a signal interrupted the load (the message says how many entries were
+// written and which input line failed, and why); 2 for a bad command line
+// or bad input.
 package main
 
 import (
@@ -25,6 +27,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -32,14 +37,20 @@ import (
 
 // Exit statuses.
 const (
-	exitOK     = 0
-	exitFailed = 1 // the map could not be opened or written, or I/O failed
+	exitOK = 0
+	// exitFailed: the map could not be opened or written, I/O failed, or
+	// a signal interrupted the load. Not 130 (128+SIGINT): the status
+	// says what happened to the map, and the message says what was
+	// written, as for any other failure part-way.
+	exitFailed = 1
 	exitUsage  = 2 // bad command line or bad input: nothing was written (but see --stream)
 )
 
 func main() {
-	// Ctrl-C stops a load between chunks, so the message can say exactly
-	// what was written; a second Ctrl-C kills the process as usual.
+	// Ctrl-C stops a load between chunks, or while it waits for input, so
+	// the message can say exactly what was written; a second Ctrl-C kills
+	// the process as usual. A goroutine blocked reading stdin then is
+	// simply left to the process's exit.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }()
 	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
@@ -62,12 +73,13 @@ Usage:
   bpfbatch info PIN                 describe the map pinned at PIN
   bpfbatch load [flags] PIN FILE|-  write the entries in FILE (or stdin) into the map
   bpfbatch create [flags] PIN       create a map and pin it at PIN (for tests and demos)
+  bpfbatch version                  print the version (also: bpfbatch --version)
 
 Run 'bpfbatch COMMAND -h' for a command's flags.
 
-Exit status: 0 success; 1 the map could not be opened or written (the
-message says how many entries were written and which input line failed);
-2 bad command line or bad input (nothing written).
+Exit status: 0 success; 1 the map could not be opened or written, or the
+load was interrupted (the message says how many entries were written and
+which input line failed); 2 bad command line or bad input (nothing written).
 `
 
 func (c *cli) run(ctx context.Context, args []string) int {
@@ -82,6 +94,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.load(ctx, rest)
 	case "create":
 		return c.create(rest)
+	case "version", "-version", "--version":
+		return c.version()
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" && !isHelp(rest[0]) {
 			return c.run(ctx, []string{rest[0], "-h"})
@@ -114,10 +128,47 @@ func newCommand(name, synopsis, about string) *command {
 }
 
 func (cmd *command) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: bpfbatch %s\n\n%s\nFlags (one or two dashes):\n", cmd.synopsis, cmd.about)
+	fmt.Fprintf(w, "Usage: bpfbatch %s\n\n%s\n", cmd.synopsis, cmd.about)
+	flags := 0
+	cmd.fs.VisitAll(func(*flag.Flag) { flags++ })
+	if flags == 0 {
+		fmt.Fprintf(w, "%s has no flags.\n", cmd.name)
+		return
+	}
+	fmt.Fprint(w, "Flags (one or two dashes):\n")
 	cmd.fs.SetOutput(w)
 	cmd.fs.PrintDefaults()
 	cmd.fs.SetOutput(io.Discard)
+}
+
+// version prints the module version the command was built from ("(devel)"
+// for a build from a clone, or a version such as v1.2.3 when installed by
+// version), the VCS revision when the build recorded one, and the Go
+// toolchain.
+func (c *cli) version() int {
+	v, rev := "(devel)", ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Version != "" {
+			v = info.Main.Version
+		}
+		var modified bool
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(len(s.Value), 12)]
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" && modified {
+			rev += "+modified"
+		}
+	}
+	if rev != "" && !strings.Contains(v, rev) {
+		v += " (" + rev + ")"
+	}
+	fmt.Fprintf(c.stdout, "bpfbatch %s, built with %s for %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
 }
 
 // parse parses args, flags anywhere among the positional arguments (users

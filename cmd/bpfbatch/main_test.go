@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -127,7 +128,8 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"create", "p", "--type", "hash_of_maps", "--value-size", "4", "--max-entries", "1"}, exitUsage, "", "needs an inner map fd"},
 		{[]string{"load", "p", "f", "--key-format", "u128"}, exitUsage, "", `unknown format "u128"`},
 		{[]string{"load", "p", "f", "--format", "xml"}, exitUsage, "", `unknown input format "xml"`},
-		{[]string{"load", "p", "f", "--workers", "0"}, exitUsage, "", "at least 1"},
+		{[]string{"load", "p", "f", "--workers", "-1"}, exitUsage, "", "--chunk and --workers must not be negative"},
+		{[]string{"load", "p", "f", "--chunk", "-5"}, exitUsage, "", "--chunk and --workers must not be negative"},
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 	}
 	for _, tt := range tests {
@@ -201,6 +203,85 @@ func TestRateAndSeconds(t *testing.T) {
 	} {
 		if got := seconds(d); got != want {
 			t.Errorf("seconds(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// runCLI runs the command in-process.
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}
+	code = c.run(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+// --chunk 0 and --workers 0 mean what they mean to the library's
+// BatchOptions (an even split; one call at a time), so they get past the
+// flag checks to opening the map.
+func TestChunkAndWorkersZeroAccepted(t *testing.T) {
+	for _, args := range [][]string{{"--chunk", "0"}, {"--workers", "0"}, {"--chunk", "0", "--workers", "0"}, {"--chunk", "0", "--stream"}} {
+		code, _, stderr := runCLI(append([]string{"load", "/nonexistent/pin", "-"}, args...)...)
+		if code != exitFailed || !strings.Contains(stderr, "/nonexistent/pin") {
+			t.Errorf("load %v: exit %d, stderr %q; want the map's open error (exit 1)", args, code, stderr)
+		}
+	}
+	_, stdout, _ := runCLI("load", "-h")
+	for _, w := range []string{"0 splits the load evenly", "0 or 1 writes one chunk at a time, in order"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("load -h lacks %q:\n%s", w, stdout)
+		}
+	}
+}
+
+// BPF_F_RDONLY and BPF_F_WRONLY restrict the creating fd, not the map: a
+// map "created read-only" would be an ordinary map behind a read-only fd
+// that is closed at once. create refuses them and says so; the _PROG
+// variants are real map flags.
+func TestCreateRefusesFdOnlyFlags(t *testing.T) {
+	for _, f := range []string{"rdonly", "wronly", "BPF_F_RDONLY", "0x8", "no-prealloc,0x10"} {
+		code, _, stderr := runCLI("create", "/nonexistent/pin", "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "1", "--map-flags", f)
+		if code != exitUsage || !strings.Contains(stderr, "fd flag") || !strings.Contains(stderr, "rdonly-prog") {
+			t.Errorf("create --map-flags %s: exit %d, stderr %q; want exit 2 explaining fd flags", f, code, stderr)
+		}
+	}
+	if got, err := parseMapFlags("rdonly-prog,wronly-prog"); err != nil || got != 1<<7|1<<8 {
+		t.Errorf("parseMapFlags(rdonly-prog,wronly-prog) = %#x, %v", got, err)
+	}
+}
+
+// info has no flags; its help says so instead of an empty flag list.
+func TestInfoHelpSaysItHasNoFlags(t *testing.T) {
+	code, stdout, _ := runCLI("info", "-h")
+	if code != exitOK || !strings.Contains(stdout, "info has no flags") || strings.Contains(stdout, "Flags (one or two dashes):") {
+		t.Errorf("info -h: exit %d\n%s", code, stdout)
+	}
+	_, stdout, _ = runCLI("load", "-h")
+	if !strings.Contains(stdout, "Flags (one or two dashes):\n  -all-cpus") {
+		t.Errorf("load -h lost its flag list:\n%s", stdout)
+	}
+}
+
+// --version and the version command print the module version (the test
+// binary's main module is "(devel)") and the Go toolchain.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "-version", "version"} {
+		code, stdout, stderr := runCLI(arg)
+		if code != exitOK || stderr != "" || !strings.HasPrefix(stdout, "bpfbatch ") || !strings.Contains(stdout, runtime.Version()) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, code, stdout, stderr)
+		}
+	}
+	if _, stdout, _ := runCLI("--help"); !strings.Contains(stdout, "version") {
+		t.Errorf("usage does not mention version:\n%s", stdout)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{0, "0 entries"}, {1, "1 entry"}, {2, "2 entries"}, {-1, "-1 entries"}} {
+		if got := plural(tt.n, "entry", "entries"); got != tt.want {
+			t.Errorf("plural(%d) = %q, want %q", tt.n, got, tt.want)
 		}
 	}
 }

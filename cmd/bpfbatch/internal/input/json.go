@@ -26,10 +26,15 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 	dec.DisallowUnknownFields()
 	var e jsonEntry
 	if err := dec.Decode(&e); err != nil {
-		return fmt.Errorf("bad JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+		// The decoder's message may quote a field name of any length.
+		msg, cut := cutToken(strings.TrimPrefix(err.Error(), "json: "), 2*maxToken)
+		if cut {
+			msg += "..."
+		}
+		return fmt.Errorf("bad JSON: %s", msg)
 	}
 	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
-		return fmt.Errorf("unexpected %q after the JSON object (one object per line)", truncate(string(rest)))
+		return fmt.Errorf("unexpected %s after the JSON object (one object per line)", quoteAlways(string(rest)))
 	}
 	if r.opts.KeySize == 0 {
 		if !isNull(e.Key) {
@@ -40,7 +45,7 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 			return errors.New(`missing "key"`)
 		}
 		if err := jsonScalar(r.key, e.Key, key); err != nil {
-			return fmt.Errorf("key %s: %w", truncate(string(e.Key)), err)
+			return fmt.Errorf("key %s: %w", quoteToken(string(e.Key)), err)
 		}
 	}
 	if isNull(e.Value) {
@@ -49,18 +54,18 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 	if r.opts.CPUs == 0 || r.opts.AllCPUs {
 		return r.fillValue(value, nil, func(_ int, dst []byte) error {
 			if err := jsonScalar(r.value, e.Value, dst); err != nil {
-				return fmt.Errorf("value %s: %w", truncate(string(e.Value)), err)
+				return fmt.Errorf("value %s: %w", quoteToken(string(e.Value)), err)
 			}
 			return nil
 		})
 	}
 	var perCPU []json.RawMessage
 	if e.Value[0] != '[' || json.Unmarshal(e.Value, &perCPU) != nil || len(perCPU) != r.opts.CPUs {
-		return fmt.Errorf("value %s: a per-CPU map wants an array of %d values, one per possible CPU (or one value with --all-cpus)", truncate(string(e.Value)), r.opts.CPUs)
+		return fmt.Errorf("value %s: a per-CPU map wants an array of %d values, one per possible CPU (or one value with --all-cpus)", quoteToken(string(e.Value)), r.opts.CPUs)
 	}
 	return r.fillValue(value, nil, func(c int, dst []byte) error {
 		if err := jsonScalar(r.value, perCPU[c], dst); err != nil {
-			return fmt.Errorf("value for CPU %d (%s): %w", c, truncate(string(perCPU[c])), err)
+			return fmt.Errorf("value for CPU %d (%s): %w", c, quoteToken(string(perCPU[c])), err)
 		}
 		return nil
 	})
@@ -89,7 +94,7 @@ func jsonScalar(enc encoder, raw json.RawMessage, dst []byte) error {
 		for i, it := range items {
 			v, err := strconv.ParseUint(string(it), 10, 8)
 			if err != nil {
-				return fmt.Errorf("byte array element %d: %s is not a byte (0-255)", i, truncate(string(it)))
+				return fmt.Errorf("byte array element %d: %s is not a byte (0-255)", i, quoteToken(string(it)))
 			}
 			dst[i] = byte(v)
 		}
@@ -108,13 +113,4 @@ func jsonScalar(enc encoder, raw json.RawMessage, dst []byte) error {
 	}
 	putUint(dst, v)
 	return nil
-}
-
-// truncate shortens s for an error message.
-func truncate(s string) string {
-	const limit = 60
-	if len(s) <= limit {
-		return s
-	}
-	return s[:limit] + "..."
 }

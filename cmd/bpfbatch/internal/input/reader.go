@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Layout is what the input must fit: the map's sizes, and the bounds the
@@ -92,6 +93,9 @@ type Options struct {
 	MaskHostBits bool
 }
 
+// utf8BOM is U+FEFF encoded in UTF-8.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // MaxLine bounds one input line; longer lines are an error rather than an
 // unbounded allocation.
 const MaxLine = 16 << 20
@@ -138,7 +142,10 @@ type Reader struct {
 	syntax Syntax
 	sc     *bufio.Scanner
 	line   int
-	fatal  error // an error that ends the input (I/O, line too long)
+	// lines mirrors line for Line, which a caller may call while Read
+	// runs on another goroutine (to report progress or an interruption).
+	lines atomic.Int64
+	fatal error // an error that ends the input (I/O, line too long)
 }
 
 // NewReader returns a Reader of r's entries for a map of opts.Layout. It
@@ -175,8 +182,9 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	}, nil
 }
 
-// Line is the number of the last line read.
-func (r *Reader) Line() int { return r.line }
+// Line is the number of the last line read. Unlike the other methods it
+// may be called while Read runs.
+func (r *Reader) Line() int { return int(r.lines.Load()) }
 
 // Syntax is the syntax in use: the one given, or once Auto has seen an
 // entry line, the one it picked.
@@ -206,7 +214,14 @@ func (r *Reader) Read(b *Batch, limit int) error {
 			return r.fatal
 		}
 		r.line++
-		line := bytes.TrimSpace(r.sc.Bytes())
+		r.lines.Store(int64(r.line))
+		line := r.sc.Bytes()
+		if r.line == 1 {
+			// A UTF-8 byte order mark, which some Windows editors write,
+			// is not part of the first entry.
+			line = bytes.TrimPrefix(line, utf8BOM)
+		}
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 || line[0] == '#' {
 			continue // blank lines and comments
 		}
@@ -293,7 +308,7 @@ func (r *Reader) parseText(line []byte, key, value []byte) error {
 	}
 	if keyCols == 1 {
 		if err := r.key.encode(cols[0], key); err != nil {
-			return fmt.Errorf("key %s: %w", cols[0], err)
+			return fmt.Errorf("key %s: %w", quoteToken(cols[0]), err)
 		}
 	}
 	return r.fillValue(value, cols[keyCols:], func(i int, dst []byte) error {
@@ -332,9 +347,9 @@ func (r *Reader) fillValue(value []byte, vals []string, encode func(i int, dst [
 // per-CPU maps.
 func (r *Reader) valueName(i int, tok string) string {
 	if r.opts.CPUs > 0 && !r.opts.AllCPUs {
-		return fmt.Sprintf("for CPU %d (%s)", i, tok)
+		return fmt.Sprintf("for CPU %d (%s)", i, quoteToken(tok))
 	}
-	return tok
+	return quoteToken(tok)
 }
 
 func (r *Reader) columnsError(got, want int) error {

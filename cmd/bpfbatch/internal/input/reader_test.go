@@ -346,3 +346,74 @@ func TestLayoutStride(t *testing.T) {
 		}
 	}
 }
+
+// A UTF-8 byte order mark, which some editors write at the start of a
+// file, is not part of the first entry, and does not hide a JSON line from
+// the syntax detection.
+func TestReadSkipsByteOrderMark(t *testing.T) {
+	const bom = "\ufeff"
+	b := mustRead(t, bom+"0a000001 0100000000000000\n", Options{Layout: hash4x8})
+	if !bytes.Equal(b.Keys, unhex("0a000001")) || !slices.Equal(b.Lines, []int{1}) {
+		t.Errorf("text after a BOM: keys %x lines %v", b.Keys, b.Lines)
+	}
+	r, err := NewReader(strings.NewReader(bom+`{"key": "0a000001", "value": "0100000000000000"}`+"\n"), Options{Layout: hash4x8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jb Batch
+	if err := r.Read(&jb, 10); err != io.EOF || r.Syntax() != JSON || jb.Len() != 1 {
+		t.Fatalf("JSON after a BOM: err %v, syntax %v, %d entries", err, r.Syntax(), jb.Len())
+	}
+	// Only the first line's BOM is one; elsewhere it is a bad token.
+	_, bad := readAll(t, "0a000001 0100000000000000\n"+bom+"0a000002 0100000000000000\n", Options{Layout: hash4x8})
+	if len(bad) != 1 || bad[0].Line != 2 {
+		t.Errorf("BOM on line 2: errors %v, want one at line 2", bad)
+	}
+}
+
+// A bad token is quoted in an error cut to a screenful and escaped: a 10 MB
+// token or a terminal escape sequence must not reach stderr as it is.
+func TestReadErrorsTruncateAndEscapeTokens(t *testing.T) {
+	huge := strings.Repeat("z", 10<<20)
+	tests := []struct {
+		name, line string
+		opts       Options
+		want       string // in the error
+	}{
+		{"text huge key", huge + " 0100000000000000", Options{Layout: hash4x8}, `key "zzzz`},
+		{"text escape key", "\x1b[2J\x1b]0;pwned\x07 0100000000000000", Options{Layout: hash4x8}, `key "\x1b[2J\x1b]0;pwned\a": `},
+		{"text escape value", "0a000001 \x9b31m", Options{Layout: hash4x8}, `value "\x9b31m": `},
+		{"text C1 escape value", "0a000001 \u009b31m", Options{Layout: hash4x8}, `value "\u009b31m": `},
+		{"text per-CPU value", "1 10 \x1bc", Options{Layout: percpu4, Key: U32, Value: U32}, `value for CPU 1 ("\x1bc"): `},
+		{"json huge key", `{"key": "` + huge + `", "value": "0100000000000000"}`, Options{Layout: hash4x8}, `key "\"zzzz`},
+		{"json C1 key", `{"key": "` + "\u009b2J" + `", "value": "0100000000000000"}`, Options{Layout: hash4x8}, `key "\"\u009b2J\"": `},
+		{"json huge field", `{"` + huge + `": 1}`, Options{Layout: hash4x8}, "bad JSON: unknown field"},
+		{"json huge trailer", `{"key": "0a000001", "value": "0100000000000000"} ` + huge, Options{Layout: hash4x8}, `unexpected "zzzz`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, bad := readAll(t, tt.line+"\n", tt.opts)
+			if len(bad) != 1 {
+				t.Fatalf("got %d errors, want 1", len(bad))
+			}
+			msg := bad[0].Error()
+			if len(msg) > 300 {
+				t.Errorf("error is %d bytes long: %.200q...", len(msg), msg)
+			}
+			for _, r := range msg {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd {
+					t.Errorf("error holds the raw character %U: %q", r, msg)
+					break
+				}
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error = %.300q, want %q in it", msg, tt.want)
+			}
+		})
+	}
+	// Plain tokens are not quoted: "key 0a00: want 8 hex digits".
+	_, bad := readAll(t, "0a00 0100000000000000\n", Options{Layout: hash4x8})
+	if len(bad) != 1 || !strings.Contains(bad[0].Error(), "key 0a00: ") {
+		t.Errorf("plain token: %v", bad)
+	}
+}

@@ -1,0 +1,58 @@
+package input
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxToken is how much of a bad token an error message quotes: enough to
+// recognise it, and a 10 MB token stays out of the terminal.
+const maxToken = 60
+
+// quoteToken returns tok as an error message shows it: as it is when it is
+// short and every character prints, otherwise Go-quoted, so that control
+// characters and invalid UTF-8 show as escapes (\x1b, \u009b) instead of
+// acting on the terminal, and cut after maxToken bytes with "...".
+func quoteToken(tok string) string {
+	short, cut := cutToken(tok, maxToken)
+	if !cut && printable(short) {
+		return short
+	}
+	return quote(short, cut)
+}
+
+// quoteAlways quotes tok even when it prints, cut like quoteToken: stray
+// text after a JSON object reads better in quotes.
+func quoteAlways(tok string) string { return quote(cutToken(tok, maxToken)) }
+
+func quote(s string, cut bool) string {
+	q := strconv.Quote(s)
+	if cut {
+		q += "..."
+	}
+	return q
+}
+
+// cutToken cuts s to at most n bytes without splitting a UTF-8 sequence,
+// and reports whether it cut anything.
+func cutToken(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	i := n
+	for i > n-utf8.UTFMax && i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i], true
+}
+
+// printable reports whether every rune of s is valid and printable in the
+// sense of strconv.IsPrint (no control characters, C1 included).
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
