@@ -42,10 +42,16 @@ func TestMain(m *testing.M) {
 
 // buildCommand builds the command once per test run, the way a user's go build
 // or go install would (same GOOS/GOARCH as the tests), on first use, so
-// that tests without the kernel do not pay for it.
+// that tests without the kernel do not pay for it. BPFBATCH_BIN names a
+// prebuilt command to use instead: the VM runner (.ci/vm/run) sets it, as
+// there is no Go toolchain inside its VMs.
 func buildCommand(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if bin := os.Getenv("BPFBATCH_BIN"); bin != "" {
+			binPath = bin
+			return
+		}
 		binDir, buildErr = os.MkdirTemp("", "bpfbatch-e2e-")
 		if buildErr != nil {
 			return
