@@ -333,8 +333,10 @@ func (m *Map) write(fd *sys.FD, keys, values []byte, count, base int, flags Flag
 	switch {
 	case lay == unpaddedPerCPU:
 		return m.writeRelaid(fd, keys, values, count, base, flags, m.padInto)
-	case m.cpus > 0 && flags&UpdateAllCPUs != 0 && !m.nativeCPUFlags(fd):
-		// Before Linux 7.0: lay the one value out into every CPU's slot.
+	case m.cpus > 0 && flags&UpdateAllCPUs != 0 && (flags&perElementFlags != 0 || !m.nativeCPUFlags(fd)):
+		// Lay the one value out into every CPU's slot: before Linux 7.0,
+		// and with UpdateNoExist/UpdateExist, which BPF_MAP_UPDATE_ELEM
+		// refuses together with BPF_F_ALL_CPUS (EINVAL, seen on 7.2).
 		return m.writeRelaid(fd, keys, values, count, base, flags&^UpdateAllCPUs, m.spreadInto)
 	}
 	return m.writeDirect(fd, keys, values, count, base, flags)

@@ -117,7 +117,7 @@ func hasBPFCapability() bool {
 func createHint(errno unix.Errno) string {
 	switch errno {
 	case unix.EPERM, unix.EACCES:
-		if charged, limit := memlockCharged(); charged && hasBPFCapability() {
+		if charged, limit := memlockCharged(); charged {
 			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)", memlockString(limit))
 		}
 		return privilegeHint("a security module (LSM) denied bpf(2)")

@@ -118,6 +118,10 @@ func (m *Map) checkRead(fd *sys.FD, op string, c *Cursor, keys, values []byte, f
 		return fail(ErrNotSupported, "%s maps have no keys to walk", m.info.Type)
 	case del && !m.info.Type.hashCursor():
 		return fail(ErrNotSupported, "%s maps have no BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps only)", m.info.Type)
+	case del && flags&flagCPU != 0:
+		// The kernel's lookup-and-delete takes no BPF_F_CPU (EINVAL on
+		// 7.2): deleting an element removes every CPU's value anyway.
+		return fail(ErrNotSupported, "%s: BPF_MAP_LOOKUP_AND_DELETE_BATCH reads every CPU's value; use LookupBatch with OnCPU, or no OnCPU here", flags)
 	}
 	stride := m.strideFor(flags)
 	if len(keys) == 0 || len(keys)%ks != 0 {

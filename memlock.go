@@ -43,11 +43,14 @@ func RemoveMemlock() error {
 }
 
 // memlockCharged reports whether this kernel charges map memory to
-// RLIMIT_MEMLOCK, and the current soft limit.
+// RLIMIT_MEMLOCK, and the current soft limit. Without CAP_BPF (on this
+// thread: capabilities are per thread) every map creation fails, so the
+// probe would conclude nothing, once for all: it waits for a caller that
+// has the capability.
 func memlockCharged() (charged bool, limit uint64) {
 	var cur unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur); err != nil {
-		return false, 0
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur); err != nil || !hasBPFCapability() {
+		return false, cur.Cur
 	}
 	return memlockProbe(), cur.Cur
 }

@@ -90,7 +90,11 @@ func perCPUSpecs(n uint32) []MapSpec {
 	var specs []MapSpec
 	for _, typ := range []MapType{PerCPUHash, PerCPUArray, LRUPerCPUHash} {
 		for _, vs := range []uint32{12, 8} {
-			specs = append(specs, MapSpec{Type: typ, KeySize: 4, ValueSize: vs, MaxEntries: n})
+			max := n
+			if typ == LRUPerCPUHash {
+				max = 4 * n // LRU maps evict before they are full
+			}
+			specs = append(specs, MapSpec{Type: typ, KeySize: 4, ValueSize: vs, MaxEntries: max})
 		}
 	}
 	return specs

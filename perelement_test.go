@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,12 @@ import (
 // perElementCase is a map type without BPF_MAP_UPDATE_BATCH, a way to make
 // valid elements for it, and an independent way to check they arrived.
 type perElementCase struct {
-	spec MapSpec
+	// since is the kernel release that brought the map type, if it is newer
+	// than the oldest kernel the tests run on.
+	since [2]int
+	// needsLSM: the type keeps its values only with the bpf LSM active.
+	needsLSM bool
+	spec     MapSpec
 	// setup returns keys and values for n elements.
 	setup func(t *testing.T, m *Map, n int) (keys, values []byte)
 	// check reads the elements back without the library.
@@ -184,7 +190,8 @@ func perElementCases(t *testing.T) map[string]perElementCase {
 			check: popOrder(true),
 		},
 		"BloomFilter": {
-			spec: MapSpec{Type: BloomFilter, ValueSize: 4, MaxEntries: 100},
+			since: [2]int{5, 16},
+			spec:  MapSpec{Type: BloomFilter, ValueSize: 4, MaxEntries: 100},
 			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
 				return nil, u32s(0xdead, 0xbeef, 0xf00d, 0xcafe, 0xface)[:4*n]
 			},
@@ -213,7 +220,8 @@ func perElementCases(t *testing.T) map[string]perElementCase {
 			check: lookupEquals(sameValue),
 		},
 		"TaskStorage": {
-			spec: storageSpec(t, TaskStorage),
+			since: [2]int{5, 11},
+			spec:  storageSpec(t, TaskStorage),
 			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
 				var keys []byte
 				for range n { // several pidfds of this process: the same task each time
@@ -230,7 +238,8 @@ func perElementCases(t *testing.T) map[string]perElementCase {
 			check: lookupEquals(func(_ int, _ []byte) []byte { return u32s(3) }),
 		},
 		"InodeStorage": {
-			spec: storageSpec(t, InodeStorage),
+			spec:     storageSpec(t, InodeStorage),
+			needsLSM: true,
 			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
 				var keys []byte
 				for range n {
@@ -259,7 +268,8 @@ func perElementCases(t *testing.T) map[string]perElementCase {
 			},
 		},
 		"CgrpStorage": {
-			spec: storageSpec(t, CgrpStorage),
+			since: [2]int{6, 2},
+			spec:  storageSpec(t, CgrpStorage),
 			setup: func(t *testing.T, m *Map, n int) ([]byte, []byte) {
 				return u32s(uint32(cgroupFD(t))), u32s(77)
 			},
@@ -332,7 +342,26 @@ func popOrder(lifo bool) func(t *testing.T, m *Map, _, values []byte) {
 func TestPerElementPathOnTypesWithoutBatch(t *testing.T) {
 	for name, tc := range perElementCases(t) {
 		t.Run(name, func(t *testing.T) {
+			if tc.since != [2]int{} && !testutil.KernelAtLeast(tc.since[0], tc.since[1]) {
+				// What this kernel does instead: it does not know the type.
+				m, err := CreateMap(tc.spec)
+				if err == nil {
+					m.Close()
+				}
+				if !errors.Is(err, unix.EINVAL) {
+					t.Fatalf("kernel %s, before %d.%d: CreateMap(%s) = %v; want EINVAL, an unknown map type", testutil.KernelRelease(), tc.since[0], tc.since[1], name, err)
+				}
+				return
+			}
 			m := createMap(t, tc.spec)
+			if tc.needsLSM && !slices.Contains(testutil.LSMs(t), "bpf") {
+				// Without the bpf LSM (lsm= at boot) the kernel keeps no
+				// inode storage: the map exists, its updates fail.
+				keys, values := tc.setup(t, m, 1)
+				n, err := m.UpdateBatch(keys, values, UpdateAny)
+				wantBatchError(t, n, err, unix.EBADF, nil, 0, 0)
+				return
+			}
 			if p, err := m.UpdatePath(); err != nil || p != PerElementPath {
 				t.Fatalf("UpdatePath = %v, %v; want per-element", p, err)
 			}

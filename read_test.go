@@ -94,9 +94,9 @@ func TestLookupBatchReturnsEveryElementOnce(t *testing.T) {
 				if _, err := m.UpdateBatch(keys, testValues(t, m, n, rng, true, inner), UpdateAny); err != nil {
 					t.Fatal(err)
 				}
-				wantPath := BatchPath
-				if m.Info().Type == PerCPUArray && !testutil.KernelAtLeast(5, 13) {
-					wantPath = PerElementPath // generic_map_lookup_batch came to per-CPU arrays later
+				wantPath := PerElementPath
+				if hasBatchOps(spec.Type) {
+					wantPath = BatchPath
 				}
 				if got, errno := m.probeBatch(m.fd, &m.readPath, sys.MapLookupBatch); errno != 0 || got != wantPath {
 					t.Fatalf("kernel %s: read path %v (%v), want %v", testutil.KernelRelease(), got, errno, wantPath)
@@ -257,6 +257,10 @@ func TestReadsRefuseMisuse(t *testing.T) {
 			_, err := m.DeleteBatch(make([]byte, 4), UpdateExist)
 			return err
 		}, ErrInvalidFlags, "deletes take no flags"},
+		{"lookup and delete with OnCPU", PerCPUHash, func(m, _ *Map) error {
+			_, err := m.LookupAndDeleteBatch(&Cursor{}, make([]byte, 4), make([]byte, 8), OnCPU(0))
+			return err
+		}, ErrNotSupported, "reads every CPU's value"},
 		{"lookup with UpdateExist", Hash, func(m, _ *Map) error {
 			_, err := m.LookupBatch(&Cursor{}, make([]byte, 4), make([]byte, 8), UpdateExist)
 			return err
@@ -330,8 +334,12 @@ func TestDeleteBatchStopsAtTheFirstMissingKey(t *testing.T) {
 				if _, err := m.UpdateBatch(keys, make([]byte, 10*m.ValueStride()), UpdateAny); err != nil {
 					t.Fatal(err)
 				}
-				if got, errno := m.probeBatch(m.fd, &m.deletePath, sys.MapDeleteBatch); errno != 0 || got != BatchPath {
-					t.Fatalf("kernel %s: delete path %v (%v), want batch", testutil.KernelRelease(), got, errno)
+				wantPath := PerElementPath
+				if hasBatchOps(spec.Type) {
+					wantPath = BatchPath
+				}
+				if got, errno := m.probeBatch(m.fd, &m.deletePath, sys.MapDeleteBatch); errno != 0 || got != wantPath {
+					t.Fatalf("kernel %s: delete path %v (%v), want %v", testutil.KernelRelease(), got, errno, wantPath)
 				}
 				m.deletePath.Store(uint32(path))
 				ks := int(spec.KeySize)

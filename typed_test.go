@@ -176,8 +176,8 @@ func TestUpdateBatchOfPerCPUValueShapes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for c, slot := range perCPUSlots(t, m, binary.NativeEndian.AppendUint32(nil, 9)) {
-			if !bytes.Equal(slot, values[c][:]) {
-				t.Fatalf("CPU %d: %x, want %x", c, slot, values[c])
+			if want := asStored(m, values[c][:]); !bytes.Equal(slot, want) {
+				t.Fatalf("kernel %s: CPU %d: %x, want %x", testutil.KernelRelease(), c, slot, want)
 			}
 		}
 	})

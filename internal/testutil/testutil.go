@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -361,4 +362,21 @@ func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (uint32, un
 	attr.OutBatch = sys.SlicePointer(out)
 	errno := sys.MapLookupBatch(&attr)
 	return attr.Count, errno
+}
+
+// LSMs lists the active Linux security modules (/sys/kernel/security/lsm),
+// mounting securityfs there if it is not (a minimal VM).
+func LSMs(tb testing.TB) []string {
+	tb.Helper()
+	const dir = "/sys/kernel/security"
+	b, err := os.ReadFile(dir + "/lsm")
+	if err != nil {
+		if err := unix.Mount("securityfs", dir, "securityfs", 0, ""); err != nil {
+			tb.Fatalf("mount securityfs on %s: %v", dir, err)
+		}
+		if b, err = os.ReadFile(dir + "/lsm"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return strings.Split(strings.TrimSpace(string(b)), ",")
 }
