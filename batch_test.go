@@ -204,7 +204,16 @@ func TestUpdateBatchEveryBatchMapType(t *testing.T) {
 				inner = inner[1:] // every element now points to another inner map
 			}
 			values2 := testValues(t, m, n, rng, false, inner)
-			if got, err := m.UpdateBatch(keys, values2, UpdateAny); err != nil || got != n {
+			got, err = m.UpdateBatch(keys, values2, UpdateAny)
+			if spec.Type == LPMTrie && !testutil.KernelAtLeast(6, 1) {
+				// 5.10's trie_update_elem refuses any update of a full trie,
+				// even of a prefix it holds (fixed in 6.13 and in 6.1.y,
+				// not in the 5.10.y the VMs boot).
+				wantBatchError(t, got, err, unix.ENOSPC, ErrMapFull, 0, 0, "max_entries (1000) prefixes")
+				checkWritten(t, m, keys, values, inner)
+				return
+			}
+			if err != nil || got != n {
 				t.Fatalf("second UpdateBatch = %d, %v", got, err)
 			}
 			checkWritten(t, m, keys, values2, inner)

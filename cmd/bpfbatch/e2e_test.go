@@ -440,7 +440,8 @@ func TestInfo(t *testing.T) {
 			want: []string{
 				`type: +PerCPUArray`,
 				fmt.Sprintf(`value stride: +%d bytes per element \(%d possible CPUs x value size 12 rounded up to 16, element-major\)`, 16*cpus, cpus),
-				`update path: +batch`,
+				// Per-CPU arrays have batch commands from 5.13 on.
+				map[bool]string{true: `update path: +batch`, false: `update path: +per-element`}[testutil.KernelAtLeast(5, 13)],
 			},
 		},
 		{
