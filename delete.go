@@ -41,7 +41,7 @@ func (m *Map) checkDelete(keys []byte, flags Flags) (int, error) {
 		return fail(ErrNotSupported, "%s maps have no keys to delete", m.info.Type)
 	case len(keys)%ks != 0:
 		return 0, &SizeError{Buffer: "keys", Got: len(keys), Want: ks, Op: op, Map: m.info, CPUs: m.cpus}
-	case len(keys)/ks > math.MaxUint32:
+	case uint64(len(keys)/ks) > math.MaxUint32:
 		return 0, fmt.Errorf("bpfbatch: %s on %s: %d keys exceed the kernel's u32 count; split the batch", op, m.info.describe(), len(keys)/ks)
 	}
 	return len(keys) / ks, nil

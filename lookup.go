@@ -128,7 +128,7 @@ func (m *Map) checkRead(fd *sys.FD, op string, c *Cursor, keys, values []byte, f
 		return 0, &SizeError{Buffer: "keys", Got: len(keys), Want: ks, Op: op, Map: m.info, CPUs: m.cpus, Flags: flags}
 	}
 	max := len(keys) / ks
-	if max > math.MaxUint32 {
+	if uint64(max) > math.MaxUint32 {
 		return 0, fmt.Errorf("bpfbatch: %s on %s: %d elements exceed the kernel's u32 count; use smaller buffers", op, m.info.describe(), max)
 	}
 	if len(values) != max*stride {
@@ -195,7 +195,7 @@ func (c *Cursor) call(fd *sys.FD, keys, values []byte, count int, flags Flags, d
 func (m *Map) readBucket(fd *sys.FD, c *Cursor, keys, values []byte, max int, flags Flags, del bool) (int, fault) {
 	ks, stride := int(m.info.KeySize), m.strideFor(flags)
 	for size := 2 * max; ; size *= 2 {
-		if size > math.MaxUint32 || size > int(m.info.MaxEntries)*2+64 {
+		if uint64(size) > math.MaxUint32 || size > int(m.info.MaxEntries)*2+64 {
 			// A bucket cannot hold more than the map; the kernel keeps
 			// saying ENOSPC for another reason.
 			return 0, m.newFault(fd, readOp(del), unix.ENOSPC, flags, -1)

@@ -102,7 +102,3 @@ func (t MapType) hashCursor() bool {
 	}
 	return false
 }
-
-// ordered reports whether the type keeps its values in insertion order
-// (pushes), so that the order of writes matters.
-func (t MapType) ordered() bool { return t == Queue || t == Stack }
