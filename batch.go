@@ -482,8 +482,8 @@ func (m *Map) LookupWith(key, value []byte, flags Flags) error {
 }
 
 // UpdateBatchOf is the typed form of UpdateBatch. K and V are fixed-size
-// types without pointers or padding (integers, arrays, structs of those)
-// laid out as the kernel expects: unsafe.Sizeof(K) must equal key_size, and
+// types without pointers (integers, arrays, structs of those) laid out as
+// the kernel expects: unsafe.Sizeof(K) must equal key_size, and
 // unsafe.Sizeof(V) value_size. For per-CPU maps values holds
 // len(keys) x PossibleCPUs() entries, element-major: all CPUs of element 0,
 // then element 1, ...; there V may also be the 8-byte-rounded slot size.
@@ -491,12 +491,16 @@ func (m *Map) LookupWith(key, value []byte, flags Flags) error {
 // take nil keys.
 //
 // The slices are reinterpreted in place, with no copy and no per-element
-// encoding, wherever the Go layout is the kernel's. The one exception is a
-// per-CPU map whose value_size is not a multiple of 8: the kernel wants each
-// CPU's value padded to 8 bytes, so values are copied, in bounded chunks,
-// into a scratch buffer reused across calls, with the padding zeroed. That
-// path may issue several BPF_MAP_UPDATE_BATCH calls; the contract is the
-// same.
+// encoding, wherever the Go layout is the kernel's. Two exceptions copy.
+// A type with padding (struct{A uint8; B uint32} has 3 bytes after A) is
+// copied with the padding zeroed, since Go leaves padding as it finds it and
+// the kernel would store it as part of the key or value: one Go key could
+// become two map entries. Declare the padding as a blank field (_ [3]byte)
+// to keep the zero-copy path. And a per-CPU map whose value_size is not a
+// multiple of 8 wants each CPU's value padded to 8 bytes, so values are
+// copied, in bounded chunks, into a scratch buffer reused across calls, with
+// the padding zeroed; that path may issue several BPF_MAP_UPDATE_BATCH
+// calls, with the same contract.
 func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, error) {
 	return withFD(m, "update batch", func(fd *sys.FD) (int, error) {
 		kb, vb, lay, err := typedBytes(m, keys, values, flags)
@@ -513,7 +517,8 @@ func typedBytes[K, V any](m *Map, keys []K, values []V, flags Flags) (kb, vb []b
 	var k K
 	var v V
 	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
-	if err := checkPlainPair[K, V](m); err != nil {
+	pair, err := checkPair[K, V](m)
+	if err != nil {
 		return nil, nil, 0, err
 	}
 	if keySize != int(m.info.KeySize) {
@@ -522,7 +527,8 @@ func typedBytes[K, V any](m *Map, keys []K, values []V, flags Flags) (kb, vb []b
 	if m.info.KeySize == 0 && len(keys) != 0 {
 		return nil, nil, 0, m.sizeError("update batch", "keys", len(keys), 0, 0, flags, kernelLayout)
 	}
-	kb, vb = asBytes(keys), asBytes(values)
+	kb = withoutPadding(asBytes(keys), keySize, pair.keyPad)
+	vb = withoutPadding(asBytes(values), valueSize, pair.valuePad)
 	switch {
 	case m.cpus == 0 || flags.onePerElement():
 		if valueSize == int(m.info.ValueSize) {

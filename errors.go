@@ -45,7 +45,7 @@ var (
 	ErrInvalidFlags = errors.New("invalid flags")
 
 	// ErrInvalidType: UpdateBatchOf was given a key or value type the
-	// kernel cannot copy as raw bytes (it holds pointers or padding).
+	// kernel cannot copy as raw bytes: it holds pointers.
 	// Returned before any syscall.
 	ErrInvalidType = errors.New("type cannot be copied to a BPF map")
 )

@@ -6,51 +6,68 @@ import (
 	"sync"
 )
 
-// typePair is a key and value type that passed checkPlain.
-type typePair struct{ key, value reflect.Type }
-
-// checkPlainPair checks K and V with checkPlain, remembering the last pair
-// that passed on m.
-func checkPlainPair[K, V any](m *Map) error {
-	tk, tv := reflect.TypeFor[K](), reflect.TypeFor[V]()
-	if p := m.plainPair.Load(); p != nil && p.key == tk && p.value == tv {
-		return nil
-	}
-	if err := checkPlain[K](m, "keys"); err != nil {
-		return err
-	}
-	if err := checkPlain[V](m, "values"); err != nil {
-		return err
-	}
-	m.plainPair.Store(&typePair{tk, tv})
-	return nil
+// typeLayout is what UpdateBatchOf needs to know of a key or value type.
+type typeLayout struct {
+	// err refuses the type: it holds a pointer, which would be copied into
+	// the map as a meaningless address (and hide memory from the garbage
+	// collector's view of the map).
+	err error
+	// padding lists the byte ranges of one element that Go leaves as it
+	// finds them. Passed through, they would make one Go key two map
+	// entries, and store garbage in values: such types are copied with the
+	// padding zeroed.
+	padding []byteRange
 }
 
-// plainTypes caches checkPlain's verdict per type (reflect.Type -> error or
-// nil), so the typed path walks each type once and allocates nothing after.
-var plainTypes sync.Map
+type byteRange struct{ start, end int }
 
-// checkPlain rejects types the kernel cannot take as raw bytes: anything
-// holding a pointer would be copied into the map as a meaningless address
-// (and hide memory from the garbage collector's view of the map), and
-// padding bytes hold whatever Go left there, so one Go key with two
-// paddings would become two map entries.
-func checkPlain[T any](m *Map, buffer string) error {
-	t := reflect.TypeFor[T]()
-	v, ok := plainTypes.Load(t)
+// typePair is a key and value type that passed the checks, with their
+// layouts.
+type typePair struct {
+	key, value       reflect.Type
+	keyPad, valuePad []byteRange
+}
+
+// checkPair checks K and V, remembering the last pair that passed on m, so
+// that a loop of typed calls skips the type-cache lookups.
+func checkPair[K, V any](m *Map) (*typePair, error) {
+	tk, tv := reflect.TypeFor[K](), reflect.TypeFor[V]()
+	if p := m.plainPair.Load(); p != nil && p.key == tk && p.value == tv {
+		return p, nil
+	}
+	kl, err := layoutOf(m, tk, "keys")
+	if err != nil {
+		return nil, err
+	}
+	vl, err := layoutOf(m, tv, "values")
+	if err != nil {
+		return nil, err
+	}
+	p := &typePair{key: tk, value: tv, keyPad: kl.padding, valuePad: vl.padding}
+	m.plainPair.Store(p)
+	return p, nil
+}
+
+// typeLayouts caches each type's layout (reflect.Type -> *typeLayout), so
+// the typed path walks each type once and allocates nothing after.
+var typeLayouts sync.Map
+
+func layoutOf(m *Map, t reflect.Type, buffer string) (*typeLayout, error) {
+	v, ok := typeLayouts.Load(t)
 	if !ok {
-		var err error
+		l := &typeLayout{}
 		if bad := pointerPath(t, t.String()); bad != "" {
-			err = fmt.Errorf("%w: %s holds a pointer (%s); use fixed-size fields only: integers, arrays, structs of those", ErrInvalidType, t, bad)
-		} else if pad := paddingIn(t, t.String()); pad != "" {
-			err = fmt.Errorf("%w: %s has %s, which Go does not zero and the kernel would store as part of the key or value; make it explicit with a blank field (e.g. _ [N]byte) so it is always zero, or reorder the fields", ErrInvalidType, t, pad)
+			l.err = fmt.Errorf("%w: %s holds a pointer (%s); use fixed-size fields only: integers, arrays, structs of those", ErrInvalidType, t, bad)
+		} else {
+			l.padding = paddingIn(t, 0, nil)
 		}
-		v, _ = plainTypes.LoadOrStore(t, err)
+		v, _ = typeLayouts.LoadOrStore(t, l)
 	}
-	if v == nil {
-		return nil
+	l := v.(*typeLayout)
+	if l.err != nil {
+		return nil, fmt.Errorf("bpfbatch: update batch on %s: %s: %w", m.info.describe(), buffer, l.err)
 	}
-	return fmt.Errorf("bpfbatch: update batch on %s: %s: %w", m.info.describe(), buffer, v.(error))
+	return l, nil
 }
 
 // pointerPath returns where t holds a pointer ("Key.Name string"), or "".
@@ -74,34 +91,50 @@ func pointerPath(t reflect.Type, path string) string {
 	return path + " " + t.String()
 }
 
-// paddingIn returns where t has padding bytes ("3 padding bytes after
-// main.key.A, at offset 1"), or "".
-func paddingIn(t reflect.Type, path string) string {
+// paddingIn appends to pad the padding bytes of a t at offset base: gaps
+// between struct fields, and the tail up to the struct's alignment.
+func paddingIn(t reflect.Type, base int, pad []byteRange) []byteRange {
 	switch t.Kind() {
 	case reflect.Array:
-		if t.Len() == 0 {
-			return ""
+		if elem := paddingIn(t.Elem(), 0, nil); len(elem) > 0 {
+			size := int(t.Elem().Size())
+			for i := range t.Len() {
+				for _, r := range elem {
+					pad = append(pad, byteRange{base + i*size + r.start, base + i*size + r.end})
+				}
+			}
 		}
-		return paddingIn(t.Elem(), path+"[0]")
 	case reflect.Struct:
-		end := uintptr(0) // end of the previous field
-		after := "the start"
+		end := 0 // end of the previous field
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if f.Offset > end {
-				return fmt.Sprintf("%d padding bytes after %s, at offset %d", f.Offset-end, after, end)
+			if off := int(f.Offset); off > end {
+				pad = append(pad, byteRange{base + end, base + off})
 			}
-			if pad := paddingIn(f.Type, path+"."+f.Name); pad != "" {
-				return pad
-			}
-			end = f.Offset + f.Type.Size()
-			after = path + "." + f.Name
+			pad = paddingIn(f.Type, base+int(f.Offset), pad)
+			end = int(f.Offset + f.Type.Size())
 		}
-		if t.Size() > end {
-			return fmt.Sprintf("%d padding bytes after %s, at offset %d (the struct is rounded up to its alignment)", t.Size()-end, after, end)
+		if size := int(t.Size()); size > end {
+			pad = append(pad, byteRange{base + end, base + size})
 		}
 	}
-	return ""
+	return pad
+}
+
+// withoutPadding returns b (elements of size bytes) as is when the type has
+// no padding, else a copy with the padding bytes zeroed.
+func withoutPadding(b []byte, size int, pad []byteRange) []byte {
+	if len(pad) == 0 || len(b) == 0 {
+		return b
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	for off := 0; off+size <= len(out); off += size {
+		for _, r := range pad {
+			clear(out[off+r.start : off+r.end])
+		}
+	}
+	return out
 }
 
 func typeName[T any]() string { return reflect.TypeFor[T]().String() }
