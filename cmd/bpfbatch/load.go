@@ -396,4 +396,3 @@ func (l *loader) syscalls(n int) string {
 	}
 	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %s", l.calls.n, plural(l.calls.largest, "entry", "entries"))
 }
-
