@@ -78,12 +78,23 @@ func describePath(m *bpfbatch.Map) string {
 	}
 }
 
-// loadRefusal says why load cannot fill maps of type t, or "".
-func loadRefusal(t bpfbatch.MapType) string {
+// fdValues reports whether the values of maps of type t are written as
+// file descriptors (of programs, maps, sockets, ...).
+func fdValues(t bpfbatch.MapType) bool {
 	switch t {
 	case bpfbatch.ProgramArray, bpfbatch.PerfEventArray, bpfbatch.CgroupArray, bpfbatch.ArrayOfMaps,
 		bpfbatch.HashOfMaps, bpfbatch.SockMap, bpfbatch.SockHash, bpfbatch.ReusePortSockArray, bpfbatch.XSKMap:
+		return true
+	}
+	return false
+}
+
+// loadRefusal says why load cannot fill maps of type t, or "".
+func loadRefusal(t bpfbatch.MapType) string {
+	if fdValues(t) {
 		return fmt.Sprintf("the values of %s maps are file descriptors of the writing process, which a file cannot hold", t)
+	}
+	switch t {
 	case bpfbatch.RingBuf, bpfbatch.UserRingBuf, bpfbatch.StructOps, bpfbatch.Arena, bpfbatch.StackTrace,
 		bpfbatch.CgroupStorage, bpfbatch.PerCPUCgroupStorage, bpfbatch.SkStorage, bpfbatch.InodeStorage,
 		bpfbatch.TaskStorage, bpfbatch.CgrpStorage:

@@ -94,6 +94,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.load(ctx, rest)
 	case "create":
 		return c.create(rest)
+	case "dump":
+		return c.dump(ctx, rest)
 	case "version", "-version", "--version":
 		return c.version()
 	case "help", "-h", "-help", "--help":
