@@ -96,6 +96,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.create(rest)
 	case "dump":
 		return c.dump(ctx, rest)
+	case "delete":
+		return c.delete(ctx, rest)
 	case "version", "-version", "--version":
 		return c.version()
 	case "help", "-h", "-help", "--help":

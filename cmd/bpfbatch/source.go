@@ -129,6 +129,8 @@ type source struct {
 	// firstChange what the whole input is checked before ("the first
 	// write"), for the messages of a run stopped before any change.
 	untouched, firstChange string
+	// onceNote says what a key repeated in the input comes to.
+	onceNote string
 
 	closeInput func()
 
@@ -163,6 +165,7 @@ func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, tar
 		cli: c, command: cmd.name, pin: pin, name: name, r: r, layout: opts.Layout,
 		prog:      progress{w: c.stderr, tty: c.tty},
 		untouched: "nothing written", firstChange: "the first write",
+		onceNote:   "each key is written once, from its last line",
 		closeInput: closeIn,
 	}
 	return s, exitOK, true
@@ -293,7 +296,7 @@ func (s *source) droppedNote() string {
 	if s.dropped == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; dropped %s whose key a later line repeats (each key is written once, from its last line)", plural(s.dropped, "line", "lines"))
+	return fmt.Sprintf("; dropped %s whose key a later line repeats (%s)", plural(s.dropped, "line", "lines"), s.onceNote)
 }
 
 // checkCapacity refuses an input with more distinct keys than the map can
