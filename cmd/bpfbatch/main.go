@@ -98,6 +98,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.dump(ctx, rest)
 	case "delete":
 		return c.delete(ctx, rest)
+	case "sync":
+		return c.sync(ctx, rest)
 	case "version", "-version", "--version":
 		return c.version()
 	case "help", "-h", "-help", "--help":
