@@ -11,10 +11,11 @@ import (
 )
 
 func (c *cli) info(args []string) int {
-	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, the values layout
-bpfbatch load expects (value stride, possible CPUs), whether updates go
-through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
---key-format and --value-format choices that fit its sizes.
+	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, how many entries
+it holds (counted with one batch walk: the kernel keeps no count), the
+values layout bpfbatch load expects (value stride, possible CPUs), whether
+updates go through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per
+element, and the --key-format and --value-format choices that fit its sizes.
 `)
 	pos, code, ok := c.parse(cmd, args, "PIN")
 	if !ok {
@@ -36,6 +37,7 @@ through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
 	row("key size", "%d bytes", info.KeySize)
 	row("value size", "%d bytes", info.ValueSize)
 	row("max entries", "%d", info.MaxEntries)
+	row("entries", "%s", describeCount(m))
 	row("map flags", "%s", describeMapFlags(info.Flags))
 	if cpuErr != nil {
 		row("possible CPUs", "unknown: %v", cpuErr)
@@ -63,6 +65,22 @@ through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
 		return c.failf(exitFailed, "write: %v", err)
 	}
 	return exitOK
+}
+
+// describeCount counts the map's entries with one batch walk (the kernel
+// keeps no count), or says why it cannot.
+func describeCount(m *bpfbatch.Map) string {
+	if m.Info().KeySize == 0 {
+		return fmt.Sprintf("unknown: %s maps have no keys to walk", m.Info().Type)
+	}
+	n, err := m.Count()
+	if err != nil {
+		return "unknown: " + trimPrefix(err)
+	}
+	if t := m.Info().Type; t == bpfbatch.Array || t == bpfbatch.PerCPUArray {
+		return strconv.Itoa(n) + " (every index of an array exists)"
+	}
+	return strconv.Itoa(n)
 }
 
 // describePath says how `bpfbatch load` writes the map.
