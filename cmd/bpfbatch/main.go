@@ -82,7 +82,7 @@ Usage:
   bpfbatch dump [flags] PIN                     print every entry, in the format load reads
   bpfbatch delete [flags] PIN FILE|-            delete the keys in FILE (or stdin), one per line
   bpfbatch sync [flags] PIN FILE|-              make the map hold exactly the entries in FILE
-  bpfbatch replace [flags] OUTER SLOT FILE|-    swap a new inner map, filled from FILE, into a map-in-map slot
+  bpfbatch replace [flags] OUTER SLOT FILE|-    fill a new inner map from FILE, swap it into a map-in-map SLOT
   bpfbatch create [flags] PIN                   create a map and pin it at PIN (for tests and demos)
   bpfbatch version                              print the version (also: bpfbatch --version)
 
