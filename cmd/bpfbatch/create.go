@@ -43,13 +43,13 @@ Example:
 	case spec.ValueSize == 0 || spec.MaxEntries == 0:
 		return c.usageError(cmd, "--value-size and --max-entries are required")
 	}
+	c.removeMemlock()
 	if _, err := os.Lstat(pin); err == nil {
 		return c.failf(exitFailed, "create %s: something is already pinned there; remove it first (rm %s)", pin, pin)
 	}
 	if err := checkBPFFS(pin); err != nil {
 		return c.failf(exitFailed, "create %s: %v", pin, err)
 	}
-	c.removeMemlock()
 	m, err := bpfbatch.CreateMap(spec)
 	if err != nil {
 		return c.failf(exitFailed, "%s", trimPrefix(err))
