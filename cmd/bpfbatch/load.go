@@ -270,7 +270,7 @@ func (l *loader) load(ctx context.Context) int {
 	n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 	l.prog.clear()
 	if err != nil {
-		return l.changeFailed(err, writeVerbs, 0, n, total, &b)
+		return l.writeFailed(err, 0, n, total, &b)
 	}
 	if ctx.Err() != nil {
 		return l.failf(exitFailed, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
@@ -327,7 +327,7 @@ func (l *loader) streamLoad(ctx context.Context) int {
 			n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 			if err != nil {
 				l.prog.clear()
-				return l.changeFailed(err, writeVerbs, written, n, -1, &b)
+				return l.writeFailed(err, written, n, -1, &b)
 			}
 			written += n
 			lastLine = b.Lines[b.Len()-1]

@@ -13,23 +13,12 @@ import (
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-// verbs name what a run does to a map's entries, in its messages.
-type verbs struct {
-	did, done, doing string // "wrote", "written", "writing"
-	one, many        string // "entry", "entries"
-}
-
-var (
-	writeVerbs  = verbs{"wrote", "written", "writing", "entry", "entries"}
-	deleteVerbs = verbs{"deleted", "deleted", "deleting", "key", "keys"}
-)
-
-// changeFailed explains a failed write or delete in input lines: what was
-// done, which line failed. The library's error follows as it is: its
-// element indices count within b. base entries were done before b (by
-// earlier --stream blocks); n of b's entries were done; total is the whole
-// run's count, or -1 when streaming.
-func (s *source) changeFailed(err error, v verbs, base, n, total int, b *input.Batch) int {
+// writeFailed explains a failed write in input lines: what was written,
+// which line failed. The library's error follows as it is: its element
+// indices count within b. base entries were written before b (by earlier
+// --stream blocks); n of b's entries were written; total is the whole
+// load's count, or -1 when streaming.
+func (s *source) writeFailed(err error, base, n, total int, b *input.Batch) int {
 	var be *bpfbatch.BatchError
 	if !errors.As(err, &be) {
 		return s.failf(exitFailed, "%s %s: %s", s.command, s.pin, trimPrefix(err))
@@ -45,9 +34,9 @@ func (s *source) changeFailed(err error, v verbs, base, n, total int, b *input.B
 		sb.WriteString("interrupted: ")
 	}
 	if total >= 0 {
-		fmt.Fprintf(&sb, "%s %d of %s", v.did, base+n, plural(total, v.one, v.many))
+		fmt.Fprintf(&sb, "wrote %d of %s", base+n, plural(total, "entry", "entries"))
 	} else {
-		fmt.Fprintf(&sb, "%s %s", v.did, plural(base+n, v.one, v.many))
+		fmt.Fprintf(&sb, "wrote %s", plural(base+n, "entry", "entries"))
 	}
 	if !inOrder {
 		fmt.Fprintf(&sb, " (%s)", writtenLines(base, be.Written, b))
@@ -55,27 +44,27 @@ func (s *source) changeFailed(err error, v verbs, base, n, total int, b *input.B
 	switch {
 	case be.Cause != nil:
 		if inOrder {
-			fmt.Fprintf(&sb, "; nothing from %s:%d on was %s", s.name, lineOf(n), v.done)
+			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", s.name, lineOf(n))
 		}
 	case be.Index >= 0 && be.Index < b.Len():
-		fmt.Fprintf(&sb, ", then the %s at %s:%d failed", v.one, s.name, b.Lines[be.Index])
+		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", s.name, b.Lines[be.Index])
 		if inOrder {
-			fmt.Fprintf(&sb, "; nothing from that line on was %s", v.done)
+			sb.WriteString("; nothing from that line on was written")
 		} else {
 			sb.WriteString("; no chunk started after the failure")
 		}
 	default:
 		// Index -1: the kernel refused a call before its first element
 		// (a frozen or read-only map, flags, ...). No line is to blame.
-		fmt.Fprintf(&sb, "; the kernel refused a whole call, before %s any of its %s", v.doing, v.many)
+		sb.WriteString("; the kernel refused a whole call, before writing any of its entries")
 		if inOrder {
-			fmt.Fprintf(&sb, ", so nothing from %s:%d on was %s", s.name, lineOf(n), v.done)
+			fmt.Fprintf(&sb, ", so nothing from %s:%d on was written", s.name, lineOf(n))
 		} else {
 			sb.WriteString("; no chunk started after that")
 		}
 	}
 	if s.dropped > 0 {
-		fmt.Fprintf(&sb, " (dropped before %s: %s whose key a later line repeats)", v.doing, plural(s.dropped, "line", "lines"))
+		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(s.dropped, "line", "lines"))
 	}
 	fmt.Fprintf(s.stderr, "bpfbatch: %s %s: %s\n", s.command, s.pin, sb.String())
 	if total < 0 {
