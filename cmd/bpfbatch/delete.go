@@ -51,21 +51,17 @@ func (c *cli) delete(ctx context.Context, args []string) int {
 	in.register(cmd.fs, true)
 	chunk := cmd.fs.Int("chunk", defaultChunk, "keys per BPF_MAP_DELETE_BATCH syscall")
 	ignoreMissing := cmd.fs.Bool("ignore-missing", false, "skip the keys that are not in the map, and count them, instead of stopping at the first")
-	pos, code, ok := c.parse(cmd, args, "PIN", "FILE")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, true, "PIN", "FILE")
 	if !ok {
 		return code
 	}
 	pin, file := pos[0], pos[1]
-	opts, code, ok := c.inputOptions(cmd, &in, true)
-	if !ok {
-		return code
-	}
 	if *chunk <= 0 {
 		return c.usageError(cmd, "--chunk must be at least 1")
 	}
-	m, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(pin)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
@@ -79,15 +75,15 @@ func (c *cli) delete(ctx context.Context, args []string) int {
 	} else if err != nil {
 		return c.failf(exitFailed, "delete %s: %s", pin, trimPrefix(err))
 	}
+	var err error
 	if opts.Layout, err = layoutFor(info, true); err != nil {
 		return c.failf(exitFailed, "delete %s: %s", pin, trimPrefix(err))
 	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m)
+	s, code, ok := c.openSource(cmd, pin, file, opts, m, deletes)
 	if !ok {
 		return code
 	}
 	defer s.close()
-	s.untouched, s.firstChange, s.onceNote = "nothing deleted", "the first delete", "each key is deleted once"
 	d := &deleter{source: s, m: m, chunk: *chunk, ignoreMissing: *ignoreMissing}
 	return d.run(ctx)
 }

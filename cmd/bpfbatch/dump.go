@@ -79,9 +79,9 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
 	}
 
-	m, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(pin)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
@@ -89,6 +89,7 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 		return c.failf(exitUsage, "dump %s: %s maps have no keys to walk, and reading a value would take it out of the map", pin, info.Type)
 	}
 	opts.KeysOnly = *keysOnly
+	var err error
 	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {
 		return c.failf(exitFailed, "dump %s: %s", pin, trimPrefix(err))
 	}

@@ -380,11 +380,7 @@ func TestDumpKeysOnlyAndJSON(t *testing.T) {
 	dir := pinDir(t)
 	cpus := possibleCPUs(t)
 	pin := createPinned(t, dir, "keys-only", bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 10})
-	vals := make([][]byte, cpus)
-	for c := range vals {
-		vals[c] = u64(uint64(100 + c))
-	}
-	prefill(t, pin, entry{u32(7), perCPU(8, vals...)})
+	prefill(t, pin, entry{u32(7), perCPUCounting(8, cpus, 100)})
 	r := mustRun(t, 0, "", "dump", pin, "--keys-only", "--key-format", "u32")
 	if r.stdout != "7\n" {
 		t.Errorf("--keys-only: %q", r.stdout)
@@ -415,11 +411,7 @@ func TestDumpOneCPU(t *testing.T) {
 	dir := pinDir(t)
 	cpus := possibleCPUs(t)
 	pin := createPinned(t, dir, "dump-cpu", bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 4, MaxEntries: 10})
-	vals := make([][]byte, cpus)
-	for c := range vals {
-		vals[c] = u32(uint32(10 + c))
-	}
-	prefill(t, pin, entry{u32(1), perCPU(4, vals...)})
+	prefill(t, pin, entry{u32(1), perCPUCounting(4, cpus, 10)})
 	cpu := cpus - 1
 	args := []string{"dump", pin, "--cpu", strconv.Itoa(cpu), "--key-format", "u32", "--value-format", "u32"}
 	if testutil.KernelAtLeast(7, 0) {
@@ -443,6 +435,19 @@ func TestDumpOneCPU(t *testing.T) {
 	if r := mustRun(t, 2, "", "dump", hash, "--cpu", "0"); !strings.Contains(r.stderr, "--cpu applies to per-CPU maps only") {
 		t.Errorf("--cpu on a hash: %q", r.stderr)
 	}
+}
+
+// perCPUCounting is a per-CPU value of valueSize 4 or 8 (a native
+// integer) holding first+c on CPU c.
+func perCPUCounting(valueSize, cpus int, first uint64) []byte {
+	vals := make([][]byte, cpus)
+	for c := range vals {
+		vals[c] = u64(first + uint64(c))
+		if valueSize == 4 {
+			vals[c] = u32(uint32(first) + uint32(c))
+		}
+	}
+	return perCPU(valueSize, vals...)
 }
 
 // rawOpenByID opens a map by ID with a raw BPF_MAP_GET_FD_BY_ID, for

@@ -523,38 +523,3 @@ func TestMemlockLiftedBeforeCreate(t *testing.T) {
 	}
 	checkMap(t, pin, want)
 }
-
-// Ctrl-C while delete, sync or replace waits for stdin stops it at once,
-// as it does load: nothing is changed, the message says so, exit 1.
-func TestInterruptWhileReadingChangesNothing(t *testing.T) {
-	dir := pinDir(t)
-	pin, all := filledHash(t, dir, "read-interrupt", 100, 100)
-	outer, _ := outerWithInner(t, dir, "read-interrupt-outer", bpfbatch.ArrayOfMaps, bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, u32(0))
-	slot := slotID(t, outer, u32(0))
-	for _, args := range [][]string{
-		{"delete", pin, "-", "--key-format", "u32"},
-		{"sync", pin, "-", "--key-format", "u32", "--value-format", "u64"},
-		{"replace", outer, "0", "-", "--key-format", "u32", "--value-format", "u64"},
-	} {
-		t.Run(args[0], func(t *testing.T) {
-			p := start(t, args...)
-			line := "1\n2\n"
-			if args[0] != "delete" {
-				line = "1 5\n2 5\n"
-			}
-			p.stdin.Write([]byte(line))
-			time.Sleep(200 * time.Millisecond)
-			p.cmd.Process.Signal(os.Interrupt)
-			if code := p.waitExit(t, 5*time.Second); code != 1 {
-				t.Errorf("exit %d, want 1\nstderr: %s", code, p.stderr.String())
-			}
-			if w := "interrupted while reading stdin after line 2; nothing"; !strings.Contains(p.stderr.String(), w) {
-				t.Errorf("stderr lacks %q:\n%s", w, p.stderr.String())
-			}
-			sameContents(t, "the map", pinnedContents(t, pin), all)
-			if id := slotID(t, outer, u32(0)); id != slot {
-				t.Errorf("slot 0 holds id %d, was %d", id, slot)
-			}
-		})
-	}
-}

@@ -21,9 +21,9 @@ element, and the --key-format and --value-format choices that fit its sizes.
 	if !ok {
 		return code
 	}
-	m, err := bpfbatch.OpenPinned(pos[0])
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(pos[0])
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()

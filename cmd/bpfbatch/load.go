@@ -106,15 +106,11 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
-	pos, code, ok := c.parse(cmd, args, "PIN", "FILE")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &lf.in, false, "PIN", "FILE")
 	if !ok {
 		return code
 	}
 	pin, file := pos[0], pos[1]
-	opts, code, ok := c.inputOptions(cmd, &lf.in, false)
-	if !ok {
-		return code
-	}
 	flags, err := parseUpdateFlags(lf.flags)
 	if err != nil {
 		return c.usageError(cmd, "--flags: %v", err)
@@ -127,9 +123,9 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	}
 
 	c.removeMemlock()
-	m, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(pin)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
@@ -169,7 +165,7 @@ func (c *cli) load(ctx context.Context, args []string) int {
 		// is a bug, and writing would scramble per-CPU values.
 		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
 	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m)
+	s, code, ok := c.openSource(cmd, pin, file, opts, m, writes)
 	if !ok {
 		return code
 	}

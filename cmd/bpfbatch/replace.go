@@ -62,24 +62,20 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	shape.register(cmd.fs, "")
 	slotFormat := cmd.fs.String("slot-format", "u32", "SLOT's `format`: "+input.FormatNames())
 	dryRun := cmd.fs.Bool("dry-run", false, "check the input against the new inner map's layout, change nothing")
-	pos, code, ok := c.parse(cmd, args, "OUTER", "SLOT", "FILE")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "OUTER", "SLOT", "FILE")
 	if !ok {
 		return code
 	}
 	pin, slot, file := pos[0], pos[1], pos[2]
-	opts, code, ok := c.inputOptions(cmd, &in, false)
-	if !ok {
-		return code
-	}
 	slotFmt, err := input.ParseFormat(*slotFormat)
 	if err != nil {
 		return c.usageError(cmd, "--slot-format: %v", err)
 	}
 
 	c.removeMemlock()
-	outer, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	outer, code, ok := c.openMap(pin)
+	if !ok {
+		return code
 	}
 	defer outer.Close()
 	oi := outer.Info()
@@ -111,24 +107,13 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	}
 	target := newInner{spec}
 	innerInfo := bpfbatch.MapInfo{Type: spec.Type, KeySize: spec.KeySize, ValueSize: spec.ValueSize, MaxEntries: spec.MaxEntries}
-	if opts.Layout, err = layoutFor(innerInfo, false); err != nil {
-		return c.failf(exitFailed, "replace %s: %s", pin, trimPrefix(err))
-	}
-	if opts.AllCPUs && opts.CPUs == 0 {
-		return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", target)
-	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, target)
+	start := time.Now()
+	var b input.Batch
+	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: innerInfo, target: target, change: swaps}, &b)
 	if !ok {
 		return code
 	}
 	defer s.close()
-	s.untouched, s.firstChange = "nothing changed", "the new inner map is made"
-
-	start := time.Now()
-	var b input.Batch
-	if code, ok := s.readChecked(ctx, &b, innerInfo, target); !ok {
-		return code
-	}
 	s.prog.clear()
 	old := "empty"
 	if oldID != 0 {

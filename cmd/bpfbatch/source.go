@@ -125,12 +125,7 @@ type source struct {
 	r       *input.Reader
 	layout  input.Layout
 	prog    progress
-	// untouched says that the map is as it was ("nothing written"), and
-	// firstChange what the whole input is checked before ("the first
-	// write"), for the messages of a run stopped before any change.
-	untouched, firstChange string
-	// onceNote says what a key repeated in the input comes to.
-	onceNote string
+	change
 
 	closeInput func()
 
@@ -146,9 +141,80 @@ const maxReported = 10
 // while the whole input is read up front.
 const readBlock = 1 << 16
 
+// change says in a command's messages what it does to a map.
+type change struct {
+	// untouched says that the map is as it was ("nothing written"), and
+	// firstChange what the whole input is checked before ("the first
+	// write"), for the messages of a run stopped before any change.
+	untouched, firstChange string
+	// onceNote says what a key repeated in the input comes to.
+	onceNote string
+}
+
+var (
+	writes  = change{"nothing written", "the first write", "each key is written once, from its last line"}
+	deletes = change{"nothing deleted", "the first delete", "each key is deleted once"}
+	syncs   = change{"nothing changed", "the first change", "each key is written once, from its last line"}
+	swaps   = change{"nothing changed", "the new inner map is made", "each key is written once, from its last line"}
+)
+
+// parseWithInput parses the command line of a command that reads entries:
+// the positional arguments want, and the input flags in. false means:
+// return code.
+func (c *cli) parseWithInput(cmd *command, args []string, in *inputFlags, keysOnly bool, want ...string) (pos []string, opts input.Options, code int, ok bool) {
+	if pos, code, ok = c.parse(cmd, args, want...); !ok {
+		return nil, opts, code, false
+	}
+	opts, code, ok = c.inputOptions(cmd, in, keysOnly)
+	return pos, opts, code, ok
+}
+
+// openMap opens the map pinned at pin; the caller closes it. false means:
+// return code, the library's message printed.
+func (c *cli) openMap(pin string) (*bpfbatch.Map, int, bool) {
+	m, err := bpfbatch.OpenPinned(pin)
+	if err != nil {
+		return nil, c.failf(exitFailed, "%s", trimPrefix(err)), false
+	}
+	return m, exitOK, true
+}
+
+// entryFile is a whole input of entries for a map, as sync and replace
+// read it before any change: the map described by info (target in
+// messages), and opts from the command line, whose layout is the map's.
+type entryFile struct {
+	cmd       *command
+	pin, file string
+	opts      input.Options
+	info      bpfbatch.MapInfo
+	target    fmt.Stringer
+	change    change
+}
+
+// readEntries reads and checks f's whole input into b: the layout, bad
+// lines, repeated keys (the last line wins) and capacity. The caller
+// closes the source. false means: return code, nothing changed.
+func (c *cli) readEntries(ctx context.Context, f entryFile, b *input.Batch) (s *source, code int, ok bool) {
+	var err error
+	if f.opts.Layout, err = layoutFor(f.info, false); err != nil {
+		return nil, c.failf(exitFailed, "%s %s: %s", f.cmd.name, f.pin, trimPrefix(err)), false
+	}
+	if f.opts.AllCPUs && f.opts.CPUs == 0 {
+		return nil, c.usageError(f.cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", f.target), false
+	}
+	if s, code, ok = c.openSource(f.cmd, f.pin, f.file, f.opts, f.target, f.change); !ok {
+		return nil, code, false
+	}
+	if code, ok := s.readChecked(ctx, b, f.info, f.target); !ok {
+		s.close()
+		return nil, code, false
+	}
+	return s, exitOK, true
+}
+
 // openSource opens FILE (- for stdin) and a reader of it for opts; the
 // caller closes it. false means: return code.
-func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, target fmt.Stringer) (s *source, code int, ok bool) {
+func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, target fmt.Stringer, ch change) (s *source, code int, ok bool) {
 	if code, ok := c.checkFormats(cmd, opts, target); !ok {
 		return nil, code, false
 	}
@@ -163,10 +229,7 @@ func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, tar
 	}
 	s = &source{
 		cli: c, command: cmd.name, pin: pin, name: name, r: r, layout: opts.Layout,
-		prog:      progress{w: c.stderr, tty: c.tty},
-		untouched: "nothing written", firstChange: "the first write",
-		onceNote:   "each key is written once, from its last line",
-		closeInput: closeIn,
+		prog: progress{w: c.stderr, tty: c.tty}, change: ch, closeInput: closeIn,
 	}
 	return s, exitOK, true
 }

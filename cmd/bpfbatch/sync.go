@@ -52,22 +52,18 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 	workers := cmd.fs.Int("workers", 1, "write syscalls in flight at once, as for load")
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
-	pos, code, ok := c.parse(cmd, args, "PIN", "FILE")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "PIN", "FILE")
 	if !ok {
 		return code
 	}
 	pin, file := pos[0], pos[1]
-	opts, code, ok := c.inputOptions(cmd, &in, false)
-	if !ok {
-		return code
-	}
 	if *workers < 0 {
 		return c.usageError(cmd, "--workers must not be negative")
 	}
 	c.removeMemlock()
-	m, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(pin)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
@@ -77,24 +73,13 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 	if info.KeySize == 0 {
 		return c.failf(exitUsage, "sync %s: %s maps have no keys to compare", pin, info.Type)
 	}
-	if opts.Layout, err = layoutFor(info, false); err != nil {
-		return c.failf(exitFailed, "sync %s: %s", pin, trimPrefix(err))
-	}
-	if opts.AllCPUs && opts.CPUs == 0 {
-		return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
-	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m)
+	start := time.Now()
+	var b input.Batch
+	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: info, target: m, change: syncs}, &b)
 	if !ok {
 		return code
 	}
 	defer s.close()
-	s.untouched, s.firstChange = "nothing changed", "the first change"
-
-	start := time.Now()
-	var b input.Batch
-	if code, ok := s.readChecked(ctx, &b, info, m); !ok {
-		return code
-	}
 	if b.Len() == 0 && !*allowEmpty {
 		s.prog.clear()
 		return s.failf(exitUsage, "sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
