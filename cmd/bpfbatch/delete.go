@@ -59,15 +59,12 @@ func (c *cli) delete(ctx context.Context, args []string) int {
 	if *chunk <= 0 {
 		return c.usageError(cmd, "--chunk must be at least 1")
 	}
-	m, code, ok := c.openMap(pin)
+	m, code, ok := c.openMap(cmd.name, pin, keyed("to delete"))
 	if !ok {
 		return code
 	}
 	defer m.Close()
 	info := m.Info()
-	if info.KeySize == 0 {
-		return c.failf(exitUsage, "delete %s: %s maps have no keys to delete", pin, info.Type)
-	}
 	// An empty delete makes the library check the map type, with no
 	// syscall: arrays cannot delete.
 	if _, err := m.DeleteBatch(nil, bpfbatch.UpdateAny); errors.Is(err, bpfbatch.ErrNotSupported) {

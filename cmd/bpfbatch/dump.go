@@ -79,15 +79,12 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
 	}
 
-	m, code, ok := c.openMap(pin)
+	m, code, ok := c.openMap(cmd.name, pin, keyed("to walk, and reading a value would take it out of the map"))
 	if !ok {
 		return code
 	}
 	defer m.Close()
 	info := m.Info()
-	if info.KeySize == 0 {
-		return c.failf(exitUsage, "dump %s: %s maps have no keys to walk, and reading a value would take it out of the map", pin, info.Type)
-	}
 	opts.KeysOnly = *keysOnly
 	var err error
 	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {

@@ -379,7 +379,7 @@ func TestReplaceEmptySlotNeedsShape(t *testing.T) {
 	}
 	// Not a map-in-map.
 	hash := createPinned(t, dir, "not-outer", hashSpec)
-	if r := mustRun(t, 2, "", "replace", hash, "0", "-"); !strings.Contains(r.stderr, "is no map-in-map") {
+	if r := mustRun(t, 2, "", "replace", hash, "0", "-"); !strings.Contains(r.stderr, "Hash maps are no map-in-map") {
 		t.Errorf("replace on a hash: %q", r.stderr)
 	}
 }

@@ -21,7 +21,7 @@ element, and the --key-format and --value-format choices that fit its sizes.
 	if !ok {
 		return code
 	}
-	m, code, ok := c.openMap(pos[0])
+	m, code, ok := c.openMap(cmd.name, pos[0])
 	if !ok {
 		return code
 	}

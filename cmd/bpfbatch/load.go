@@ -123,15 +123,12 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	}
 
 	c.removeMemlock()
-	m, code, ok := c.openMap(pin)
+	m, code, ok := c.openMap(cmd.name, pin, loadable)
 	if !ok {
 		return code
 	}
 	defer m.Close()
 	info := m.Info()
-	if why := loadRefusal(info.Type); why != "" {
-		return c.failf(exitUsage, "load %s: %s", pin, why)
-	}
 	if lf.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
 		return c.failf(exitUsage, "load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.workers)
 	}

@@ -73,15 +73,12 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	}
 
 	c.removeMemlock()
-	outer, code, ok := c.openMap(pin)
+	outer, code, ok := c.openMap(cmd.name, pin, mapInMap)
 	if !ok {
 		return code
 	}
 	defer outer.Close()
 	oi := outer.Info()
-	if oi.Type != bpfbatch.ArrayOfMaps && oi.Type != bpfbatch.HashOfMaps {
-		return c.failf(exitUsage, "replace %s: %s is no map-in-map (array_of_maps or hash_of_maps); to fill it, use bpfbatch load or sync", pin, outer)
-	}
 	key := make([]byte, oi.KeySize)
 	if err := slotFmt.Fits(len(key)); err != nil {
 		return c.usageError(cmd, "--slot-format %s does not fit %s (key_size %d): %v", slotFmt, outer, oi.KeySize, err)
@@ -143,6 +140,14 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintln(s.stdout, summary)
 	return exitOK
+}
+
+// mapInMap refuses the maps that are no map-in-map.
+func mapInMap(info bpfbatch.MapInfo) string {
+	if info.Type != bpfbatch.ArrayOfMaps && info.Type != bpfbatch.HashOfMaps {
+		return fmt.Sprintf("%s maps are no map-in-map (array_of_maps or hash_of_maps); to fill one, use bpfbatch load or sync", info.Type)
+	}
+	return ""
 }
 
 // slotSpec returns the ID of the inner map in the slot at key of outer (0

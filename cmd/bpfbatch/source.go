@@ -169,14 +169,35 @@ func (c *cli) parseWithInput(cmd *command, args []string, in *inputFlags, keysOn
 	return pos, opts, code, ok
 }
 
-// openMap opens the map pinned at pin; the caller closes it. false means:
-// return code, the library's message printed.
-func (c *cli) openMap(pin string) (*bpfbatch.Map, int, bool) {
+// openMap opens the map pinned at pin for the command named cmd, and
+// refuses (exit 2) a map that one of refusals gives a reason for; the
+// caller closes it. false means: return code, the reason printed.
+func (c *cli) openMap(cmd, pin string, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, int, bool) {
 	m, err := bpfbatch.OpenPinned(pin)
 	if err != nil {
 		return nil, c.failf(exitFailed, "%s", trimPrefix(err)), false
 	}
+	for _, refuse := range refusals {
+		if why := refuse(m.Info()); why != "" {
+			m.Close()
+			return nil, c.failf(exitUsage, "%s %s: %s", cmd, pin, why), false
+		}
+	}
 	return m, exitOK, true
+}
+
+// loadable refuses the maps that load cannot fill.
+func loadable(info bpfbatch.MapInfo) string { return loadRefusal(info.Type) }
+
+// keyed refuses the maps without keys, which the command needs for
+// purpose ("to delete").
+func keyed(purpose string) func(bpfbatch.MapInfo) string {
+	return func(info bpfbatch.MapInfo) string {
+		if info.KeySize == 0 {
+			return fmt.Sprintf("%s maps have no keys %s", info.Type, purpose)
+		}
+		return ""
+	}
 }
 
 // entryFile is a whole input of entries for a map, as sync and replace

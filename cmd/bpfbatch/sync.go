@@ -61,21 +61,14 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 		return c.usageError(cmd, "--workers must not be negative")
 	}
 	c.removeMemlock()
-	m, code, ok := c.openMap(pin)
+	m, code, ok := c.openMap(cmd.name, pin, loadable, keyed("to compare"))
 	if !ok {
 		return code
 	}
 	defer m.Close()
-	info := m.Info()
-	if why := loadRefusal(info.Type); why != "" {
-		return c.failf(exitUsage, "sync %s: %s", pin, why)
-	}
-	if info.KeySize == 0 {
-		return c.failf(exitUsage, "sync %s: %s maps have no keys to compare", pin, info.Type)
-	}
 	start := time.Now()
 	var b input.Batch
-	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: info, target: m, change: syncs}, &b)
+	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
 	if !ok {
 		return code
 	}
