@@ -135,7 +135,7 @@ func (d *deleter) run(ctx context.Context) int {
 		return d.failf(exitFailed, "delete %s: interrupted as the last chunk was deleted: deleted all %s read from %s (the input up to line %d)%s; if the signal also stopped what wrote %s, that input may be incomplete",
 			d.pin, plural(d.deleted, "key", "keys"), d.name, d.r.Line(), d.missingNote(), d.name)
 	}
-	fmt.Fprintf(d.stdout, "deleted %s from %s (keys from %s, in %s, chunks of up to %d)%s%s\n",
+	fmt.Fprintf(d.stdout, "deleted %s from %s with the keys in %s, in %s (chunks of up to %d keys)%s%s\n",
 		plural(d.deleted, "entry", "entries"), d.m, d.name, seconds(time.Since(start)), d.chunk, d.missingNote(), d.droppedNote())
 	return exitOK
 }

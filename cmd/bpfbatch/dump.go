@@ -68,12 +68,12 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 	if code, ok := c.parseFormats(cmd, &formats, &opts); !ok {
 		return code
 	}
-	json := false
+	asJSON := false
 	switch s, err := input.ParseSyntax(*syntax); {
 	case err != nil || s == input.Auto:
 		return c.usageError(cmd, "--format %s: want text or json", *syntax)
 	default:
-		json = s == input.JSON
+		asJSON = s == input.JSON
 	}
 	if *keysOnly && *cpu >= 0 {
 		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
@@ -102,10 +102,10 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 		opts.CPUs = 0
 	}
 
-	p := printer{Options: opts, json: json}
+	p := printer{Options: opts, json: asJSON}
 	w := bufio.NewWriterSize(c.stdout, 256<<10)
 	if note := fdValuesNote(info.Type); note != "" {
-		if json {
+		if asJSON {
 			fmt.Fprintf(c.stderr, "bpfbatch: note: %s\n", note)
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)

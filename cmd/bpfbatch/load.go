@@ -37,7 +37,8 @@ BPF_MAP_UPDATE_BATCH, in chunks of --chunk entries per syscall.
 
 Input: one entry per line; blank lines and lines starting with # are skipped.
   text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU,
-                               or KEY VALUE with --all-cpus; keyless maps: VALUE)
+                               or KEY VALUE with --all-cpus or --cpu N;
+                               keyless maps: VALUE)
   json   {"key": K, "value": V}
          K and V are strings in the key/value format, byte arrays such as
          [10, 0, 0, 1], or numbers for the integer formats; for per-CPU maps
@@ -73,6 +74,18 @@ worker, every line an entry of its own.
 
 --flags noexist and exist cost one BPF_MAP_UPDATE_ELEM syscall per entry:
 the kernel's batch command refuses them.
+
+Per-CPU maps: --all-cpus writes one value per entry to every possible CPU
+(BPF_F_ALL_CPUS from Linux 7.0; before that the library lays it out into
+every CPU's slot). --cpu N writes CPU N's value only, leaving the others
+alone (BPF_F_CPU, Linux 7.0 or later: before that nothing is written and
+the load fails, exit 1).
+
+--dry-run also walks the map's keys and says how many input keys are new,
+how many it holds already, and whether the new ones fit in max_entries
+(hash maps and LPM tries; LRU maps evict, arrays hold every index), and
+where --flags noexist or exist would stop; a load that would fail exits 2.
+'bpfbatch dump' prints a map in this input format.
 
 Output: a progress line on stderr when it is a terminal, and a one-line
 summary on stdout. Ctrl-C or SIGTERM stops the load at once, between two

@@ -127,7 +127,9 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	inner, err := bpfbatch.ReplaceInner(outer, key, spec, b.Keys, b.Values)
 	if err != nil {
 		var be *bpfbatch.BatchError
-		if errors.As(err, &be) && be.Op != "BPF_MAP_UPDATE_ELEM" && be.Index >= 0 && be.Index < b.Len() {
+		// A failed element of the new map (not of the outer map's swap)
+		// is an input line.
+		if errors.As(err, &be) && be.Map.ID != oi.ID && be.Index >= 0 && be.Index < b.Len() {
 			fmt.Fprintf(s.stderr, "bpfbatch: replace %s: filling the new inner map failed at the entry of %s:%d; the slot is unchanged\n", pin, s.name, b.Lines[be.Index])
 		}
 		return s.failf(exitFailed, "replace %s: %s; slot %s is unchanged (%s)", pin, trimPrefix(err), slot, old)
