@@ -72,15 +72,11 @@ type specFlags struct {
 	name, mapFlags                 string
 }
 
-// register adds the flags; required is "required" (create) or "" (the
-// flags change a shape known otherwise).
-func (f *specFlags) register(fs *flag.FlagSet, required string) {
-	req := func(what string) string {
-		if required == "" {
-			return what
-		}
-		return what + " (" + required + ")"
-	}
+// register adds the flags; note is added to the usage of the shape's
+// main flags: "required" for create, where the default comes from for
+// replace.
+func (f *specFlags) register(fs *flag.FlagSet, note string) {
+	req := func(what string) string { return what + " (" + note + ")" }
 	fs.StringVar(&f.typ, "type", "", req("map `TYPE`"))
 	fs.UintVar(&f.keySize, "key-size", 0, req("key size in `bytes`")+"; not for queue, stack, bloom_filter")
 	fs.UintVar(&f.valueSize, "value-size", 0, req("value size in `bytes`"))

@@ -59,7 +59,7 @@ func (c *cli) replace(ctx context.Context, args []string) int {
 	var in inputFlags
 	in.register(cmd.fs, false)
 	var shape specFlags
-	shape.register(cmd.fs, "")
+	shape.register(cmd.fs, "of the new inner map; default: as the slot's map")
 	slotFormat := cmd.fs.String("slot-format", "u32", "SLOT's `format`: "+input.FormatNames())
 	dryRun := cmd.fs.Bool("dry-run", false, "check the input against the new inner map's layout, change nothing")
 	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "OUTER", "SLOT", "FILE")
