@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,59 +26,31 @@ requires for it.
 Example:
   bpfbatch create /sys/fs/bpf/blocklist --type lpm_trie --key-size 8 --value-size 4 --max-entries 1000000
 `)
-	typ := cmd.fs.String("type", "", "map `TYPE` (required)")
-	keySize := cmd.fs.Uint("key-size", 0, "key size in `bytes` (required except for queue, stack, bloom_filter)")
-	valueSize := cmd.fs.Uint("value-size", 0, "value size in `bytes` (required)")
-	maxEntries := cmd.fs.Uint("max-entries", 0, "maximum number of elements (required)")
-	name := cmd.fs.String("name", "", "map name shown by bpftool and info, up to 15 letters, digits, '_' or '.'")
-	flagList := cmd.fs.String("map-flags", "", "map flags, comma-separated names or numbers: "+mapFlagNames())
+	var shape specFlags
+	shape.register(cmd.fs, "required")
 	pos, code, ok := c.parse(cmd, args, "PIN")
 	if !ok {
 		return code
 	}
 	pin := pos[0]
-	if *typ == "" {
+	var spec bpfbatch.MapSpec
+	if err := shape.apply(cmd.fs, &spec); err != nil {
+		return c.usageError(cmd, "%v", err)
+	}
+	switch {
+	case spec.Type == bpfbatch.UnspecifiedMap:
 		return c.usageError(cmd, "--type is required")
-	}
-	t, err := parseMapType(*typ)
-	if err != nil {
-		return c.usageError(cmd, "--type: %v", err)
-	}
-	if t == bpfbatch.ArrayOfMaps || t == bpfbatch.HashOfMaps {
-		return c.usageError(cmd, "--type %s needs an inner map fd, which create cannot provide", *typ)
-	}
-	flags, err := parseMapFlags(*flagList)
-	if err != nil {
-		return c.usageError(cmd, "--map-flags: %v", err)
-	}
-	if flags&fdOnlyFlags != 0 {
-		return c.usageError(cmd, "--map-flags %s: BPF_F_RDONLY and BPF_F_WRONLY are fd flags: they limit the fd create holds until it exits, not the map, "+
-			"so the pinned map would be an ordinary read-write map. For a map BPF programs may only read or only write, use rdonly-prog "+
-			"or wronly-prog; to keep user space from writing it, freeze it (BPF_MAP_FREEZE) from its loader", *flagList)
-	}
-	if t == bpfbatch.LPMTrie {
-		flags |= 1 // BPF_F_NO_PREALLOC: trie_alloc refuses LPM tries without it
-	}
-	if *valueSize == 0 || *maxEntries == 0 {
+	case spec.ValueSize == 0 || spec.MaxEntries == 0:
 		return c.usageError(cmd, "--value-size and --max-entries are required")
 	}
-	if *keySize > 1<<16 || *valueSize > 1<<30 || *maxEntries > 1<<32-1 {
-		return c.usageError(cmd, "--key-size, --value-size or --max-entries out of range")
-	}
+	c.removeMemlock()
 	if _, err := os.Lstat(pin); err == nil {
 		return c.failf(exitFailed, "create %s: something is already pinned there; remove it first (rm %s)", pin, pin)
 	}
 	if err := checkBPFFS(pin); err != nil {
 		return c.failf(exitFailed, "create %s: %v", pin, err)
 	}
-	m, err := bpfbatch.CreateMap(bpfbatch.MapSpec{
-		Type:       t,
-		KeySize:    uint32(*keySize),
-		ValueSize:  uint32(*valueSize),
-		MaxEntries: uint32(*maxEntries),
-		Flags:      flags,
-		Name:       *name,
-	})
+	m, err := bpfbatch.CreateMap(spec)
 	if err != nil {
 		return c.failf(exitFailed, "%s", trimPrefix(err))
 	}
@@ -89,6 +62,78 @@ Example:
 	fmt.Fprintf(c.stdout, "created %s: key %d bytes, value %d bytes, max_entries %d, flags %s; pinned at %s\n",
 		m, info.KeySize, info.ValueSize, info.MaxEntries, describeMapFlags(info.Flags), pin)
 	return exitOK
+}
+
+// specFlags describe a map's shape: create's flags, which replace takes
+// too for the inner map of an empty slot.
+type specFlags struct {
+	typ                            string
+	keySize, valueSize, maxEntries uint
+	name, mapFlags                 string
+}
+
+// register adds the flags; note is added to the usage of the shape's
+// main flags: "required" for create, where the default comes from for
+// replace.
+func (f *specFlags) register(fs *flag.FlagSet, note string) {
+	req := func(what string) string { return what + " (" + note + ")" }
+	fs.StringVar(&f.typ, "type", "", req("map `TYPE`"))
+	fs.UintVar(&f.keySize, "key-size", 0, req("key size in `bytes`")+"; not for queue, stack, bloom_filter")
+	fs.UintVar(&f.valueSize, "value-size", 0, req("value size in `bytes`"))
+	fs.UintVar(&f.maxEntries, "max-entries", 0, req("maximum number of elements"))
+	fs.StringVar(&f.name, "name", "", "map name shown by bpftool and info, up to 15 letters, digits, '_' or '.'")
+	fs.StringVar(&f.mapFlags, "map-flags", "", "map flags, comma-separated names or numbers: "+mapFlagNames())
+}
+
+// apply sets the fields of spec that the command line gives (fs tells
+// which were given) and checks them. LPM tries get BPF_F_NO_PREALLOC,
+// which the kernel requires of them.
+func (f *specFlags) apply(fs *flag.FlagSet, spec *bpfbatch.MapSpec) error {
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		switch fl.Name {
+		case "type":
+			spec.Type, err = parseMapType(f.typ)
+			if err == nil && (spec.Type == bpfbatch.ArrayOfMaps || spec.Type == bpfbatch.HashOfMaps) {
+				err = fmt.Errorf("--type %s needs an inner map fd, which bpfbatch cannot provide", f.typ)
+			}
+			if err != nil {
+				err = fmt.Errorf("--type: %w", err)
+			}
+		case "key-size":
+			spec.KeySize, err = sizeFlag(fl.Name, f.keySize, 1<<16)
+		case "value-size":
+			spec.ValueSize, err = sizeFlag(fl.Name, f.valueSize, 1<<30)
+		case "max-entries":
+			spec.MaxEntries, err = sizeFlag(fl.Name, f.maxEntries, 1<<32-1)
+		case "name":
+			spec.Name = f.name
+		case "map-flags":
+			spec.Flags, err = parseMapFlags(f.mapFlags)
+			if err != nil {
+				err = fmt.Errorf("--map-flags: %w", err)
+			} else if spec.Flags&fdOnlyFlags != 0 {
+				err = fmt.Errorf("--map-flags %s: BPF_F_RDONLY and BPF_F_WRONLY are fd flags: they limit the fd bpfbatch holds until it exits, not the map, "+
+					"so the map would be an ordinary read-write map. For a map BPF programs may only read or only write, use rdonly-prog "+
+					"or wronly-prog; to keep user space from writing it, freeze it (BPF_MAP_FREEZE) from its loader", f.mapFlags)
+			}
+		}
+	})
+	if spec.Type == bpfbatch.LPMTrie {
+		spec.Flags |= 1 // BPF_F_NO_PREALLOC: trie_alloc refuses LPM tries without it
+	}
+	return err
+}
+
+// sizeFlag checks a size flag's value against the kernel's bound.
+func sizeFlag(name string, v uint, bound uint64) (uint32, error) {
+	if uint64(v) > bound {
+		return 0, fmt.Errorf("--%s %d is out of range (at most %d)", name, v, bound)
+	}
+	return uint32(v), nil
 }
 
 // parseMapType accepts the kernel's names (lpm_trie), the library's

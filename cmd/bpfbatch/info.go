@@ -11,18 +11,19 @@ import (
 )
 
 func (c *cli) info(args []string) int {
-	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, the values layout
-bpfbatch load expects (value stride, possible CPUs), whether updates go
-through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
---key-format and --value-format choices that fit its sizes.
+	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, how many entries
+it holds (counted with one batch walk: the kernel keeps no count), the
+values layout bpfbatch load expects (value stride, possible CPUs), whether
+updates go through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per
+element, and the --key-format and --value-format choices that fit its sizes.
 `)
 	pos, code, ok := c.parse(cmd, args, "PIN")
 	if !ok {
 		return code
 	}
-	m, err := bpfbatch.OpenPinned(pos[0])
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	m, code, ok := c.openMap(cmd.name, pos[0])
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
@@ -36,6 +37,7 @@ through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
 	row("key size", "%d bytes", info.KeySize)
 	row("value size", "%d bytes", info.ValueSize)
 	row("max entries", "%d", info.MaxEntries)
+	row("entries", "%s", describeCount(m))
 	row("map flags", "%s", describeMapFlags(info.Flags))
 	if cpuErr != nil {
 		row("possible CPUs", "unknown: %v", cpuErr)
@@ -65,6 +67,22 @@ through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per element, and the
 	return exitOK
 }
 
+// describeCount counts the map's entries with one batch walk (the kernel
+// keeps no count), or says why it cannot.
+func describeCount(m *bpfbatch.Map) string {
+	if m.Info().KeySize == 0 {
+		return fmt.Sprintf("unknown: %s maps have no keys to walk", m.Info().Type)
+	}
+	n, err := m.Count()
+	if err != nil {
+		return "unknown: " + trimPrefix(err)
+	}
+	if t := m.Info().Type; t == bpfbatch.Array || t == bpfbatch.PerCPUArray {
+		return strconv.Itoa(n) + " (every index of an array exists)"
+	}
+	return strconv.Itoa(n)
+}
+
 // describePath says how `bpfbatch load` writes the map.
 func describePath(m *bpfbatch.Map) string {
 	p, err := m.UpdatePath()
@@ -78,12 +96,23 @@ func describePath(m *bpfbatch.Map) string {
 	}
 }
 
-// loadRefusal says why load cannot fill maps of type t, or "".
-func loadRefusal(t bpfbatch.MapType) string {
+// fdValues reports whether the values of maps of type t are written as
+// file descriptors (of programs, maps, sockets, ...).
+func fdValues(t bpfbatch.MapType) bool {
 	switch t {
 	case bpfbatch.ProgramArray, bpfbatch.PerfEventArray, bpfbatch.CgroupArray, bpfbatch.ArrayOfMaps,
 		bpfbatch.HashOfMaps, bpfbatch.SockMap, bpfbatch.SockHash, bpfbatch.ReusePortSockArray, bpfbatch.XSKMap:
+		return true
+	}
+	return false
+}
+
+// loadRefusal says why load cannot fill maps of type t, or "".
+func loadRefusal(t bpfbatch.MapType) string {
+	if fdValues(t) {
 		return fmt.Sprintf("the values of %s maps are file descriptors of the writing process, which a file cannot hold", t)
+	}
+	switch t {
 	case bpfbatch.RingBuf, bpfbatch.UserRingBuf, bpfbatch.StructOps, bpfbatch.Arena, bpfbatch.StackTrace,
 		bpfbatch.CgroupStorage, bpfbatch.PerCPUCgroupStorage, bpfbatch.SkStorage, bpfbatch.InodeStorage,
 		bpfbatch.TaskStorage, bpfbatch.CgrpStorage:

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,19 +32,13 @@ const defaultChunk = 4096
 // size where bigger calls stop paying.
 const maxStreamBlock = 1 << 20
 
-// maxReported is how many bad lines a load lists before counting the rest.
-const maxReported = 10
-
-// readBlock is how many entries are parsed between two progress updates
-// while the whole input is read up front.
-const readBlock = 1 << 16
-
 const loadAbout = `Writes the entries in FILE (- for stdin) into the map pinned at PIN with
 BPF_MAP_UPDATE_BATCH, in chunks of --chunk entries per syscall.
 
 Input: one entry per line; blank lines and lines starting with # are skipped.
   text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU,
-                               or KEY VALUE with --all-cpus; keyless maps: VALUE)
+                               or KEY VALUE with --all-cpus or --cpu N;
+                               keyless maps: VALUE)
   json   {"key": K, "value": V}
          K and V are strings in the key/value format, byte arrays such as
          [10, 0, 0, 1], or numbers for the integer formats; for per-CPU maps
@@ -85,6 +75,18 @@ worker, every line an entry of its own.
 --flags noexist and exist cost one BPF_MAP_UPDATE_ELEM syscall per entry:
 the kernel's batch command refuses them.
 
+Per-CPU maps: --all-cpus writes one value per entry to every possible CPU
+(BPF_F_ALL_CPUS from Linux 7.0; before that the library lays it out into
+every CPU's slot). --cpu N writes CPU N's value only, leaving the others
+alone (BPF_F_CPU, Linux 7.0 or later: before that nothing is written and
+the load fails, exit 1).
+
+--dry-run also walks the map's keys and says how many input keys are new,
+how many it holds already, and whether the new ones fit in max_entries
+(hash maps and LPM tries; LRU maps evict, arrays hold every index), and
+where --flags noexist or exist would stop; a load that would fail exits 2.
+'bpfbatch dump' prints a map in this input format.
+
 Output: a progress line on stderr when it is a terminal, and a one-line
 summary on stdout. Ctrl-C or SIGTERM stops the load at once, between two
 syscalls or while waiting for input, and says what was written; a second
@@ -100,46 +102,28 @@ Examples:
 `
 
 type loadFlags struct {
+	in             inputFlags
 	chunk, workers int
 	flags          string
 	dryRun, stream bool
-	keyFormat      string
-	valueFormat    string
-	syntax         string
-	allCPUs        bool
-	maskHostBits   bool
+	cpu            int
 }
 
 func (c *cli) load(ctx context.Context, args []string) int {
 	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
 	var lf loadFlags
+	lf.in.register(cmd.fs, false)
 	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall; 0 splits the load evenly over the workers\n(one call with one worker), giving no worker fewer than 2048 entries; with --stream\neach block of 4096 x workers entries is split so")
 	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; 0 or 1 writes one chunk at a time, in order. More than 1\nwrites chunks out of order, so on an error the message lists the input lines written\ninstead of 'everything before line N'. Not for queue and stack maps")
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
-	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map, write nothing")
+	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
-	cmd.fs.StringVar(&lf.keyFormat, "key-format", "hex", "key `format`: "+input.FormatNames())
-	cmd.fs.StringVar(&lf.valueFormat, "value-format", "hex", "value `format`: "+input.FormatNames())
-	cmd.fs.StringVar(&lf.syntax, "format", "auto", "input `syntax`: auto, text or json")
-	cmd.fs.BoolVar(&lf.allCPUs, "all-cpus", false, "per-CPU maps: one value per entry, written to every possible CPU")
-	cmd.fs.BoolVar(&lf.maskHostBits, "mask-host-bits", false, "cidr: clear bits beyond the prefix length (10.0.0.1/8 becomes 10.0.0.0/8)\ninstead of rejecting the line")
-	pos, code, ok := c.parse(cmd, args, "PIN", "FILE")
+	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &lf.in, false, "PIN", "FILE")
 	if !ok {
 		return code
 	}
 	pin, file := pos[0], pos[1]
-
-	opts := input.Options{AllCPUs: lf.allCPUs, MaskHostBits: lf.maskHostBits}
-	var err error
-	if opts.Key, err = input.ParseFormat(lf.keyFormat); err != nil {
-		return c.usageError(cmd, "--key-format: %v", err)
-	}
-	if opts.Value, err = input.ParseFormat(lf.valueFormat); err != nil {
-		return c.usageError(cmd, "--value-format: %v", err)
-	}
-	if opts.Syntax, err = input.ParseSyntax(lf.syntax); err != nil {
-		return c.usageError(cmd, "--format: %v", err)
-	}
 	flags, err := parseUpdateFlags(lf.flags)
 	if err != nil {
 		return c.usageError(cmd, "--flags: %v", err)
@@ -147,65 +131,58 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	if lf.chunk < 0 || lf.workers < 0 {
 		return c.usageError(cmd, "--chunk and --workers must not be negative (--chunk 0 splits the load evenly over the workers; --workers 0 writes one chunk at a time)")
 	}
+	if lf.cpu >= 0 && lf.in.allCPUs {
+		return c.usageError(cmd, "--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
+	}
 
-	m, err := bpfbatch.OpenPinned(pin)
-	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+	c.removeMemlock()
+	m, code, ok := c.openMap(cmd.name, pin, loadable)
+	if !ok {
+		return code
 	}
 	defer m.Close()
 	info := m.Info()
-	if why := loadRefusal(info.Type); why != "" {
-		return c.failf(exitUsage, "load %s: %s", pin, why)
-	}
 	if lf.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
 		return c.failf(exitUsage, "load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.workers)
 	}
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
-		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the map's value, described by BTF; %s has no value BTF", pin, m)
+		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
 	}
-	opts.Layout = input.Layout{KeySize: int(info.KeySize), ValueSize: int(info.ValueSize)}
-	if info.Type.PerCPU() {
-		if opts.CPUs, err = bpfbatch.PossibleCPUs(); err != nil {
-			return c.failf(exitFailed, "load %s: %s", pin, trimPrefix(err))
+	if opts.Layout, err = layoutFor(info, false); err != nil {
+		return c.failf(exitFailed, "load %s: %s", pin, trimPrefix(err))
+	}
+	// --all-cpus and --cpu take one value per entry, which the library
+	// (or, from Linux 7.0, the kernel) puts in every CPU's slot or in
+	// one: the input has no per-CPU columns then.
+	stride := m.ValueStride()
+	switch {
+	case lf.in.allCPUs:
+		if opts.CPUs == 0 {
+			return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
 		}
+		flags |= bpfbatch.UpdateAllCPUs
+	case lf.cpu >= 0:
+		if code, ok := c.checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); !ok {
+			return code
+		}
+		flags |= bpfbatch.OnCPU(lf.cpu)
 	}
-	switch info.Type {
-	case bpfbatch.Array, bpfbatch.PerCPUArray:
-		opts.MaxIndex = info.MaxEntries
-	case bpfbatch.LPMTrie:
-		opts.LPM = true
+	if onePerElement(flags) {
+		opts.CPUs, opts.AllCPUs, stride = 0, false, int(info.ValueSize)
 	}
-	if opts.Stride() != m.ValueStride() {
+	if opts.Stride() != stride {
 		// The parser and the library must agree on the layout; a mismatch
 		// is a bug, and writing would scramble per-CPU values.
-		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), m.ValueStride())
+		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
 	}
-
-	if opts.KeySize > 0 {
-		if err := opts.Key.Fits(opts.KeySize); err != nil {
-			return c.usageError(cmd, "--key-format %s does not fit %s (key_size %d): %v", opts.Key, m, info.KeySize, err)
-		}
+	s, code, ok := c.openSource(cmd, pin, file, opts, m, writes)
+	if !ok {
+		return code
 	}
-	if err := opts.Value.Fits(opts.ValueSize); err != nil {
-		return c.usageError(cmd, "--value-format %s does not fit %s (value_size %d): %v", opts.Value, m, info.ValueSize, err)
-	}
-	if opts.AllCPUs && opts.CPUs == 0 {
-		return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
-	}
-
-	in, name, closeIn, err := c.openInput(file)
-	if err != nil {
-		return c.failf(exitFailed, "load: %v", err)
-	}
-	defer closeIn()
-	r, err := input.NewReader(in, opts)
-	if err != nil {
-		return c.usageError(cmd, "input options do not fit %s: %v", m, err)
-	}
+	defer s.close()
 	l := &loader{
-		cli: c, m: m, pin: pin, name: name, r: r, layout: opts.Layout, flagsText: lf.flags,
+		source: s, m: m, flagsText: lf.flags,
 		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.chunk, Workers: lf.workers},
-		prog: progress{w: c.stderr, tty: c.tty},
 	}
 	switch {
 	case lf.dryRun:
@@ -215,18 +192,6 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	default:
 		return l.load(ctx)
 	}
-}
-
-// openInput opens FILE, or stdin for "-".
-func (c *cli) openInput(file string) (io.Reader, string, func(), error) {
-	if file == "-" {
-		return c.stdin, "stdin", func() {}, nil
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return f, file, func() { f.Close() }, nil
 }
 
 // parseUpdateFlags reads "any", "noexist", "exist", "lock" and
@@ -254,21 +219,12 @@ func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
 
 // loader runs one load.
 type loader struct {
-	*cli
-	m      *bpfbatch.Map
-	pin    string
-	name   string // the input's name in messages: the file, or "stdin"
-	r      *input.Reader
-	layout input.Layout
+	*source
+	m *bpfbatch.Map
 	// flagsText is --flags as given, for the summary.
 	flagsText string
 	opts      bpfbatch.BatchOptions
-	prog      progress
 	calls     calls
-
-	bad      []*input.LineError // the first maxReported bad lines
-	badCount int
-	dropped  int // entries dropped because a later line repeats their key
 }
 
 // calls counts the calls of a load from the Progress callback, which the
@@ -287,173 +243,21 @@ func (c *calls) progress(done int) {
 	c.last = done
 }
 
-// read runs l.r.Read on a goroutine of its own and waits for it or for ctx,
-// so that a signal takes effect while a read waits for a slow or stopped
-// writer of stdin. stopped means ctx was done first: the goroutine then
-// keeps l.r and b, and the caller must touch neither again (l.r.Line
-// excepted); it ends when its read returns, or with the process, which
-// exits right after reporting the interruption.
-func (l *loader) read(ctx context.Context, b *input.Batch, limit int) (stopped bool, err error) {
-	if ctx.Err() != nil {
-		return true, nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.r.Read(b, limit) }()
-	select {
-	case err := <-done:
-		return false, err
-	case <-ctx.Done():
-		return true, nil
-	}
-}
-
-// collect records a bad line; it reports whether reading can go on.
-func (l *loader) collect(err error) (more bool, code int) {
-	var le *input.LineError
-	if !errors.As(err, &le) {
-		l.prog.clear()
-		return false, l.failf(exitFailed, "read %s: %v", l.name, err)
-	}
-	if len(l.bad) < maxReported {
-		l.bad = append(l.bad, le)
-	}
-	l.badCount++
-	return !le.Fatal, exitOK
-}
-
-// reportBad prints the bad lines compiler-style (FILE:LINE: cause) and
-// returns exitUsage.
-func (l *loader) reportBad(what string) int {
-	l.prog.clear()
-	for _, le := range l.bad {
-		fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
-	}
-	if more := l.badCount - len(l.bad); more > 0 {
-		fmt.Fprintf(l.stderr, "%s: ... and %s\n", l.name, plural(more, "more bad line", "more bad lines"))
-	}
-	return l.failf(exitUsage, "%s in %s; %s", plural(l.badCount, "bad line", "bad lines"), l.name, what)
-}
-
-// readAll parses the whole input into b, collecting bad lines. ok false
-// means: return code.
-func (l *loader) readAll(ctx context.Context, b *input.Batch) (code int, ok bool) {
-	for {
-		stopped, err := l.read(ctx, b, b.Len()+readBlock)
-		if stopped {
-			l.prog.clear()
-			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written", l.pin, l.name, l.r.Line()), false
-		}
-		l.prog.reading(l.r.Line())
-		if err == io.EOF {
-			return exitOK, true
-		}
-		if err != nil {
-			more, code := l.collect(err)
-			if code != exitOK {
-				return code, false
-			}
-			if !more {
-				return exitOK, true
-			}
-		}
-	}
-}
-
-// droppedNote tells the summary how many lines a repeated key dropped.
-func (l *loader) droppedNote(stream bool) string {
+// streamDroppedNote tells a --stream summary how many lines a repeated key
+// dropped.
+func (l *loader) streamDroppedNote() string {
 	if l.dropped == 0 {
 		return ""
 	}
-	if stream {
-		return fmt.Sprintf("; dropped %s whose key a later line of the same block repeats (a key repeated in a later block is written again: the later line wins)",
-			plural(l.dropped, "line", "lines"))
-	}
-	return fmt.Sprintf("; dropped %s whose key a later line repeats (each key is written once, from its last line)", plural(l.dropped, "line", "lines"))
-}
-
-// dryRun checks what load would: the whole input, and whether the map can
-// hold it. With --stream it reads block by block as the load would, in
-// bounded memory, so it checks the lines but not the capacity.
-func (l *loader) dryRun(ctx context.Context, stream bool) int {
-	start := time.Now()
-	var b input.Batch
-	entries := 0
-	if stream {
-		block := streamBlock(l.opts.Chunk, l.opts.Workers)
-		for {
-			b.Reset()
-			stopped, err := l.read(ctx, &b, block)
-			if stopped {
-				l.prog.clear()
-				return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written (dry run)", l.pin, l.name, l.r.Line())
-			}
-			l.prog.reading(l.r.Line())
-			l.dropped += b.Dedupe(l.layout)
-			entries += b.Len()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				more, code := l.collect(err)
-				if code != exitOK {
-					return code
-				}
-				if !more {
-					break
-				}
-			}
-		}
-	} else {
-		if code, ok := l.readAll(ctx, &b); !ok {
-			return code
-		}
-		l.dropped = b.Dedupe(l.layout)
-		entries = b.Len()
-	}
-	l.prog.clear()
-	if ctx.Err() != nil {
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
-	}
-	if l.badCount > 0 {
-		return l.reportBad("nothing written (dry run)")
-	}
-	if !stream {
-		if err := l.checkCapacity(&b); err != nil {
-			return l.failf(exitUsage, "%v; nothing written (dry run)", err)
-		}
-	}
-	dups := ""
-	if l.dropped > 0 {
-		what := "whose key a later line repeats"
-		if stream {
-			what = "whose key a later line of the same block repeats"
-		}
-		dups = fmt.Sprintf("; %s %s would be dropped", plural(l.dropped, "line", "lines"), what)
-	}
-	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s)\n",
-		plural(entries, "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, seconds(time.Since(start)))
-	return exitOK
+	return fmt.Sprintf("; dropped %s whose key a later line of the same block repeats (a key repeated in a later block is written again: the later line wins)",
+		plural(l.dropped, "line", "lines"))
 }
 
 func (l *loader) load(ctx context.Context) int {
 	start := time.Now()
 	var b input.Batch
-	if code, ok := l.readAll(ctx, &b); !ok {
+	if code, ok := l.readChecked(ctx, &b, l.m.Info(), l.m); !ok {
 		return code
-	}
-	if ctx.Err() != nil {
-		// The input ended as the signal came: perhaps because the signal
-		// also stopped whatever was writing it, mid-line even.
-		l.prog.clear()
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written", l.pin, l.name, l.r.Line())
-	}
-	if l.badCount > 0 {
-		return l.reportBad("nothing written: the whole input is checked before the first write")
-	}
-	l.dropped = b.Dedupe(l.layout)
-	if err := l.checkCapacity(&b); err != nil {
-		l.prog.clear()
-		return l.failf(exitUsage, "%v; nothing written", err)
 	}
 	readTime := time.Since(start)
 	total := b.Len()
@@ -480,28 +284,8 @@ func (l *loader) load(ctx context.Context) int {
 	}
 	writeTime := time.Since(writeStart)
 	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
-		plural(n, "entry", "entries"), l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), l.droppedNote(false))
+		plural(n, "entry", "entries"), l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), l.droppedNote())
 	return exitOK
-}
-
-// checkCapacity refuses an input with more distinct keys than the map can
-// ever hold, which the kernel would fail with E2BIG or ENOSPC only after
-// writing max_entries of them. It applies to the maps that neither evict
-// (LRU) nor index (arrays: the parser checks each index). b holds one entry
-// per key (Dedupe), in the order they will be written.
-func (l *loader) checkCapacity(b *input.Batch) error {
-	info := l.m.Info()
-	switch info.Type {
-	case bpfbatch.Hash, bpfbatch.PerCPUHash, bpfbatch.LPMTrie:
-	default:
-		return nil
-	}
-	if uint64(b.Len()) <= uint64(info.MaxEntries) {
-		return nil
-	}
-	i := int(info.MaxEntries)
-	return fmt.Errorf("%s:%d: distinct key number %d, but %s holds at most max_entries %d; the kernel would fail here after writing %s",
-		l.name, b.Lines[i], i+1, l.m, info.MaxEntries, plural(i, "entry", "entries"))
 }
 
 // streamBlock is how many entries --stream reads before writing them:
@@ -592,7 +376,7 @@ func (l *loader) streamLoad(ctx context.Context) int {
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
-		plural(written, "entry", "entries"), l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.droppedNote(true))
+		plural(written, "entry", "entries"), l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.streamDroppedNote())
 	return exitOK
 }
 
@@ -617,177 +401,4 @@ func (l *loader) syscalls(n int) string {
 		return "1 BPF_MAP_UPDATE_BATCH call"
 	}
 	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %s", l.calls.n, plural(l.calls.largest, "entry", "entries"))
-}
-
-// writeFailed explains a failed write in input lines: what was written,
-// which line failed. The library's error follows as it is: its element
-// indices count within b. base entries were written before b (by earlier
-// --stream blocks); n of b's entries were written; total is the whole
-// load's count, or -1 when streaming.
-func (l *loader) writeFailed(err error, base, n, total int, b *input.Batch) int {
-	var be *bpfbatch.BatchError
-	if !errors.As(err, &be) {
-		return l.failf(exitFailed, "load %s: %s", l.pin, trimPrefix(err))
-	}
-	// lineOf is the input line of b's entry i; i == b.Len() (nothing
-	// left) names the last one.
-	lineOf := func(i int) int { return b.Lines[max(0, min(i, b.Len()-1))] }
-	// Written is nil when the chunks went in order (or, in parallel, when
-	// none was written): then exactly b's entries [0, n) are in the map.
-	inOrder := be.Written == nil
-	var sb strings.Builder
-	if be.Cause != nil {
-		sb.WriteString("interrupted: ")
-	}
-	if total >= 0 {
-		fmt.Fprintf(&sb, "wrote %d of %s", base+n, plural(total, "entry", "entries"))
-	} else {
-		fmt.Fprintf(&sb, "wrote %s", plural(base+n, "entry", "entries"))
-	}
-	if !inOrder {
-		fmt.Fprintf(&sb, " (%s)", l.writtenLines(base, be.Written, b))
-	}
-	switch {
-	case be.Cause != nil:
-		if inOrder {
-			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", l.name, lineOf(n))
-		}
-	case be.Index >= 0 && be.Index < b.Len():
-		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", l.name, b.Lines[be.Index])
-		if inOrder {
-			sb.WriteString("; nothing from that line on was written")
-		} else {
-			sb.WriteString("; no chunk started after the failure")
-		}
-	default:
-		// Index -1: the kernel refused a call before its first element
-		// (a frozen or read-only map, flags, ...). No line is to blame.
-		sb.WriteString("; the kernel refused a whole call, before writing any of its entries")
-		if inOrder {
-			fmt.Fprintf(&sb, ", so nothing from %s:%d on was written", l.name, lineOf(n))
-		} else {
-			sb.WriteString("; no chunk started after that")
-		}
-	}
-	if l.dropped > 0 {
-		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
-	}
-	fmt.Fprintf(l.stderr, "bpfbatch: load %s: %s\n", l.pin, sb.String())
-	if total < 0 {
-		return l.failf(exitFailed, "cause (elements counted from the block starting at %s:%d): %s", l.name, b.Lines[0], trimPrefix(err))
-	}
-	return l.failf(exitFailed, "cause: %s", trimPrefix(err))
-}
-
-// writtenLines lists the input line ranges of the written entry ranges.
-func (l *loader) writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch) string {
-	var parts []string
-	if base > 0 {
-		parts = append(parts, "every entry before this block")
-	}
-	for i, r := range ranges {
-		if i == 5 {
-			parts = append(parts, "and "+plural(len(ranges)-i, "more range", "more ranges"))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("lines %d-%d", b.Lines[r.Start], b.Lines[r.End-1]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return "input " + strings.Join(parts, ", ")
-}
-
-// plural says "1 entry" or "2 entries".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
-// seconds formats d like "1.23s", "850ms" or "42µs".
-func seconds(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
-}
-
-// rate formats n entries per d as "1.23M" or "812k".
-func rate(n int, d time.Duration) string {
-	if d <= 0 {
-		return "inf"
-	}
-	r := float64(n) / d.Seconds()
-	switch {
-	case r >= 1e6:
-		return fmt.Sprintf("%.2fM", r/1e6)
-	case r >= 1e3:
-		return fmt.Sprintf("%.0fk", r/1e3)
-	case math.IsNaN(r):
-		return "0"
-	}
-	return fmt.Sprintf("%.0f", r)
-}
-
-// progress draws a progress line on stderr when it is a terminal; otherwise
-// it does nothing and the summary line says it all.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	total int // entries to write, -1 when streaming
-	start time.Time
-	last  time.Time
-	shown bool
-}
-
-// refresh is how often the line is redrawn: fast enough to look alive,
-// slow enough not to cost anything against a million-entry load.
-const refresh = 100 * time.Millisecond
-
-func (p *progress) due() bool {
-	now := time.Now()
-	if now.Sub(p.last) < refresh {
-		return false
-	}
-	p.last = now
-	return true
-}
-
-func (p *progress) reading(line int) {
-	if !p.tty || !p.due() {
-		return
-	}
-	fmt.Fprintf(p.w, "\r\x1b[Kreading: line %d", line)
-	p.shown = true
-}
-
-func (p *progress) startWriting(total int) {
-	p.total, p.start, p.last = total, time.Now(), time.Time{}
-}
-
-// update is the BatchOptions.Progress callback.
-func (p *progress) update(done int) {
-	if !p.tty || (!p.due() && done != p.total) {
-		return
-	}
-	elapsed := time.Since(p.start)
-	if p.total < 0 {
-		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %s, %s entries/s", plural(done, "entry", "entries"), rate(done, elapsed))
-	} else {
-		fmt.Fprintf(p.w, "\r\x1b[Kwriting: %d/%d entries (%d%%), %s entries/s", done, p.total, done*100/max(p.total, 1), rate(done, elapsed))
-	}
-	p.shown = true
-}
-
-// clear erases the progress line before a message or the summary.
-func (p *progress) clear() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.shown = false
-	}
 }

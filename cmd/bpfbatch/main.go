@@ -1,22 +1,29 @@
-// Command bpfbatch bulk-loads a pinned BPF map from a file with
-// BPF_MAP_UPDATE_BATCH, one syscall per few thousand entries instead of one
-// per entry, and describes and creates maps.
+// Command bpfbatch bulk-loads, dumps, syncs and edits pinned BPF maps with
+// the kernel's batch commands (BPF_MAP_UPDATE_BATCH, BPF_MAP_LOOKUP_BATCH,
+// BPF_MAP_DELETE_BATCH): one syscall per few thousand entries instead of
+// one per entry. It also describes and creates maps.
 //
 //	bpfbatch info PIN
 //	bpfbatch load [flags] PIN FILE|-
+//	bpfbatch dump [flags] PIN
+//	bpfbatch delete [flags] PIN FILE|-
+//	bpfbatch sync [flags] PIN FILE|-
+//	bpfbatch replace [flags] OUTER SLOT FILE|-
 //	bpfbatch create [flags] PIN --type hash --key-size 4 --value-size 8 --max-entries N
 //	bpfbatch version
 //
 // Input is text lines "KEY VALUE" (hex by default; --key-format and
 // --value-format take u8, u16, u32, u64, cidr and ip too) or JSON lines
-// {"key": ..., "value": ...}. The whole input is checked before the first
-// write, so a bad line never leaves a half-loaded map, unless --stream is
-// given. Run `bpfbatch load -h` for the details.
+// {"key": ..., "value": ...}; dump prints the same, so that
+// `bpfbatch dump A | bpfbatch load B -` copies a map. The whole input is
+// checked before the first change, so a bad line never leaves a
+// half-changed map (load --stream excepted). Run `bpfbatch COMMAND -h` for
+// the details.
 //
-// Exit status: 0 on success; 1 when the map could not be opened or written,
-// or a signal interrupted the load (the message says how many entries were
-// written and which input line failed, and why); 2 for a bad command line
-// or bad input.
+// Exit status: 0 on success; 1 when the map could not be opened, read or
+// changed, or a signal interrupted the run (the message says what was
+// written or deleted, and which input line stopped it); 2 for a bad
+// command line or bad input, with nothing changed.
 package main
 
 import (
@@ -38,18 +45,18 @@ import (
 // Exit statuses.
 const (
 	exitOK = 0
-	// exitFailed: the map could not be opened or written, I/O failed, or
-	// a signal interrupted the load. Not 130 (128+SIGINT): the status
-	// says what happened to the map, and the message says what was
-	// written, as for any other failure part-way.
+	// exitFailed: the map could not be opened, read or changed, I/O
+	// failed, or a signal interrupted the run. Not 130 (128+SIGINT): the
+	// status says what happened to the map, and the message says what was
+	// written or deleted, as for any other failure part-way.
 	exitFailed = 1
-	exitUsage  = 2 // bad command line or bad input: nothing was written (but see --stream)
+	exitUsage  = 2 // bad command line or bad input: nothing was changed (but see load --stream)
 )
 
 func main() {
-	// Ctrl-C stops a load between chunks, or while it waits for input, so
-	// the message can say exactly what was written; a second Ctrl-C kills
-	// the process as usual. A goroutine blocked reading stdin then is
+	// Ctrl-C stops a command between chunks, or while it waits for input,
+	// so the message can say exactly what was written or deleted; a second
+	// Ctrl-C kills the process as usual. A goroutine blocked reading stdin then is
 	// simply left to the process's exit.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }()
@@ -67,19 +74,24 @@ type cli struct {
 	tty    bool // stderr is a terminal: show a progress line
 }
 
-const mainUsage = `bpfbatch loads, describes and creates pinned BPF maps.
+const mainUsage = `bpfbatch loads, dumps, syncs and edits pinned BPF maps with batch syscalls.
 
 Usage:
-  bpfbatch info PIN                 describe the map pinned at PIN
-  bpfbatch load [flags] PIN FILE|-  write the entries in FILE (or stdin) into the map
-  bpfbatch create [flags] PIN       create a map and pin it at PIN (for tests and demos)
-  bpfbatch version                  print the version (also: bpfbatch --version)
+  bpfbatch info PIN                             describe the map pinned at PIN, and count its entries
+  bpfbatch load [flags] PIN FILE|-              write the entries in FILE (or stdin) into the map
+  bpfbatch dump [flags] PIN                     print every entry, in the format load reads
+  bpfbatch delete [flags] PIN FILE|-            delete the keys in FILE (or stdin), one per line
+  bpfbatch sync [flags] PIN FILE|-              make the map hold exactly the entries in FILE
+  bpfbatch replace [flags] OUTER SLOT FILE|-    fill a new inner map from FILE, swap it into a map-in-map SLOT
+  bpfbatch create [flags] PIN                   create a map and pin it at PIN (for tests and demos)
+  bpfbatch version                              print the version (also: bpfbatch --version)
 
 Run 'bpfbatch COMMAND -h' for a command's flags.
 
-Exit status: 0 success; 1 the map could not be opened or written, or the
-load was interrupted (the message says how many entries were written and
-which input line failed); 2 bad command line or bad input (nothing written).
+Exit status: 0 success; 1 the map could not be opened, read or changed, or
+the run was interrupted (the message says what was written or deleted, and
+which input line stopped it); 2 bad command line or bad input (nothing
+changed).
 `
 
 func (c *cli) run(ctx context.Context, args []string) int {
@@ -94,6 +106,14 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.load(ctx, rest)
 	case "create":
 		return c.create(rest)
+	case "dump":
+		return c.dump(ctx, rest)
+	case "delete":
+		return c.delete(ctx, rest)
+	case "sync":
+		return c.sync(ctx, rest)
+	case "replace":
+		return c.replace(ctx, rest)
 	case "version", "-version", "--version":
 		return c.version()
 	case "help", "-h", "-help", "--help":

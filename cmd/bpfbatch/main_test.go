@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"strings"
@@ -282,6 +283,71 @@ func TestPlural(t *testing.T) {
 	}{{0, "0 entries"}, {1, "1 entry"}, {2, "2 entries"}, {-1, "-1 entries"}} {
 		if got := plural(tt.n, "entry", "entries"); got != tt.want {
 			t.Errorf("plural(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// Every command's -h prints its usage and flags on stdout; mistakes on
+// the command line are exit 2 before any map is opened.
+func TestNewCommandsUsage(t *testing.T) {
+	for cmd, flags := range map[string][]string{
+		"dump":    {"-cpu N", "-format syntax", "-key-format format", "-keys-only", "-value-format format"},
+		"delete":  {"-chunk int", "-format syntax", "-ignore-missing", "-key-format format", "-mask-host-bits"},
+		"sync":    {"-all-cpus", "-allow-empty", "-dry-run", "-format syntax", "-key-format format", "-value-format format", "-workers int"},
+		"replace": {"-all-cpus", "-dry-run", "-key-size bytes", "-map-flags string", "-max-entries uint", "-slot-format format", "-type TYPE", "-value-size bytes"},
+		"load":    {"-all-cpus", "-cpu N", "-dry-run"},
+	} {
+		code, stdout, stderr := runCLI(cmd, "-h")
+		if code != exitOK || stderr != "" || !strings.HasPrefix(stdout, "Usage: bpfbatch "+cmd+" ") {
+			t.Errorf("%s -h: exit %d, stderr %q\n%s", cmd, code, stderr, stdout)
+		}
+		for _, f := range flags {
+			if !strings.Contains(stdout, "  "+f) {
+				t.Errorf("%s -h lacks %q:\n%s", cmd, f, stdout)
+			}
+		}
+		if _, main, _ := runCLI("-h"); !strings.Contains(main, "  bpfbatch "+cmd+" ") {
+			t.Errorf("bpfbatch -h does not list %s:\n%s", cmd, main)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dump"}, "bpfbatch dump: missing PIN"},
+		{[]string{"dump", "p", "--format", "auto"}, "--format auto: want text or json"},
+		{[]string{"dump", "p", "--keys-only", "--cpu", "0"}, "--cpu picks a value to print, and --keys-only prints none"},
+		{[]string{"dump", "p", "--value-format", "u128"}, `unknown format "u128"`},
+		{[]string{"delete", "p"}, "missing FILE"},
+		{[]string{"delete", "p", "-", "--chunk", "0"}, "--chunk must be at least 1"},
+		{[]string{"delete", "p", "-", "--value-format", "u32"}, "flag provided but not defined: -value-format"},
+		{[]string{"sync", "p", "-", "--workers", "-1"}, "--workers must not be negative"},
+		{[]string{"replace", "p", "1"}, "missing FILE"},
+		{[]string{"replace", "p", "1", "-", "--slot-format", "x"}, `--slot-format: unknown format "x"`},
+		{[]string{"load", "p", "-", "--cpu", "0", "--all-cpus"}, "--cpu writes one CPU's value, --all-cpus every CPU's; pick one"},
+	} {
+		code, _, stderr := runCLI(tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+// RemoveMemlock failing (no CAP_SYS_RESOURCE on a kernel that charges
+// RLIMIT_MEMLOCK) is a warning: the command goes on, and the map may fit.
+func TestMemlockFailureIsAWarning(t *testing.T) {
+	defer func(f func() error) { removeMemlockFunc = f }(removeMemlockFunc)
+	removeMemlockFunc = func() error { return errors.New("bpfbatch: RemoveMemlock: lifting it needs CAP_SYS_RESOURCE") }
+	for _, args := range [][]string{
+		{"load", "/nonexistent/pin", "-"},
+		{"sync", "/nonexistent/pin", "-"},
+		{"replace", "/nonexistent/pin", "1", "-"},
+		{"create", "/nonexistent/pin", "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "1"},
+	} {
+		code, _, stderr := runCLI(args...)
+		warning := "bpfbatch: warning: RemoveMemlock: lifting it needs CAP_SYS_RESOURCE; going on, the maps may still fit\n"
+		if code != exitFailed || !strings.HasPrefix(stderr, warning) || !strings.Contains(stderr, "/nonexistent") {
+			t.Errorf("%s: exit %d, stderr %q; want the warning, then the command's own failure", args[0], code, stderr)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package input parses the entries `bpfbatch load` writes into a BPF map
 // (text lines "KEY VALUE..." or JSON lines {"key": ..., "value": ...}) into
 // flat key and value buffers in the kernel's layout, remembering the input
-// line of every entry so that a kernel error can name it.
+// line of every entry so that a kernel error can name it. It also prints
+// keys and values back in the same formats (Format.Append), which is what
+// `bpfbatch dump` writes, so that a dump loads back byte for byte.
 package input
 
 import (
@@ -60,6 +62,10 @@ func ParseFormat(s string) (Format, error) {
 	}
 	return 0, fmt.Errorf("unknown format %q (want %s)", s, FormatNames())
 }
+
+// Encode writes tok, a key or value in f, into dst (exactly the key or value
+// size, which Fits must accept), as a line of input would be encoded.
+func (f Format) Encode(tok string, dst []byte) error { return encoder{format: f}.encode(tok, dst) }
 
 // intSize is the byte size of the integer formats, 0 for the others.
 func (f Format) intSize() int {

@@ -48,6 +48,12 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 			return fmt.Errorf("key %s: %w", quoteToken(string(e.Key)), err)
 		}
 	}
+	if r.opts.KeysOnly {
+		if !isNull(e.Value) {
+			return errors.New(`one key per line: leave out "value"`)
+		}
+		return nil
+	}
 	if isNull(e.Value) {
 		return errors.New(`missing "value"`)
 	}

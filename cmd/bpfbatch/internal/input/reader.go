@@ -91,6 +91,10 @@ type Options struct {
 	// MaskHostBits clears the bits beyond the prefix length of CIDR keys
 	// and values instead of rejecting them.
 	MaskHostBits bool
+	// KeysOnly reads one key per line and no value (for deletes): text
+	// lines are KEY, JSON lines {"key": K}. The Layout then has no values
+	// (ValueSize and CPUs 0) and Batch.Values stays empty.
+	KeysOnly bool
 }
 
 // utf8BOM is U+FEFF encoded in UTF-8.
@@ -159,10 +163,13 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("key format: %w", err)
 		}
 	}
-	if opts.ValueSize == 0 {
+	if opts.KeysOnly {
+		if opts.KeySize == 0 || opts.ValueSize != 0 || opts.CPUs != 0 || opts.AllCPUs {
+			return nil, errors.New("a keys-only layout has a key size and no values")
+		}
+	} else if opts.ValueSize == 0 {
 		return nil, errors.New("the map has no values (value_size 0): nothing to load")
-	}
-	if err := opts.Value.Fits(opts.ValueSize); err != nil {
+	} else if err := opts.Value.Fits(opts.ValueSize); err != nil {
 		return nil, fmt.Errorf("value format: %w", err)
 	}
 	if opts.AllCPUs && opts.CPUs == 0 {
@@ -294,6 +301,15 @@ func (r *Reader) parseText(line []byte, key, value []byte) error {
 			break
 		}
 		cols = append(cols, f)
+	}
+	if r.opts.KeysOnly {
+		if len(cols) != 1 {
+			return fmt.Errorf("want 1 column: KEY (one key per line); got %d", len(cols))
+		}
+		if err := r.key.encode(cols[0], key); err != nil {
+			return fmt.Errorf("key %s: %w", quoteToken(cols[0]), err)
+		}
+		return nil
 	}
 	keyCols := 0
 	if r.opts.KeySize > 0 {

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
+	"github.com/bpfbatch/bpfbatch/internal/keyset"
+)
+
+// dryRun checks what load would: the whole input, whether the map can hold
+// it, and against the map's current contents how many keys are new and
+// whether they fit. A load that would fail exits 2, as bad input does.
+func (l *loader) dryRun(ctx context.Context, stream bool) int {
+	if stream {
+		return l.streamDryRun(ctx)
+	}
+	start := time.Now()
+	l.untouched = "nothing written (dry run)"
+	var b input.Batch
+	if code, ok := l.readChecked(ctx, &b, l.m.Info(), l.m); !ok {
+		return code
+	}
+	l.prog.clear()
+	fit, err := l.fit(ctx, &b)
+	if err != nil {
+		if ctx.Err() != nil {
+			return l.failf(exitFailed, "load %s: interrupted while reading the map; nothing written (dry run)", l.pin)
+		}
+		return l.failf(exitFailed, "load %s: reading the map's keys: %s; nothing written (dry run)", l.pin, trimPrefix(err))
+	}
+	dups := ""
+	if l.dropped > 0 {
+		dups = fmt.Sprintf("; %s whose key a later line repeats would be dropped", plural(l.dropped, "line", "lines"))
+	}
+	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s%s; nothing written (read in %s)\n",
+		plural(b.Len(), "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, fit.report, seconds(time.Since(start)))
+	if fit.failure != "" {
+		return l.failf(exitUsage, "load %s: a real load would fail: %s", l.pin, fit.failure)
+	}
+	return exitOK
+}
+
+// streamDryRun reads block by block as a --stream load would, in bounded
+// memory, so it checks the lines but not the capacity.
+func (l *loader) streamDryRun(ctx context.Context) int {
+	start := time.Now()
+	var b input.Batch
+	entries := 0
+	block := streamBlock(l.opts.Chunk, l.opts.Workers)
+	for {
+		b.Reset()
+		stopped, err := l.read(ctx, &b, block)
+		if stopped {
+			l.prog.clear()
+			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written (dry run)", l.pin, l.name, l.r.Line())
+		}
+		l.prog.reading(l.r.Line())
+		l.dropped += b.Dedupe(l.layout)
+		entries += b.Len()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			more, code := l.collect(err)
+			if code != exitOK {
+				return code
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	l.prog.clear()
+	if ctx.Err() != nil {
+		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
+	}
+	if l.badCount > 0 {
+		return l.reportBad("nothing written (dry run)")
+	}
+	dups := ""
+	if l.dropped > 0 {
+		dups = fmt.Sprintf("; %s whose key a later line of the same block repeats would be dropped", plural(l.dropped, "line", "lines"))
+	}
+	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s; --stream: the map's contents are not compared)\n",
+		plural(entries, "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, seconds(time.Since(start)))
+	return exitOK
+}
+
+// fitReport is what a dry run found against the map's contents: a part of
+// the summary line, and why a real load would fail ("" if it would not).
+type fitReport struct{ report, failure string }
+
+// fit compares the input's keys with the map's: how many are new, whether
+// they fit in max_entries, and whether --flags noexist or exist would stop
+// the load at an existing or a missing key.
+func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
+	info := l.m.Info()
+	var f fitReport
+	var held []bool // the input keys the map holds
+	holds := 0      // the keys the map holds in all
+	switch {
+	case info.KeySize == 0:
+		return f, nil // a queue, stack or bloom filter cannot be walked
+	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+		held = make([]bool, b.Len())
+		for i := range held {
+			held[i] = true // the parser checked every index
+		}
+		holds = int(info.MaxEntries)
+	default:
+		var err error
+		if held, holds, err = keysHeld(ctx, l.m, b, l.layout); err != nil {
+			return f, err
+		}
+	}
+	fresh, firstHeld, firstFresh := 0, -1, -1
+	for i, h := range held {
+		switch {
+		case !h:
+			fresh++
+			if firstFresh < 0 {
+				firstFresh = i
+			}
+		case firstHeld < 0:
+			firstHeld = i
+		}
+	}
+	existing := len(held) - fresh
+	free := int64(info.MaxEntries) - int64(holds)
+	switch {
+	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+		f.report = fmt.Sprintf("; every index of an array exists: the load overwrites %s of its max_entries %d", plural(existing, "element", "elements"), info.MaxEntries)
+	case info.Type == bpfbatch.LRUHash || info.Type == bpfbatch.LRUPerCPUHash:
+		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
+		if after := free - int64(fresh); after >= 0 {
+			f.report += fmt.Sprintf(": the new keys fit (%d free after the load)", after)
+		} else {
+			f.report += fmt.Sprintf(": an LRU map makes room by evicting its least recently used elements, about %d here", -after)
+		}
+	default:
+		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
+		if !fillsUp(info.Type) {
+			break
+		}
+		if after := free - int64(fresh); after >= 0 {
+			f.report += fmt.Sprintf(": the new keys fit (%d free after the load)", after)
+		} else {
+			f.report += fmt.Sprintf(": the new keys do NOT fit (%d free)", max(free, 0))
+			f.failure = fmt.Sprintf("%s, but %s holds %d of max_entries %d (%d free)", plural(fresh, "new key", "new keys"), l.m, holds, info.MaxEntries, max(free, 0))
+		}
+	}
+	// --flags noexist and exist stop at the first key that is there, or
+	// is not; with one worker the entries before it are written.
+	switch flags := l.opts.Flags; {
+	case flags&bpfbatch.UpdateNoExist != 0 && firstHeld >= 0:
+		f.failure = fmt.Sprintf("--flags noexist, but the key of %s:%d is in the map already: the load would stop there (EEXIST) after writing %s",
+			l.name, b.Lines[firstHeld], plural(firstHeld, "entry", "entries"))
+	case flags&bpfbatch.UpdateExist != 0 && firstFresh >= 0:
+		f.failure = fmt.Sprintf("--flags exist, but the key of %s:%d is not in the map: the load would stop there (ENOENT) after writing %s",
+			l.name, b.Lines[firstFresh], plural(firstFresh, "entry", "entries"))
+	}
+	return f, nil
+}
+
+// newAndExisting says "250 keys are new, 750 exist".
+func newAndExisting(fresh, existing int) string {
+	exist := "exist"
+	if existing == 1 {
+		exist = "exists"
+	}
+	return fmt.Sprintf("%s new, %d %s", plural(fresh, "key is", "keys are"), existing, exist)
+}
+
+// keysHeld walks the map's keys once and reports which of b's keys it
+// holds, and how many keys it holds in all. b holds each key once
+// (Dedupe). LPM trie keys compare by their prefix, as the trie does: bits
+// beyond the prefix length make no other key.
+func keysHeld(ctx context.Context, m *bpfbatch.Map, b *input.Batch, l input.Layout) (held []bool, holds int, err error) {
+	ks := l.KeySize
+	keys := b.Keys
+	if l.LPM {
+		keys = bytes.Clone(keys)
+		for i := range b.Len() {
+			input.MaskLPMKey(keys[i*ks : (i+1)*ks])
+		}
+	}
+	set, dup, _ := keyset.New(keys, ks)
+	if dup >= 0 {
+		return nil, 0, errors.New("internal error: a key repeated after Dedupe")
+	}
+	held = make([]bool, b.Len())
+	holds, err = walk(ctx, m, walkChunk, bpfbatch.UpdateAny, func(keys, _ []byte, n int) error {
+		for i := range n {
+			k := keys[i*ks : (i+1)*ks]
+			if l.LPM {
+				input.MaskLPMKey(k)
+			}
+			if j := set.Find(k); j >= 0 {
+				held[j] = true
+			}
+		}
+		return nil
+	})
+	return held, holds, err
+}

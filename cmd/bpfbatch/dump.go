@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
+)
+
+const dumpAbout = `Prints every entry of the map pinned at PIN in the input format of
+'bpfbatch load', so that 'bpfbatch dump A | bpfbatch load B -' copies a map
+(with the same --key-format and --value-format on both sides).
+
+Output: one entry per line, in the map's order (hash order, not sorted).
+  text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU)
+  json   {"key": K, "value": V}
+         K and V are numbers in the integer formats, strings otherwise;
+         for per-CPU maps V is an array of one value per possible CPU.
+--keys-only prints KEY (or {"key": K}) alone: the input of 'bpfbatch delete'.
+--cpu N prints CPU N's value alone (BPF_F_CPU, Linux 7.0 or later), which
+'bpfbatch load --cpu N' or '--all-cpus' reads back.
+
+The map is read with BPF_MAP_LOOKUP_BATCH, 4096 entries per call, and
+printed as it is read, through a buffer: memory stays small whatever the
+map's size. Entries that BPF programs add or delete during the dump may be
+printed or not; every other entry is printed exactly once.
+
+Map-in-map maps (array_of_maps, hash_of_maps) hold inner maps, which a
+lookup from user space reports as their IDs: the values printed are those
+IDs, which load cannot write back (it would need map file descriptors;
+'bpfbatch replace' swaps an inner map). The text output starts with a
+comment line that says so; with --format json that note goes to stderr.
+The same goes for program arrays (program IDs) and the other maps of file
+descriptors. Queue, stack and bloom filter maps have no keys to walk and
+are refused.
+
+A CIDR key with bits set beyond its prefix length (which the trie keeps
+as written) prints as it is, e.g. 10.0.0.1/8; load refuses that line
+unless --mask-host-bits, or dump and load with --key-format hex.
+
+Exit status: 0 success; 1 the map could not be opened or read, the output
+could not be written, or a signal stopped the dump (the output then ends
+after a whole line, and the message says how many entries were printed);
+2 bad command line, or a map that cannot be dumped.
+
+Examples:
+  bpfbatch dump /sys/fs/bpf/blocklist --key-format cidr --value-format u32
+  bpfbatch dump /sys/fs/bpf/a | bpfbatch load /sys/fs/bpf/b -
+  bpfbatch dump /sys/fs/bpf/counters --key-format u32 --value-format u64 --format json | jq .
+`
+
+func (c *cli) dump(ctx context.Context, args []string) int {
+	cmd := newCommand("dump", "dump [flags] PIN", dumpAbout)
+	var formats formatFlags
+	formats.register(cmd.fs, true)
+	syntax := cmd.fs.String("format", "text", "output `syntax`: text (KEY VALUE lines) or json (JSON lines)")
+	cpu := cmd.fs.Int("cpu", -1, "per-CPU maps: print CPU `N`'s value only, one column (BPF_F_CPU: Linux 7.0 or later)")
+	keysOnly := cmd.fs.Bool("keys-only", false, "print the keys only, one per line: the input of 'bpfbatch delete'")
+	pos, code, ok := c.parse(cmd, args, "PIN")
+	if !ok {
+		return code
+	}
+	pin := pos[0]
+	var opts input.Options
+	if code, ok := c.parseFormats(cmd, &formats, &opts); !ok {
+		return code
+	}
+	asJSON := false
+	switch s, err := input.ParseSyntax(*syntax); {
+	case err != nil || s == input.Auto:
+		return c.usageError(cmd, "--format %s: want text or json", *syntax)
+	default:
+		asJSON = s == input.JSON
+	}
+	if *keysOnly && *cpu >= 0 {
+		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
+	}
+
+	m, code, ok := c.openMap(cmd.name, pin, keyed("to walk, and reading a value would take it out of the map"))
+	if !ok {
+		return code
+	}
+	defer m.Close()
+	info := m.Info()
+	opts.KeysOnly = *keysOnly
+	var err error
+	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {
+		return c.failf(exitFailed, "dump %s: %s", pin, trimPrefix(err))
+	}
+	if code, ok := c.checkFormats(cmd, opts, m); !ok {
+		return code
+	}
+	flags := bpfbatch.UpdateAny
+	if *cpu >= 0 {
+		if code, ok := c.checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); !ok {
+			return code
+		}
+		flags = bpfbatch.OnCPU(*cpu)
+		opts.CPUs = 0
+	}
+
+	p := printer{Options: opts, json: asJSON}
+	w := bufio.NewWriterSize(c.stdout, 256<<10)
+	if note := fdValuesNote(info.Type); note != "" {
+		if asJSON {
+			fmt.Fprintf(c.stderr, "bpfbatch: note: %s\n", note)
+		} else {
+			fmt.Fprintf(w, "# %s %s\n", m, note)
+		}
+	}
+	printed := 0
+	var printErr error // a failure of the printing, not of the map's reading
+	_, err = walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
+		ks, stride := len(keys)/n, len(values)/n
+		for i := range n {
+			line, err := p.appendEntry(w.AvailableBuffer(), keys[i*ks:(i+1)*ks], values[i*stride:(i+1)*stride])
+			if err != nil {
+				printErr = fmt.Errorf("entry %d: %w", printed+1, err)
+				return printErr
+			}
+			if _, err := w.Write(line); err != nil {
+				printErr = fmt.Errorf("writing the output: %w", err)
+				return printErr
+			}
+			printed++
+		}
+		return nil
+	})
+	if flushErr := w.Flush(); flushErr != nil && err == nil {
+		err, printErr = flushErr, fmt.Errorf("writing the output: %w", flushErr)
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		return c.failf(exitFailed, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
+	case errors.Is(err, printErr):
+		return c.failf(exitFailed, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
+	default:
+		return c.failf(exitFailed, "dump %s: reading the map after %s: %s; the output is incomplete", pin, plural(printed, "entry", "entries"), trimPrefix(err))
+	}
+}
+
+// printer formats entries as load reads them.
+type printer struct {
+	input.Options // formats and layout; CPUs 0 for one value per entry
+	json          bool
+}
+
+// appendEntry appends one line for key and value (the whole stride).
+func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
+	var err error
+	if p.json {
+		dst = append(dst, `{"key": `...)
+		if dst, err = p.Key.AppendJSON(dst, key); err != nil {
+			return dst, fmt.Errorf("key: %w", err)
+		}
+		if !p.KeysOnly {
+			dst = append(dst, `, "value": `...)
+			if dst, err = p.appendValues(dst, value); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, "}\n"...), nil
+	}
+	if dst, err = p.Key.Append(dst, key); err != nil {
+		return dst, fmt.Errorf("key: %w", err)
+	}
+	if !p.KeysOnly {
+		dst = append(dst, ' ')
+		if dst, err = p.appendValues(dst, value); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '\n'), nil
+}
+
+// appendValues appends a value, or one per CPU: space-separated columns,
+// or a JSON array.
+func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
+	appendOne := p.Value.Append
+	if p.json {
+		appendOne = p.Value.AppendJSON
+	}
+	if p.CPUs == 0 {
+		dst, err := appendOne(dst, value)
+		if err != nil {
+			return dst, fmt.Errorf("value: %w", err)
+		}
+		return dst, nil
+	}
+	if p.json {
+		dst = append(dst, '[')
+	}
+	slot, vs := p.Slot(), p.ValueSize
+	for c := range p.CPUs {
+		if c > 0 {
+			if p.json {
+				dst = append(dst, ", "...)
+			} else {
+				dst = append(dst, ' ')
+			}
+		}
+		var err error
+		if dst, err = appendOne(dst, value[c*slot:c*slot+vs]); err != nil {
+			return dst, fmt.Errorf("value for CPU %d: %w", c, err)
+		}
+	}
+	if p.json {
+		dst = append(dst, ']')
+	}
+	return dst, nil
+}
+
+// fdValuesNote says what a dump's values are for the maps whose values are
+// file descriptors when written, or "".
+func fdValuesNote(t bpfbatch.MapType) string {
+	switch t {
+	case bpfbatch.ArrayOfMaps, bpfbatch.HashOfMaps:
+		return "holds inner maps: the values are their map IDs (bpftool map dump id ID), which load cannot write back; bpfbatch replace swaps an inner map"
+	case bpfbatch.ProgramArray:
+		return "holds programs: the values are their program IDs, which load cannot write back"
+	}
+	if fdValues(t) {
+		return "holds file descriptors: the values are what the kernel reports for them, which load cannot write back"
+	}
+	return ""
+}

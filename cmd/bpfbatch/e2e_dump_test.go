@@ -1,0 +1,580 @@
+package main
+
+// End-to-end tests of dump: what it prints is read back through
+// independent paths (raw BPF_MAP_GET_NEXT_KEY and BPF_MAP_LOOKUP_ELEM
+// calls, and bpftool), and what it prints loads back byte for byte.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
+)
+
+// rawContents reads every entry of the map behind fd with raw
+// BPF_MAP_GET_NEXT_KEY and BPF_MAP_LOOKUP_ELEM calls, independently of the
+// library and the command: key bytes (as a string) -> the whole value,
+// valueLen bytes (every CPU's slot for per-CPU maps).
+func rawContents(t *testing.T, fd, keySize, valueLen int) map[string][]byte {
+	t.Helper()
+	keys, err := testutil.Keys(fd, keySize)
+	if err != nil {
+		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, err := testutil.Lookup(fd, k, valueLen)
+		if err != nil {
+			t.Fatalf("BPF_MAP_LOOKUP_ELEM(%x): %v", k, err)
+		}
+		out[string(k)] = v
+	}
+	return out
+}
+
+// pinnedContents is rawContents of the map pinned at pin.
+func pinnedContents(t *testing.T, pin string) map[string][]byte {
+	t.Helper()
+	m := openPinned(t, pin)
+	return rawContents(t, m.FD(), int(m.Info().KeySize), m.ValueStride())
+}
+
+// sameContents fails unless got and want hold the same keys and values,
+// byte for byte.
+func sameContents(t *testing.T, what string, got, want map[string][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d entries, want %d", what, len(got), len(want))
+	}
+	bad := 0
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || !bytes.Equal(g, w) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s: key %x = %x (present %v), want %x", what, k, g, ok, w)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d entries differ in all", what, bad)
+	}
+}
+
+// dumpCase is a map filled with random entries through the library, and
+// the formats to dump it in.
+type dumpCase struct {
+	name    string
+	spec    bpfbatch.MapSpec
+	formats []string
+	// key makes the key of entry i (nil: random bytes).
+	key func(i int) []byte
+	n   int
+}
+
+func dumpCases() []dumpCase {
+	return []dumpCase{
+		{name: "hash hex", spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 20000}, n: 10000},
+		{name: "hash u32 u64", spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 20000}, n: 10000,
+			formats: []string{"--key-format", "u32", "--value-format", "u64"}},
+		{name: "percpu hash value 12", spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 5000}, n: 5000},
+		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: 1}, n: 8000,
+			formats: []string{"--key-format", "cidr", "--value-format", "u32"},
+			key: func(i int) []byte {
+				// Prefixes of lengths 8 to 32, host bits clear; the
+				// repeats of the short ones are skipped.
+				bits := []uint32{8, 16, 24, 32}[i%4]
+				return lpmKey(bits, binary.BigEndian.AppendUint32(nil, uint32(i/4+1)<<(32-bits)))
+			}},
+		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: 1}, n: 500,
+			formats: []string{"--key-format", "cidr", "--value-format", "hex"},
+			key: func(i int) []byte {
+				addr := make([]byte, 16)
+				binary.BigEndian.PutUint32(addr[4:], uint32(i))
+				addr[0], addr[1] = 0x20, 0x01
+				return lpmKey(64, addr) // 2001:0:i::/64
+			}},
+		{name: "array u32", spec: bpfbatch.MapSpec{Type: bpfbatch.Array, KeySize: 4, ValueSize: 8, MaxEntries: 3000}, n: 3000,
+			formats: []string{"--key-format", "u32", "--value-format", "u64"},
+			key:     func(i int) []byte { return u32(uint32(i)) }},
+		{name: "percpu array ip values", spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUArray, KeySize: 4, ValueSize: 4, MaxEntries: 100}, n: 100,
+			formats: []string{"--key-format", "u32", "--value-format", "ip"},
+			key:     func(i int) []byte { return u32(uint32(i)) }},
+	}
+}
+
+// fill creates and pins the case's map, writes n random entries with the
+// library, and returns the pin and what the map holds, read back raw.
+func (dc dumpCase) fill(t *testing.T, dir, name string) (string, map[string][]byte) {
+	t.Helper()
+	pin := createPinned(t, dir, name, dc.spec)
+	m := openPinned(t, pin)
+	rng := rand.New(rand.NewPCG(uint64(len(dc.name)), 7))
+	ks, stride := int(dc.spec.KeySize), m.ValueStride()
+	want := make(map[string][]byte, dc.n)
+	keys, values := make([]byte, 0, dc.n*ks), make([]byte, 0, dc.n*stride)
+	for i := 0; len(want) < dc.n; i++ {
+		var k []byte
+		if dc.key != nil {
+			k = dc.key(i)
+		} else {
+			k = make([]byte, ks)
+			for j := range k {
+				k[j] = byte(rng.Uint32())
+			}
+		}
+		if _, dup := want[string(k)]; dup {
+			continue
+		}
+		v := make([]byte, stride)
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		if dc.spec.Type.PerCPU() {
+			// Padding of each CPU's slot is zero in the map whatever we
+			// pass; write it zero so want is what the map holds.
+			slot := (int(dc.spec.ValueSize) + 7) &^ 7
+			for c := 0; c < stride; c += slot {
+				clear(v[c+int(dc.spec.ValueSize) : c+slot])
+			}
+		}
+		want[string(k)] = v
+		keys, values = append(keys, k...), append(values, v...)
+	}
+	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	got := rawContents(t, m.FD(), ks, stride)
+	if dc.spec.Type != bpfbatch.Array && dc.spec.Type != bpfbatch.PerCPUArray {
+		sameContents(t, "the map as filled", got, want)
+	}
+	return pin, got
+}
+
+// `bpfbatch dump A | bpfbatch load B -` copies a map, byte for byte, in
+// text and in JSON, for every map shape and format the README names.
+func TestDumpLoadCopiesMap(t *testing.T) {
+	dir := pinDir(t)
+	for i, dc := range dumpCases() {
+		t.Run(dc.name, func(t *testing.T) {
+			pinA, want := dc.fill(t, dir, fmt.Sprintf("copy-src%d", i))
+			for _, syntax := range []string{"text", "json"} {
+				pinB := createPinned(t, dir, fmt.Sprintf("copy-dst%d-%s", i, syntax), dc.spec)
+				out := mustRun(t, 0, "", append([]string{"dump", pinA, "--format", syntax}, dc.formats...)...)
+				if out.stderr != "" {
+					t.Errorf("dump wrote to stderr: %q", out.stderr)
+				}
+				if lines := strings.Count(out.stdout, "\n"); lines != len(want) {
+					t.Errorf("%s dump: %d lines for %d entries", syntax, lines, len(want))
+				}
+				r := mustRun(t, 0, out.stdout, append([]string{"load", pinB, "-"}, dc.formats...)...)
+				if !strings.HasPrefix(r.stdout, "loaded "+plural(len(want), "entry", "entries")+" into ") {
+					t.Errorf("load of the %s dump: %q", syntax, r.stdout)
+				}
+				sameContents(t, syntax+" copy", pinnedContents(t, pinB), want)
+			}
+		})
+	}
+}
+
+// dumpedEntries parses hex dump output (the default formats): key ->
+// value bytes, each CPU's value_size bytes one after the other.
+func dumpedEntries(t *testing.T, out string) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	for line := range strings.Lines(out) {
+		cols := strings.Fields(line)
+		k, err := hex.DecodeString(cols[0])
+		if err != nil || len(cols) < 2 {
+			t.Fatalf("dump line %q", line)
+		}
+		var v []byte
+		for _, c := range cols[1:] {
+			b, err := hex.DecodeString(c)
+			if err != nil {
+				t.Fatalf("dump line %q: %v", line, err)
+			}
+			v = append(v, b...)
+		}
+		got[string(k)] = v
+	}
+	return got
+}
+
+// unpadded drops the per-CPU padding of raw values: each CPU's value_size
+// bytes one after the other, as bpftool prints them.
+func unpadded(contents map[string][]byte, valueSize int, perCPU bool) map[string][]byte {
+	if !perCPU {
+		return contents
+	}
+	slot := (valueSize + 7) &^ 7
+	out := make(map[string][]byte, len(contents))
+	for k, v := range contents {
+		var u []byte
+		for c := 0; c < len(v); c += slot {
+			u = append(u, v[c:c+valueSize]...)
+		}
+		out[k] = u
+	}
+	return out
+}
+
+// bpftoolPath finds bpftool, the independent reader of maps; without it
+// the test skips, or fails when kernel tests are required (CI installs it).
+func bpftoolPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"bpftool", "/usr/sbin/bpftool"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv(testutil.RequireKernelEnv) == "1" {
+		t.Fatalf("bpftool not found and %s=1: install it (Debian: apt-get install bpftool)", testutil.RequireKernelEnv)
+	}
+	t.Skip("bpftool not found (Debian: apt-get install bpftool)")
+	return ""
+}
+
+// bpftoolDump reads a pinned map with `bpftool map dump pinned PIN -j`:
+// key -> value bytes (per-CPU: each CPU's value in CPU order).
+func bpftoolDump(t *testing.T, pin string) map[string][]byte {
+	t.Helper()
+	out, err := exec.Command(bpftoolPath(t), "map", "dump", "pinned", pin, "-j").Output()
+	if err != nil {
+		t.Fatalf("bpftool map dump: %v", err)
+	}
+	var entries []struct {
+		Key    []string `json:"key"`
+		Value  []string `json:"value"`
+		Values []struct {
+			CPU   int      `json:"cpu"`
+			Value []string `json:"value"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("bpftool's JSON: %v\n%.500s", err, out)
+	}
+	hexBytes := func(s []string) []byte {
+		b := make([]byte, len(s))
+		for i, x := range s {
+			v, err := strconv.ParseUint(strings.TrimPrefix(x, "0x"), 16, 8)
+			if err != nil {
+				t.Fatalf("bpftool byte %q: %v", x, err)
+			}
+			b[i] = byte(v)
+		}
+		return b
+	}
+	got := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		v := hexBytes(e.Value)
+		for i, c := range e.Values {
+			if c.CPU != i {
+				t.Fatalf("bpftool lists CPU %d at %d", c.CPU, i)
+			}
+			v = append(v, hexBytes(c.Value)...)
+		}
+		got[string(hexBytes(e.Key))] = v
+	}
+	return got
+}
+
+// dump prints what bpftool reads, entry for entry, byte for byte; both
+// match the raw reads.
+func TestDumpMatchesBpftool(t *testing.T) {
+	dir := pinDir(t)
+	bpftoolPath(t)
+	for i, dc := range dumpCases() {
+		t.Run(dc.name, func(t *testing.T) {
+			pin, raw := dc.fill(t, dir, fmt.Sprintf("vs-bpftool%d", i))
+			want := unpadded(raw, int(dc.spec.ValueSize), dc.spec.Type.PerCPU())
+			out := mustRun(t, 0, "", "dump", pin)
+			sameContents(t, "dump vs raw reads", dumpedEntries(t, out.stdout), want)
+			sameContents(t, "bpftool vs raw reads", bpftoolDump(t, pin), want)
+		})
+	}
+}
+
+// A dump streams: its memory stays bounded whatever the map's size. A
+// million u32 -> u64 entries are 12 MB of keys and values and print 14 MB
+// of text; the dump's peak RSS (VmHWM, sampled while it writes) must stay
+// below the 12 MB that holding the entries alone would take.
+func TestDumpStreamsInBoundedMemory(t *testing.T) {
+	dir := pinDir(t)
+	const n = 1_000_000
+	pin := createPinned(t, dir, "dump-million", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	m := openPinned(t, pin)
+	keys, values := make([]byte, 0, 4*n), make([]byte, 0, 8*n)
+	for i := range n {
+		keys, values = append(keys, u32(uint32(i))...), append(values, u64(uint64(i)*3)...)
+	}
+	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(buildCommand(t), "dump", pin, "--key-format", "u32", "--value-format", "u64")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The child's rusage would count the test's own memory (the child
+	// shares it until exec), so its peak is read from /proc instead:
+	// VmHWM of the running dump, which blocks on the pipe while this
+	// reads.
+	var peakKiB int64
+	sample := func() {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status); err == nil && m != nil {
+			kib, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			peakKiB = max(peakKiB, kib)
+		}
+	}
+	// Read and check every line as it comes, keeping none.
+	seen := make([]bool, n)
+	lines, bytesOut := 0, 0
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		lines++
+		bytesOut += len(sc.Bytes()) + 1
+		var k uint32
+		var v uint64
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &k, &v); err != nil || k >= n || v != uint64(k)*3 || seen[k] {
+			t.Fatalf("line %d: %q", lines, sc.Text())
+		}
+		seen[k] = true
+		if lines%50_000 == 0 {
+			sample()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if lines != n {
+		t.Fatalf("%d lines, want %d", lines, n)
+	}
+	t.Logf("dumped %d entries, %d bytes; peak RSS %d KiB", n, bytesOut, peakKiB)
+	if peakKiB == 0 || peakKiB<<10 >= 12*n {
+		t.Errorf("peak RSS %d KiB while dumping %d entries (12 MB of keys and values): the dump does not stream", peakKiB, n)
+	}
+}
+
+// --keys-only prints the keys alone, in the format delete reads; JSON
+// keys-only lines are {"key": K}; integer formats print JSON numbers.
+func TestDumpKeysOnlyAndJSON(t *testing.T) {
+	dir := pinDir(t)
+	cpus := possibleCPUs(t)
+	pin := createPinned(t, dir, "keys-only", bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 10})
+	prefill(t, pin, entry{u32(7), perCPUCounting(8, cpus, 100)})
+	r := mustRun(t, 0, "", "dump", pin, "--keys-only", "--key-format", "u32")
+	if r.stdout != "7\n" {
+		t.Errorf("--keys-only: %q", r.stdout)
+	}
+	r = mustRun(t, 0, "", "dump", pin, "--keys-only", "--format", "json", "--key-format", "u32")
+	if r.stdout != `{"key": 7}`+"\n" {
+		t.Errorf("--keys-only json: %q", r.stdout)
+	}
+	var want strings.Builder
+	want.WriteString(`{"key": 7, "value": [`)
+	for c := range cpus {
+		if c > 0 {
+			want.WriteString(", ")
+		}
+		fmt.Fprintf(&want, "%d", 100+c)
+	}
+	want.WriteString("]}\n")
+	r = mustRun(t, 0, "", "dump", pin, "--format", "json", "--key-format", "u32", "--value-format", "u64")
+	if r.stdout != want.String() {
+		t.Errorf("json: %q, want %q", r.stdout, want.String())
+	}
+}
+
+// --cpu N prints CPU N's value alone with BPF_F_CPU (Linux 7.0); before
+// that the library answers ErrNotSupported and dump says so, printing
+// nothing (exit 1).
+func TestDumpOneCPU(t *testing.T) {
+	dir := pinDir(t)
+	cpus := possibleCPUs(t)
+	pin := createPinned(t, dir, "dump-cpu", bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 4, MaxEntries: 10})
+	prefill(t, pin, entry{u32(1), perCPUCounting(4, cpus, 10)})
+	cpu := cpus - 1
+	args := []string{"dump", pin, "--cpu", strconv.Itoa(cpu), "--key-format", "u32", "--value-format", "u32"}
+	if testutil.KernelAtLeast(7, 0) {
+		r := mustRun(t, 0, "", args...)
+		raw, err := testutil.LookupFlags(openPinned(t, pin).FD(), u32(1), 4, 8|uint64(cpu)<<32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("1 %d\n", binary.NativeEndian.Uint32(raw)); r.stdout != want || want != fmt.Sprintf("1 %d\n", 10+cpu) {
+			t.Errorf("--cpu %d on %s: %q, want %q", cpu, testutil.KernelRelease(), r.stdout, want)
+		}
+		return
+	}
+	r := mustRun(t, 1, "", args...)
+	if r.stdout != "" || !strings.Contains(r.stderr, "--cpu needs BPF_F_CPU, which came with Linux 7.0") || !strings.Contains(r.stderr, "nothing was printed") {
+		t.Errorf("--cpu on %s: stdout %q, stderr %q", testutil.KernelRelease(), r.stdout, r.stderr)
+	}
+	// Bad CPUs and maps are refused whatever the kernel.
+	mustRun(t, 2, "", "dump", pin, "--cpu", strconv.Itoa(cpus))
+	hash := createPinned(t, dir, "dump-cpu-hash", hashSpec)
+	if r := mustRun(t, 2, "", "dump", hash, "--cpu", "0"); !strings.Contains(r.stderr, "--cpu applies to per-CPU maps only") {
+		t.Errorf("--cpu on a hash: %q", r.stderr)
+	}
+}
+
+// perCPUCounting is a per-CPU value of valueSize 4 or 8 (a native
+// integer) holding first+c on CPU c.
+func perCPUCounting(valueSize, cpus int, first uint64) []byte {
+	vals := make([][]byte, cpus)
+	for c := range vals {
+		vals[c] = u64(first + uint64(c))
+		if valueSize == 4 {
+			vals[c] = u32(uint32(first) + uint32(c))
+		}
+	}
+	return perCPU(valueSize, vals...)
+}
+
+// rawOpenByID opens a map by ID with a raw BPF_MAP_GET_FD_BY_ID, for
+// inner maps, independently of the library; the fd is closed at the end.
+func rawOpenByID(t *testing.T, id uint32) int {
+	t.Helper()
+	attr := sys.MapGetFDByIDAttr{ID: id}
+	fd, errno := sys.MapGetFDByID(&attr)
+	if errno != 0 {
+		t.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
+	}
+	t.Cleanup(func() { fd.Close() })
+	return fd.Int()
+}
+
+// rawInfo reads a map's description with a raw BPF_OBJ_GET_INFO_BY_FD.
+func rawInfo(t *testing.T, fd int) sys.MapInfo {
+	t.Helper()
+	f, err := sys.DupRaw(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var info sys.MapInfo
+	if errno := sys.MapGetInfo(f, &info); errno != 0 {
+		t.Fatalf("BPF_OBJ_GET_INFO_BY_FD: %v", errno)
+	}
+	return info
+}
+
+// outerWithInner creates an outer map of typ holding, at slot key, an
+// inner map of spec filled with entries, pins the outer map, and returns
+// its pin and the inner map (which the test keeps open).
+func outerWithInner(t *testing.T, dir, name string, typ bpfbatch.MapType, spec bpfbatch.MapSpec, key []byte, entries ...entry) (string, *bpfbatch.Map) {
+	t.Helper()
+	inner, err := bpfbatch.CreateMap(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inner.Close() })
+	for _, e := range entries {
+		if _, err := inner.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pin := createPinned(t, dir, name, bpfbatch.MapSpec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8, InnerMapFD: inner.FD()})
+	if key != nil {
+		outer := openPinned(t, pin)
+		if err := testutil.Update(outer.FD(), key, u32(uint32(inner.FD())), 0); err != nil {
+			t.Fatalf("set slot %x: %v", key, err)
+		}
+	}
+	return pin, inner
+}
+
+// A map-in-map reads back inner map IDs: the text dump says so in a
+// comment line (which load skips), JSON keeps stdout clean and notes it on
+// stderr; the IDs are the slot's raw lookup.
+func TestDumpMapInMapNotesIDs(t *testing.T) {
+	dir := pinDir(t)
+	inner := bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}
+	pin, _ := outerWithInner(t, dir, "dump-outer", bpfbatch.ArrayOfMaps, inner, u32(2))
+	raw, err := testutil.Lookup(openPinned(t, pin).FD(), u32(2), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := binary.NativeEndian.Uint32(raw)
+	r := mustRun(t, 0, "", "dump", pin, "--key-format", "u32", "--value-format", "u32")
+	if !regexp.MustCompile(`^# ArrayOfMaps map \(id \d+\) holds inner maps: the values are their map IDs`).MatchString(r.stdout) ||
+		!strings.HasSuffix(r.stdout, fmt.Sprintf("\n2 %d\n", id)) || strings.Count(r.stdout, "\n") != 2 {
+		t.Errorf("text dump:\n%s", r.stdout)
+	}
+	r = mustRun(t, 0, "", "dump", pin, "--key-format", "u32", "--value-format", "u32", "--format", "json")
+	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.Contains(r.stderr, "note: holds inner maps") {
+		t.Errorf("json dump: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	queue := createPinned(t, dir, "dump-queue", bpfbatch.MapSpec{Type: bpfbatch.Queue, ValueSize: 4, MaxEntries: 4})
+	if r := mustRun(t, 2, "", "dump", queue); !strings.Contains(r.stderr, "Queue maps have no keys to walk") {
+		t.Errorf("dump of a queue: %q", r.stderr)
+	}
+}
+
+// A signal stops a dump between two chunks: the output ends after a whole
+// line, and the message counts exactly the lines printed (exit 1). The
+// reader holds the pipe full until the signal is sent, so the dump is
+// caught mid-way whatever the machine's speed.
+func TestDumpInterruptedSaysWhatWasPrinted(t *testing.T) {
+	dir := pinDir(t)
+	const n = 200_000
+	pin := createPinned(t, dir, "dump-interrupt", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	m := openPinned(t, pin)
+	keys, values := make([]byte, 0, 4*n), make([]byte, 8*n)
+	for i := range n {
+		keys = append(keys, u32(uint32(i))...)
+	}
+	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(buildCommand(t), "dump", pin)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(300 * time.Millisecond) // the pipe (64 KiB) fills, the dump blocks
+	cmd.Process.Signal(os.Interrupt)
+	out, err := io.ReadAll(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1; stderr: %s", err, stderr.String())
+	}
+	match := regexp.MustCompile(`interrupted after (\d+) entries; the output is incomplete`).FindStringSubmatch(stderr.String())
+	if match == nil {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+	printed, _ := strconv.Atoi(match[1])
+	if lines := bytes.Count(out, []byte("\n")); lines != printed || printed == 0 || printed >= n || (len(out) > 0 && out[len(out)-1] != '\n') {
+		t.Errorf("%d whole lines (%d bytes) in the output, the message says %d of %d", lines, len(out), printed, n)
+	}
+	if !regexp.MustCompile(`^([0-9a-f]{8} 0{16}\n)+$`).Match(out) {
+		t.Errorf("output is not whole hex lines: starts %q, ends %q", out[:min(len(out), 40)], out[max(0, len(out)-40):])
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
+)
+
+const syncAbout = `Makes the map pinned at PIN hold exactly the entries in FILE (- for
+stdin): keys that FILE lacks are deleted, new and changed entries written,
+and unchanged ones left alone (not rewritten: LRU maps keep their order and
+BPF programs watching values see no churn). One walk of the map with
+BPF_MAP_LOOKUP_BATCH finds the difference; the deletes go first, to make
+room in a full map.
+
+Input: as for 'bpfbatch load': text or JSON lines, --key-format and
+--value-format, per-CPU columns or --all-cpus (run 'bpfbatch load -h').
+The whole input is checked before the first change; a key repeated in the
+input is one entry, and its last line wins, as in load. An empty input
+would delete every entry: it is refused unless --allow-empty.
+
+Array maps cannot delete: their elements that FILE lacks are set to zero
+bytes, and counted as deleted.
+
+Output: one line on stdout, e.g.
+  synced Hash map "conns" (id 7) from new.txt: added 10, changed 3, deleted 2, unchanged 985 (in 41ms: read 12ms, sync 29ms)
+--dry-run walks the map and prints the same counts, changing nothing.
+
+Sync is not atomic: BPF programs see the map between the deletes and the
+writes. To swap a whole map at once, keep it in a map-in-map and use
+'bpfbatch replace'. Entries BPF programs change during the sync: see the
+library's Map.Sync.
+
+Ctrl-C or SIGTERM while reading the input changes nothing; during the sync
+it stops between two chunks of deletes, or after the writes under way, and
+the message says how many deletes and writes were done. Exit status: 0
+success; 1 the map could not be opened, read or changed, or the run was
+interrupted; 2 bad command line or bad input (nothing changed).
+
+Examples:
+  bpfbatch sync /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
+  generate-rules | bpfbatch sync /sys/fs/bpf/rules - --dry-run
+`
+
+func (c *cli) sync(ctx context.Context, args []string) int {
+	cmd := newCommand("sync", "sync [flags] PIN FILE|-", syncAbout)
+	var in inputFlags
+	in.register(cmd.fs, false)
+	workers := cmd.fs.Int("workers", 1, "write syscalls in flight at once, as for load")
+	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
+	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
+	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "PIN", "FILE")
+	if !ok {
+		return code
+	}
+	pin, file := pos[0], pos[1]
+	if *workers < 0 {
+		return c.usageError(cmd, "--workers must not be negative")
+	}
+	c.removeMemlock()
+	m, code, ok := c.openMap(cmd.name, pin, loadable, keyed("to compare"))
+	if !ok {
+		return code
+	}
+	defer m.Close()
+	start := time.Now()
+	var b input.Batch
+	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
+	if !ok {
+		return code
+	}
+	defer s.close()
+	if b.Len() == 0 && !*allowEmpty {
+		s.prog.clear()
+		return s.failf(exitUsage, "sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
+	}
+	readTime := time.Since(start)
+	s.prog.startWriting(-1)
+	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
+		DryRun:  *dryRun,
+		Workers: *workers,
+		Progress: func(done, total int) {
+			s.prog.total = total
+			s.prog.update(done)
+		},
+	})
+	s.prog.clear()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return s.failf(exitFailed, "sync %s: interrupted: %s", pin, trimPrefix(err))
+	case err != nil:
+		return s.failf(exitFailed, "sync %s: %s", pin, trimPrefix(err))
+	case *dryRun:
+		fmt.Fprintf(s.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
+			m, s.name, stats, seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
+		return exitOK
+	case ctx.Err() != nil:
+		return s.failf(exitFailed, "sync %s: interrupted as the last chunk was written: the sync with %s (the input up to line %d) is complete: %s; if the signal also stopped what wrote %s, that input may be incomplete, and the keys it lacked are deleted",
+			pin, s.name, s.r.Line(), stats, s.name)
+	}
+	fmt.Fprintf(s.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
+		m, s.name, stats, seconds(time.Since(start)), seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
+	return exitOK
+}
