@@ -58,7 +58,7 @@ func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, ind
 		case t == LPMTrie:
 			return fmt.Sprintf("the key's prefixlen (first 4 bytes) exceeds the %d data bits of key_size %d", 8*(int(m.info.KeySize)-4), m.info.KeySize)
 		case t == ArrayOfMaps || t == HashOfMaps:
-			return "the value must be the fd of a map compatible with the inner map (same type, key and value size)"
+			return "the value must be the fd of a map compatible with the inner map template: same type, key and value size, map flags and BTF, and for arrays the same max_entries unless the template has BPF_F_INNER_MAP"
 		}
 		return "the kernel rejected the element"
 	case unix.EFAULT:

@@ -57,7 +57,11 @@ func (c *Cursor) Done() bool { return c.done && c.pendN == 0 }
 // kernels before 5.6) are walked with BPF_MAP_GET_NEXT_KEY and
 // BPF_MAP_LOOKUP_ELEM under the same contract. Each element of a map not
 // modified during the walk is returned exactly once; elements added or
-// deleted meanwhile may be seen or not. flags may be UpdateLock or OnCPU.
+// deleted meanwhile may be seen or not. Maps walked by key (arrays, LPM
+// tries, and every map walked per element) restart from their first key
+// when the key the cursor holds is deleted (the kernel's get_next_key of a
+// missing key), so a walk beside deletions may return elements twice; hash
+// maps, walked by bucket, do not. flags may be UpdateLock or OnCPU.
 func (m *Map) LookupBatch(c *Cursor, keys, values []byte, flags Flags) (int, error) {
 	return m.read(c, keys, values, flags, false)
 }
@@ -195,7 +199,7 @@ func (c *Cursor) call(fd *sys.FD, keys, values []byte, count int, flags Flags, d
 func (m *Map) readBucket(fd *sys.FD, c *Cursor, keys, values []byte, max int, flags Flags, del bool) (int, fault) {
 	ks, stride := int(m.info.KeySize), m.strideFor(flags)
 	for size := 2 * max; ; size *= 2 {
-		if uint64(size) > math.MaxUint32 || size > int(m.info.MaxEntries)*2+64 {
+		if uint64(size) > min(math.MaxUint32, 2*uint64(m.info.MaxEntries)+64) {
 			// A bucket cannot hold more than the map; the kernel keeps
 			// saying ENOSPC for another reason.
 			return 0, m.newFault(fd, readOp(del), unix.ENOSPC, flags, -1)

@@ -319,6 +319,15 @@ func (m *Map) ValueStride() int {
 	return m.stride
 }
 
+// ValueStrideFor is ValueStride for a call with flags: value_size for a
+// per-CPU map with OnCPU or UpdateAllCPUs, else ValueStride().
+func (m *Map) ValueStrideFor(flags Flags) int {
+	if m == nil {
+		return 0
+	}
+	return m.strideFor(flags)
+}
+
 // strideFor is the bytes per element of a values buffer for a call with
 // flags.
 func (m *Map) strideFor(flags Flags) int {

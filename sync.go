@@ -2,6 +2,7 @@ package bpfbatch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 type SyncOptions struct {
 	// DryRun computes the SyncStats and writes nothing.
 	DryRun bool
-	// Workers is the number of write syscalls in flight at once, as in
-	// BatchOptions.
+	// Workers is the number of write syscalls in flight at once, and Chunk
+	// the elements per write syscall, as in BatchOptions. Deletes go in
+	// chunks of Chunk too (4096 when Chunk is 0), one at a time.
 	Workers int
+	Chunk   int
 	// Progress, if set, is called after each delete and write chunk with
 	// the deletes and writes done so far and their total. Calls never
 	// overlap.
@@ -63,7 +66,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	d, err := m.diff(keys, values, opts.Workers)
+	d, err := m.diff(keys, values, opts)
 	if err != nil || opts.DryRun {
 		return d.stats, err
 	}
@@ -73,13 +76,14 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 			opts.Progress(done, total)
 		}
 	}
-	deleted, err := m.deleteStale(ctx, d, progress)
+	deleted, err := m.deleteStale(ctx, d, cmp.Or(opts.Chunk, deleteChunk), progress)
 	if err != nil {
 		return d.stats, fmt.Errorf("bpfbatch: sync %s: %d of %d stale elements deleted, nothing written: %w", m.info.describe(), deleted, d.stats.Deleted, err)
 	}
 	wkeys, wvalues := d.writes(keys, values, int(m.info.KeySize), m.stride)
 	written, err := m.UpdateBatchWith(ctx, wkeys, wvalues, BatchOptions{
 		Workers:  opts.Workers,
+		Chunk:    opts.Chunk,
 		Progress: func(w int) { progress(deleted + w) },
 	})
 	if err != nil {
@@ -107,14 +111,14 @@ func (d *syncDiff) writes(keys, values []byte, ks, stride int) ([]byte, []byte) 
 }
 
 // diff validates the input, then walks the map once and compares.
-func (m *Map) diff(keys, values []byte, workers int) (syncDiff, error) {
+func (m *Map) diff(keys, values []byte, opts SyncOptions) (syncDiff, error) {
 	const op = "sync"
 	count, err := withFD(m, op, func(fd *sys.FD) (int, error) {
 		if m.info.KeySize == 0 {
 			return 0, fmt.Errorf("bpfbatch: %s on %s: %w: %s maps have no keys to compare", op, m.info.describe(), ErrNotSupported, m.info.Type)
 		}
-		if workers < 0 {
-			return 0, fmt.Errorf("bpfbatch: %s on %s: Workers %d must not be negative", op, m.info.describe(), workers)
+		if opts.Workers < 0 || opts.Chunk < 0 {
+			return 0, fmt.Errorf("bpfbatch: %s on %s: Chunk %d and Workers %d must not be negative", op, m.info.describe(), opts.Chunk, opts.Workers)
 		}
 		return m.checkWrite(fd, keys, values, UpdateAny, kernelLayout)
 	})
@@ -220,12 +224,12 @@ func allZeroBytes(b []byte) bool {
 
 // deleteStale deletes (or, in arrays, zeroes) the stale keys in chunks. A
 // key someone else deleted first is skipped, not an error.
-func (m *Map) deleteStale(ctx context.Context, d syncDiff, progress func(int)) (int, error) {
+func (m *Map) deleteStale(ctx context.Context, d syncDiff, chunk int, progress func(int)) (int, error) {
 	ks := int(m.info.KeySize)
 	total := len(d.stale) / ks
 	if !m.info.Type.canDelete() {
 		zeros := make([]byte, total*m.stride)
-		return m.UpdateBatchWith(ctx, d.stale, zeros, BatchOptions{Progress: progress})
+		return m.UpdateBatchWith(ctx, d.stale, zeros, BatchOptions{Chunk: chunk, Progress: progress})
 	}
 	type result struct {
 		n int
@@ -236,7 +240,7 @@ func (m *Map) deleteStale(ctx context.Context, d syncDiff, progress func(int)) (
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
-		n := min(total-pos, deleteChunk)
+		n := min(total-pos, chunk)
 		r, err := withFD(m, "sync", func(fd *sys.FD) (result, error) {
 			deleted, f := m.deleteKeys(fd, d.stale[pos*ks:(pos+n)*ks], n, pos)
 			return result{deleted, f}, nil
@@ -258,6 +262,6 @@ func (m *Map) deleteStale(ctx context.Context, d syncDiff, progress func(int)) (
 	return done, nil
 }
 
-// deleteChunk bounds one BPF_MAP_DELETE_BATCH of Sync, so that cancellation
-// and Progress get a say.
+// deleteChunk bounds one BPF_MAP_DELETE_BATCH of Sync by default, so that
+// cancellation and Progress get a say.
 const deleteChunk = 4096
