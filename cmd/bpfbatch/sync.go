@@ -36,7 +36,8 @@ library's Map.Sync.
 
 Ctrl-C or SIGTERM while reading the input changes nothing; during the sync
 it stops between two chunks of deletes, or after the writes under way, and
-the message says how many deletes and writes were done. Exit status: 0
+the message says how many deletes and writes were done. Both go in chunks
+of --chunk entries, so a signal acts within one chunk. Exit status: 0
 success; 1 the map could not be opened, read or changed, or the run was
 interrupted; 2 bad command line or bad input (nothing changed).
 
@@ -50,6 +51,7 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 	var in inputFlags
 	in.register(cmd.fs, false)
 	workers := cmd.fs.Int("workers", 1, "write syscalls in flight at once, as for load")
+	chunk := cmd.fs.Int("chunk", defaultChunk, "entries per delete and write syscall, as for load (0: split the writes evenly over --workers)")
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
 	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "PIN", "FILE")
@@ -57,8 +59,8 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 		return code
 	}
 	pin, file := pos[0], pos[1]
-	if *workers < 0 {
-		return c.usageError(cmd, "--workers must not be negative")
+	if *workers < 0 || *chunk < 0 {
+		return c.usageError(cmd, "--chunk and --workers must not be negative")
 	}
 	c.removeMemlock()
 	m, code, ok := c.openMap(cmd.name, pin, loadable, keyed("to compare"))
@@ -82,6 +84,7 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
 		DryRun:  *dryRun,
 		Workers: *workers,
+		Chunk:   *chunk,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)
