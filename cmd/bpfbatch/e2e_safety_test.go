@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,33 +25,6 @@ import (
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
-
-// runWithin is run with a deadline: a command still running after d is
-// killed and the test fails, instead of hanging the test binary.
-func runWithin(t *testing.T, d time.Duration, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, buildCommand(t), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("bpfbatch %s: still running after %s; killed\nstdout: %s\nstderr: %s", strings.Join(args, " "), d, r.stdout, r.stderr)
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("run bpfbatch %v: %v", args, err)
-	}
-	return r
-}
 
 // --stream reads --chunk x --workers entries per block. A product beyond
 // int once wrapped to zero or less: the load then spun at 100% CPU without

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -82,13 +83,25 @@ type result struct {
 // run runs the command with stdin (which may be empty) and args.
 func run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(buildCommand(t), args...)
+	return runWithin(t, 10*time.Minute, stdin, args...)
+}
+
+// runWithin is run with a deadline: a command still running after d is
+// killed and the test fails, instead of hanging the test binary.
+func runWithin(t *testing.T, d time.Duration, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, buildCommand(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	if ctx.Err() != nil {
+		t.Fatalf("bpfbatch %s: still running after %s; killed\nstdout: %s\nstderr: %s", strings.Join(args, " "), d, r.stdout, r.stderr)
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
