@@ -1,0 +1,297 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bpfbatch/bpfbatch/bench/internal/results"
+)
+
+// The read targets from the project's issue.
+const (
+	readFloorTarget = 1.05    // LookupBatch / floor
+	iterateTarget   = 3       // Iterate's time / LookupBatch's
+	syncTarget      = 0.5     // Sync's time / clear and reload's
+	readTargetN     = 1 << 20 // the map size the read targets are about
+)
+
+// readImpls are the Lookup variants, one column each; the last walks per
+// element (chunk=1).
+var readImpls = []string{"floor", "bpfbatch", "cilium-bytes", "cilium-typed", "cilium-iterate"}
+
+// syncImpls are the Sync variants, one column each.
+var syncImpls = []string{"sync-dry", "sync-w1", "sync-w2", "reload-w1", "reload-w2"}
+
+func (r *report) lookupKey(m string, n, chunk int, impl string) results.Key {
+	return results.Key{Bench: results.Lookup, Map: m, N: n, Chunk: chunk, Impl: impl}
+}
+
+// batchChunks are the read chunks of the batch variants (not 1).
+func (r *report) batchChunks() []int {
+	var out []int
+	for _, c := range r.s.Reads.Chunks {
+		if c > 1 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// samples describes how many samples the keys of one benchmark family have.
+func (r *report) samples(bench string) string {
+	counts := map[int]bool{}
+	for k, v := range r.s.Samples {
+		if k.Bench == bench {
+			counts[len(v)] = true
+		}
+	}
+	var out []string
+	for n := range counts {
+		out = append(out, fmt.Sprint(n))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " or ")
+}
+
+// reads prints the read side: walk medians, ratios, allocations, the
+// interleaved walks and Sync.
+func (r *report) reads() {
+	if len(r.s.Reads.Maps) == 0 {
+		return
+	}
+	fmt.Printf("READ SIDE. Samples per variant: %s (BenchmarkLookup). Every variant walks the same map per case and size.\n\n", r.samples(results.Lookup))
+	fmt.Println("Median ns/elem of a full walk (BenchmarkLookup); chunk = elements per call, 1 = cilium Iterate (per element)")
+	fmt.Println()
+	fmt.Printf("%-16s %8s %6s", "case", "n", "chunk")
+	for _, im := range readImpls {
+		fmt.Printf(" %14s", im)
+	}
+	fmt.Printf("  %s\n", "calls/walk")
+	for _, m := range r.s.Reads.Maps {
+		for _, n := range r.s.Reads.Sizes {
+			for _, chunk := range r.s.Reads.Chunks {
+				found := false
+				line := fmt.Sprintf("%-16s %8d %6d", m, n, chunk)
+				calls := "-"
+				for _, im := range readImpls {
+					k := r.lookupKey(m, n, chunk, im)
+					if v, ok := r.s.Median(k); ok {
+						line += fmt.Sprintf(" %14.1f", v)
+						found = true
+						if s := r.s.Samples[k]; calls == "-" && len(s) > 0 && s[0].BatchesPerOp > 0 {
+							calls = fmt.Sprintf("%.0f", s[0].BatchesPerOp)
+						}
+					} else {
+						line += fmt.Sprintf(" %14s", "-")
+					}
+				}
+				if found {
+					fmt.Printf("%s  %s\n", line, calls)
+				}
+			}
+		}
+	}
+	fmt.Println()
+
+	fmt.Println("LookupBatch vs the raw floor (BPF_MAP_LOOKUP_BATCH, same chunk), cilium/ebpf BatchLookup and Iterate")
+	fmt.Println("(ratios of median ns/elem, [min-max] round by round: < 1 means bpfbatch is faster; Iterate/LookupBatch > 1 means Iterate is slower)")
+	fmt.Println()
+	fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s  %s\n", "case", "n", "chunk",
+		"LookupBatch/floor", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "Iterate/LookupBatch",
+		"allocs/walk: floor bpfbatch cil-bytes cil-typed iterate | allocs/call: bpfbatch cil-bytes cil-typed")
+	for _, m := range r.s.Reads.Maps {
+		for _, n := range r.s.Reads.Sizes {
+			for _, chunk := range r.batchChunks() {
+				if _, ok := r.s.Median(r.lookupKey(m, n, chunk, "floor")); !ok {
+					continue
+				}
+				cells := []string{}
+				for _, pair := range [][2]string{{"bpfbatch", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch", "cilium-typed"}} {
+					x, ok := r.s.Compare(r.lookupKey(m, n, chunk, pair[0]), r.lookupKey(m, n, chunk, pair[1]))
+					cells = append(cells, format(x, ok, "%.3f"))
+				}
+				x, ok := r.s.Compare(r.lookupKey(m, n, 1, "cilium-iterate"), r.lookupKey(m, n, chunk, "bpfbatch"))
+				cells = append(cells, format(x, ok, "%.2fx"))
+				allocs := []string{}
+				for _, im := range readImpls {
+					c := chunk
+					if im == "cilium-iterate" {
+						c = 1
+					}
+					allocs = append(allocs, r.allocsOf(r.lookupKey(m, n, c, im)))
+				}
+				perCall := []string{}
+				for _, im := range []string{"bpfbatch", "cilium-bytes", "cilium-typed"} {
+					perCall = append(perCall, r.allocsPerCall(r.lookupKey(m, n, chunk, im)))
+				}
+				fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s  %s | %s\n", m, n, chunk, cells[0], cells[1], cells[2], cells[3],
+					strings.Join(allocs, " "), strings.Join(perCall, " "))
+			}
+		}
+	}
+	fmt.Println()
+	r.lookupInterleaved()
+	r.syncs()
+}
+
+func (r *report) allocsOf(k results.Key) string {
+	a, ok := r.s.MedianAllocs(k)
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", a)
+}
+
+// allocsPerCall is allocs/op over the calls of a walk.
+func (r *report) allocsPerCall(k results.Key) string {
+	a, ok := r.s.MedianAllocs(k)
+	s := r.s.Samples[k]
+	if !ok || len(s) == 0 || s[0].BatchesPerOp == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/s[0].BatchesPerOp)
+}
+
+func (r *report) lookupInterleaved() {
+	var keys []results.Key
+	for _, m := range r.s.Reads.Maps {
+		for _, n := range r.s.Reads.Sizes {
+			for _, chunk := range r.batchChunks() {
+				if k := r.lookupKey(m, n, chunk, ""); len(r.s.Interleaved[k]) > 0 {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Println("Interleaved walks (BenchmarkLookupInterleaved: one map, the variants' walks alternating): median of per-sample ratios [range]")
+	fmt.Println()
+	fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s %s\n", "case", "n", "chunk", "A/A: floor2/floor",
+		"LookupBatch/floor", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "samples")
+	for _, k := range keys {
+		cells := []string{}
+		for _, pair := range [][2]string{{"floor2", "floor"}, {"bpfbatch", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch", "cilium-typed"}} {
+			x, ok := r.s.CompareInterleaved(k, pair[0], pair[1])
+			cells = append(cells, format(x, ok, "%.3f"))
+		}
+		fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s %d\n", k.Map, k.N, k.Chunk, cells[0], cells[1], cells[2], cells[3], len(r.s.Interleaved[k]))
+	}
+	fmt.Println()
+}
+
+func (r *report) syncKey(m string, n int, impl string) results.Key {
+	return results.Key{Bench: results.Sync, Map: m, N: n, Impl: impl}
+}
+
+func (r *report) syncs() {
+	if len(r.s.Syncs.Maps) == 0 {
+		return
+	}
+	fmt.Printf("Sync vs clear and reload (BenchmarkSync: 1%% stale, 1%% changed, 1%% new; samples per variant: %s)\n", r.samples(results.Sync))
+	fmt.Println("median ms per call; sync-dry = Sync with DryRun (its walk and diff); reload = DeleteBatch of every key + UpdateBatchWith")
+	fmt.Println()
+	fmt.Printf("%-16s %8s", "case", "n")
+	for _, im := range syncImpls {
+		fmt.Printf(" %10s", im)
+	}
+	fmt.Printf("  %-21s %-21s %-21s  %s\n", "sync-w1/reload-w1", "sync-w2/reload-w2", "sync-dry/reload-w1", "allocs/op: sync-w1 sync-w2 reload-w1 reload-w2")
+	for _, m := range r.s.Syncs.Maps {
+		for _, n := range r.s.Syncs.Sizes {
+			fmt.Printf("%-16s %8d", m, n)
+			for _, im := range syncImpls {
+				if v, ok := r.s.Median(r.syncKey(m, n, im)); ok {
+					fmt.Printf(" %10.0f", v*float64(n)/1e6)
+				} else {
+					fmt.Printf(" %10s", "-")
+				}
+			}
+			cells := []string{}
+			for _, pair := range [][2]string{{"sync-w1", "reload-w1"}, {"sync-w2", "reload-w2"}, {"sync-dry", "reload-w1"}} {
+				x, ok := r.s.Compare(r.syncKey(m, n, pair[0]), r.syncKey(m, n, pair[1]))
+				cells = append(cells, format(x, ok, "%.3f"))
+			}
+			fmt.Printf("  %-21s %-21s %-21s  %s %s %s %s\n", cells[0], cells[1], cells[2],
+				r.allocsOf(r.syncKey(m, n, "sync-w1")), r.allocsOf(r.syncKey(m, n, "sync-w2")),
+				r.allocsOf(r.syncKey(m, n, "reload-w1")), r.allocsOf(r.syncKey(m, n, "reload-w2")))
+		}
+	}
+	fmt.Println()
+}
+
+// readTargets checks the read targets at readTargetN: cmp is Set.Compare
+// (medians) or, with interleaved, the interleaved walks' ratios (which
+// cover the floor and cilium targets only).
+func (r *report) readTargets(source string, cmp compare, interleaved bool) {
+	if len(r.s.Reads.Maps) == 0 && len(r.s.Syncs.Maps) == 0 {
+		return
+	}
+	fmt.Printf("Read targets, from %s, at n=%d\n", source, readTargetN)
+	var met, total int
+	var miss []string
+	check := func(ok bool, x results.Ratio, good bool, what string) {
+		if !ok {
+			return
+		}
+		total++
+		if good {
+			met++
+		} else {
+			miss = append(miss, fmt.Sprintf("%s %.3f", what, x.Median))
+		}
+	}
+	flush := func(what string) {
+		r.line(what, met, total, miss)
+		met, total, miss = 0, 0, nil
+	}
+	for _, m := range r.s.Reads.Maps {
+		for _, chunk := range r.batchChunks() {
+			x, ok := cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, "floor"))
+			check(ok, x, x.Median <= readFloorTarget, fmt.Sprintf("%s chunk=%d", m, chunk))
+		}
+	}
+	flush(fmt.Sprintf("LookupBatch/floor <= %.2f (full walk, same chunk), every case and chunk", readFloorTarget))
+	for _, m := range r.s.Reads.Maps {
+		for _, chunk := range r.batchChunks() {
+			for _, c := range []string{"cilium-bytes", "cilium-typed"} {
+				x, ok := cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, c))
+				check(ok, x, x.Median < 1, fmt.Sprintf("%s chunk=%d bpfbatch/%s", m, chunk, c))
+			}
+		}
+	}
+	flush("LookupBatch faster than cilium BatchLookup (byte arrays and typed), every case and chunk")
+	if interleaved {
+		fmt.Println()
+		return
+	}
+	for _, m := range r.s.Reads.Maps {
+		for _, chunk := range r.batchChunks() {
+			x, ok := cmp(r.lookupKey(m, readTargetN, 1, "cilium-iterate"), r.lookupKey(m, readTargetN, chunk, "bpfbatch"))
+			check(ok, x, x.Median >= iterateTarget, fmt.Sprintf("%s chunk=%d Iterate/LookupBatch", m, chunk))
+		}
+	}
+	flush(fmt.Sprintf("LookupBatch at least %.0fx faster than cilium Iterate, every case and chunk", float64(iterateTarget)))
+	for _, m := range r.s.Reads.Maps {
+		for _, chunk := range r.batchChunks() {
+			k := r.lookupKey(m, readTargetN, chunk, "bpfbatch")
+			if s := r.s.Samples[k]; len(s) > 0 {
+				worst := 0.0
+				for _, x := range s {
+					worst = max(worst, x.AllocsPerOp)
+				}
+				check(true, results.Ratio{Median: worst}, worst == 0, fmt.Sprintf("%s chunk=%d allocs/walk", m, chunk))
+			}
+		}
+	}
+	flush("LookupBatch allocates nothing in steady state (every sample's allocs/walk = 0, so 0 per call)")
+	for _, m := range r.s.Syncs.Maps {
+		for _, w := range []string{"w1", "w2"} {
+			x, ok := cmp(r.syncKey(m, readTargetN, "sync-"+w), r.syncKey(m, readTargetN, "reload-"+w))
+			check(ok, x, x.Median <= syncTarget, fmt.Sprintf("%s sync-%s/reload-%s", m, w, w))
+		}
+	}
+	flush(fmt.Sprintf("Sync <= %.1fx the time of clear and reload (1%% stale, 1%% changed, 1%% new; same Workers)", syncTarget))
+	fmt.Println()
+}
