@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# run.sh: the comparison benchmark, from build to chart, in under 10 minutes
-# on a 2-core machine. Run it from anywhere: bash bench/run.sh
+# run.sh: the comparison benchmark, write and read side, from build to
+# charts, in about 12 minutes on a 2-core machine. Run it from anywhere:
+# bash bench/run.sh
 #
 # Output (in bench/results/):
-#   latest.txt     raw go test -bench output of every round, with the machine
-#                  description at the top
-#   benchstat.txt  benchstat tables (medians, 95% intervals, vs the floor)
-#   ratios.txt     bpfbatch / floor and bpfbatch / cilium per case, parallel
-#                  speed-ups, and the targets met or missed
-#   chart.png      ns per element by case and size, one bar per variant
+#   latest.txt      raw go test -bench output of every round, with the machine
+#                   description at the top
+#   benchstat.txt   benchstat tables (medians, 95% intervals, vs the floor)
+#   ratios.txt      bpfbatch / floor and bpfbatch / cilium per case, parallel
+#                   speed-ups, the read side and Sync, and the targets met or
+#                   missed
+#   chart.png       writes: ns per element by case and size, one bar per variant
+#   chart-read.png  reads: ns per element of a full walk by case and chunk;
+#                   Sync against clear and reload
 #
 # Protocol: ROUNDS (default 3) times, alternately: BenchmarkUpdate over every
-# size (BENCHTIME, default 30ms, per variant), BenchmarkInterleaved below 1M
-# and BenchmarkCallOverhead (ITIME, default 150ms), and BenchmarkUpdate
-# below 1M once more (these cost little). After the first round, BenchmarkInterleaved at 1M once
-# (IPASSES, default 2x: two alternating calls per variant). Extra rounds
-# below 1M are skipped once BUDGET (default 450) seconds have passed.
+# size (BENCHTIME, default 30ms, per variant), in the first READ_ROUNDS
+# (default 2) rounds BenchmarkLookup (RTIME, default 250ms per variant: one
+# or two walks of 1M, more of 65536; cilium's Iterate in the first round
+# only) and BenchmarkSync (STIME, default 1x; the LPM trie in the first
+# round only: one of its clear-and-reload calls takes ~4 s),
+# BenchmarkInterleaved below 1M and BenchmarkCallOverhead (ITIME, default
+# 150ms), and BenchmarkUpdate below 1M once more (these cost little). After
+# the first round, BenchmarkInterleaved at 1M once (IPASSES, default 2x:
+# two alternating calls per variant); after the second,
+# BenchmarkLookupInterleaved once (RPASSES, default 2x, two walks per
+# variant at 1M; RPASSES_SMALL, default 12x, at 65536). Extra rounds below
+# 1M are skipped once BUDGET (default 560) seconds have passed.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 ROUNDS=${ROUNDS:-3}
+READ_ROUNDS=${READ_ROUNDS:-2}
 BENCHTIME=${BENCHTIME:-30ms}
 ITIME=${ITIME:-150ms}
 IPASSES=${IPASSES:-2x}
-BUDGET=${BUDGET:-450}
+RTIME=${RTIME:-250ms}
+STIME=${STIME:-1x}
+RPASSES=${RPASSES:-2x}
+RPASSES_SMALL=${RPASSES_SMALL:-12x}
+BUDGET=${BUDGET:-560}
 start=$(date +%s)
 out=results
 mkdir -p "$out"
@@ -69,10 +85,31 @@ update_all='^BenchmarkUpdate$'
 update_small='^BenchmarkUpdate$/^map=/^n=(64|4096|65536)$'
 inter_small='^Benchmark(Interleaved|CallOverhead)$/^map=/^n=(1|64|4096|65536)$'
 inter_big='^BenchmarkInterleaved$/^map=/^n=1048576$'
+# cilium's Iterate (chunk=1) takes 2.5-5 s per 1M walk (two per case: the
+# checked one and the timed one), so it runs in the first read round only.
+lookup_first='^BenchmarkLookup$'
+lookup_rest='^BenchmarkLookup$/^map=/^n=/^chunk=(4096|65536)$'
+lookup_inter_big='^BenchmarkLookupInterleaved$/^map=/^n=1048576$'
+lookup_inter_small='^BenchmarkLookupInterleaved$/^map=/^n=65536$'
+sync_first='^BenchmarkSync$'
+sync_rest='^BenchmarkSync$/^map=(hash-u64|percpu-hash-u64)$'
 for i in $(seq 1 "$ROUNDS"); do
 	round "$update_all" "$BENCHTIME"
 	if [ "$i" -eq 1 ]; then
 		round "$inter_big" "$IPASSES"
+	fi
+	if [ "$i" -le "$READ_ROUNDS" ]; then
+		if [ "$i" -eq 1 ]; then
+			round "$lookup_first" "$RTIME"
+			round "$sync_first" "$STIME"
+		else
+			round "$lookup_rest" "$RTIME"
+			round "$sync_rest" "$STIME"
+		fi
+	fi
+	if [ "$i" -eq 2 ]; then
+		round "$lookup_inter_big" "$RPASSES"
+		round "$lookup_inter_small" "$RPASSES_SMALL"
 	fi
 	round "$inter_small" "$ITIME"
 	if [ $(($(date +%s) - start)) -gt "$BUDGET" ]; then
@@ -90,24 +127,34 @@ fi
 # benchstat: the libraries against the floor, bpfbatch against cilium (its
 # p-values say whether a difference is noise), then the parallel and the
 # per-element variants.
-stat() { # stat TITLE IMPLS FILTER
+stat() { # stat TITLE IMPLS FILTER [ROWS]
 	echo "## $1"
 	echo
-	"$tmp/benchstat" -col "/impl@($2)" -row '/map /n' -filter "$3" "$out/latest.txt"
+	"$tmp/benchstat" -col "/impl@($2)" -row "${4:-/map /n}" -filter "$3" "$out/latest.txt"
 	echo
 }
+writes='.name:(Update OR CallOverhead)'
 {
-	stat "Libraries against the raw floor" "floor bpfbatch bpfbatch-of cilium-bytes cilium-typed" '.unit:(ns/elem OR allocs/op)'
-	stat "UpdateBatch against cilium/ebpf BatchUpdate, byte arrays" "cilium-bytes bpfbatch" '.unit:ns/elem'
-	stat "UpdateBatchOf against cilium/ebpf BatchUpdate, typed" "cilium-typed bpfbatch-of" '.unit:ns/elem'
-	stat "UpdateBatchWith: Workers and Chunk" "floor with-w1 with-w2 with-wmax with-w1-c4096 with-w2-c4096 with-w2-c65536" '.unit:(ns/elem OR allocs/op)'
-	stat "One syscall per element" "floor elem cilium-put" '.unit:(ns/elem OR allocs/op)'
+	stat "Libraries against the raw floor" "floor bpfbatch bpfbatch-of cilium-bytes cilium-typed" "$writes .unit:(ns/elem OR allocs/op)"
+	stat "UpdateBatch against cilium/ebpf BatchUpdate, byte arrays" "cilium-bytes bpfbatch" "$writes .unit:ns/elem"
+	stat "UpdateBatchOf against cilium/ebpf BatchUpdate, typed" "cilium-typed bpfbatch-of" "$writes .unit:ns/elem"
+	stat "UpdateBatchWith: Workers and Chunk" "floor with-w1 with-w2 with-wmax with-w1-c4096 with-w2-c4096 with-w2-c65536" "$writes .unit:(ns/elem OR allocs/op)"
+	stat "One syscall per element" "floor elem cilium-put" "$writes .unit:(ns/elem OR allocs/op)"
 	echo "## BenchmarkInterleaved: the compared variants, calls alternating (one table per variant)"
 	echo
 	"$tmp/benchstat" -filter '.name:Interleaved' -row '/map /n' "$out/latest.txt"
+	echo
+	stat "Reads: full walks against the raw floor (same chunk; every variant walks the same map)" "floor bpfbatch cilium-bytes cilium-typed" '.name:Lookup .unit:(ns/elem OR allocs/op)' '/map /n /chunk'
+	stat "Reads: cilium/ebpf Iterate (chunk=1: per element)" "cilium-iterate" '.name:Lookup .unit:(ns/elem OR allocs/op)' '/map /n /chunk'
+	echo "## BenchmarkLookupInterleaved: the compared walks alternating (one table per variant)"
+	echo
+	"$tmp/benchstat" -filter '.name:LookupInterleaved' -row '/map /n /chunk' "$out/latest.txt"
+	echo
+	stat "Sync against clear and reload" "sync-dry sync-w1 sync-w2 reload-w1 reload-w2" '.name:Sync .unit:(ns/elem OR allocs/op)'
 } >"$out/benchstat.txt" 2>&1
 
 "$tmp/ratios" "$out/latest.txt" | tee "$out/ratios.txt"
 "$tmp/chart" -in "$out/latest.txt" -out "$out/chart.png"
+"$tmp/chart" -read -in "$out/latest.txt" -out "$out/chart-read.png"
 echo
-echo "wrote $out/latest.txt, $out/benchstat.txt, $out/ratios.txt, $out/chart.png in $(($(date +%s) - start)) s"
+echo "wrote $out/latest.txt, $out/benchstat.txt, $out/ratios.txt, $out/chart.png, $out/chart-read.png in $(($(date +%s) - start)) s"
