@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func openReadFloor(fd int, d *data, chunk int) (walker, func() error, error) {
 func lookupBatchWalk(m *bpfbatch.Map, buf *readBuf) walker {
 	var c bpfbatch.Cursor
 	ks, stride := int(m.Info().KeySize), m.ValueStride()
-	return func(sink func(keys, values []byte)) (int, error) {
+	return func(sink func(keys, values []byte) bool) (int, error) {
 		c.Reset()
 		total := 0
 		for {
@@ -120,10 +121,10 @@ func lookupBatchWalk(m *bpfbatch.Map, buf *readBuf) walker {
 			if n == 0 { // (0, nil): the walk is complete
 				return total, nil
 			}
-			if sink != nil {
-				sink(buf.keys[:n*ks], buf.values[:n*stride])
-			}
 			total += n
+			if sink != nil && !sink(buf.keys[:n*ks], buf.values[:n*stride]) {
+				return total, nil
+			}
 		}
 	}
 }
@@ -149,7 +150,7 @@ func openCiliumRead(mk func(*ebpf.Map, *data, int) walker) func(int, *data, int)
 func (layout[K, V]) ciliumLookup(m *ebpf.Map, d *data, buf *readBuf) walker {
 	keys, values := view[K](buf.keys), view[V](buf.values)
 	ks, stride := int(d.c.keySize), d.stride
-	return func(sink func(keys, values []byte)) (int, error) {
+	return func(sink func(keys, values []byte) bool) (int, error) {
 		var cursor ebpf.MapBatchCursor // no Reset in cilium's API: one per walk
 		total := 0
 		for {
@@ -158,11 +159,9 @@ func (layout[K, V]) ciliumLookup(m *ebpf.Map, d *data, buf *readBuf) walker {
 			if err != nil && !end {
 				return total, err
 			}
-			if sink != nil && n > 0 {
-				sink(buf.keys[:n*ks], buf.values[:n*stride])
-			}
 			total += n
-			if end {
+			stop := sink != nil && n > 0 && !sink(buf.keys[:n*ks], buf.values[:n*stride])
+			if stop || end {
 				return total, nil
 			}
 		}
@@ -180,14 +179,14 @@ func (layout[K, V]) ciliumIterate(m *ebpf.Map, d *data) walker {
 	if d.c.perCPU {
 		out = values
 	}
-	return func(sink func(keys, values []byte)) (int, error) {
+	return func(sink func(keys, values []byte) bool) (int, error) {
 		it := m.Iterate()
 		total := 0
 		for it.Next(key, out) {
-			if sink != nil {
-				sink(asBytes([]K{*key}), asBytes(values))
-			}
 			total++
+			if sink != nil && !sink(asBytes([]K{*key}), asBytes(values)) {
+				break
+			}
 		}
 		return total, it.Err()
 	}
@@ -244,7 +243,7 @@ func (want contents) check(w walker) error {
 	ks, stride := want.keySize, want.stride
 	var bad error
 	checked := 0
-	total, err := w(func(keys, values []byte) {
+	total, err := w(func(keys, values []byte) bool {
 		checked += len(keys) / ks
 		for e := range len(keys) / ks {
 			key, value := keys[e*ks:(e+1)*ks], values[e*stride:(e+1)*stride]
@@ -262,6 +261,7 @@ func (want contents) check(w walker) error {
 				seen[i] = true
 			}
 		}
+		return true
 	})
 	switch {
 	case err != nil:
@@ -391,22 +391,65 @@ func benchWalk(b *testing.B, im readImpl, d *data, fd, chunk int) {
 	}
 	settle(d)
 
+	// The walk runs on this goroutine's thread only (syscalls included),
+	// so the thread's CPU time is the walk's, less the time it waited for
+	// a core while other processes ran.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
+	cpu := threadCPU()
 	for b.Loop() {
 		if n, err := walk(nil); n != d.n || err != nil {
 			b.Fatal(checkTotal(n, d.n, err))
 		}
 	}
+	cpu = threadCPU() - cpu
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(d.n), "ns/elem")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(d.n), "cpu-ns/elem")
 	b.ReportMetric(float64(batches), "batches/op")
+}
+
+// threadCPU is the calling thread's CPU time, user and system. Between two
+// readings the goroutine must stay on its thread (runtime.LockOSThread).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// BenchmarkLookupCallOverhead walks a 4096-element array map one element
+// per call (4097 calls a walk), where the kernel's work per call is
+// smallest, so what a wrapper adds per call shows in ns rather than
+// drowning in a 4096-element call's milliseconds. ns/elem is ns per call.
+// LookupCallOverhead/map=array-u64/n=4096/impl=<variant>.
+func BenchmarkLookupCallOverhead(b *testing.B) {
+	cpus, err := bpfPossibleCPUs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	round, _ := strconv.Atoi(os.Getenv("BENCH_ROUND"))
+	array := casesNamed("array-u64")[0]
+	b.Run("map="+array.name, func(b *testing.B) {
+		b.Run("n=4096", func(b *testing.B) {
+			d, fd := sharedMap(b, array, 4096, cpus)
+			for k := range readImpls {
+				im := readImpls[(k+round)%len(readImpls)]
+				if !im.perElement {
+					b.Run("impl="+im.name, func(b *testing.B) { benchWalk(b, im, d, fd(), 1) })
+				}
+			}
+		})
+	})
 }
 
 // countBatches is w counting into *batches the batches it hands its sink.
 func countBatches(w walker, batches *int) walker {
-	return func(sink func(keys, values []byte)) (int, error) {
-		return w(func(keys, values []byte) {
+	return func(sink func(keys, values []byte) bool) (int, error) {
+		return w(func(keys, values []byte) bool {
 			*batches++
-			sink(keys, values)
+			return sink(keys, values)
 		})
 	}
 }
@@ -419,9 +462,14 @@ var interleavedReads = []string{"floor", "floor2", "bpfbatch", "cilium-bytes", "
 // alternation, walk by walk, in an order rotated from one group of walks
 // to the next, so all see the same machine state (on this VM the speed of
 // the same call drifts by up to 30% over seconds). It reports
-// <variant>-ns/elem per variant; ns/op is one walk of every variant and
-// means nothing alone. LookupInterleaved/map=<case>/n=<elements>/
+// <variant>-ns/elem per variant, and <variant>-cpu-ns/elem, the same from
+// the thread's CPU time; ns/op is one walk of every variant and means
+// nothing alone. LookupInterleaved/map=<case>/n=<elements>/
 // chunk=<elements per call>.
+//
+// Each variant warms up with its first call only: BenchmarkLookup and
+// TestVariantsRead check the same walks element by element, and a full
+// warm-up walk per variant would double the cost of a 1M sample.
 func BenchmarkLookupInterleaved(b *testing.B) {
 	cpus, err := bpfPossibleCPUs()
 	if err != nil {
@@ -446,9 +494,9 @@ func BenchmarkLookupInterleaved(b *testing.B) {
 
 // walkVariant is one variant of an interleaved read and its time.
 type walkVariant struct {
-	name    string
-	walk    walker
-	elapsed time.Duration
+	name         string
+	walk         walker
+	elapsed, cpu time.Duration
 }
 
 func interleaveWalks(b *testing.B, d *data, fd, chunk, round int) {
@@ -460,19 +508,22 @@ func interleaveWalks(b *testing.B, d *data, fd, chunk, round int) {
 			b.Fatal(err)
 		}
 		defer release()
-		if err := d.contents().check(walk); err != nil {
-			b.Fatalf("%s: checked walk: %v", name, err)
+		if err := warm(walk); err != nil {
+			b.Fatalf("%s: warm-up: %v", name, err)
 		}
 		vs = append(vs, &walkVariant{name: name, walk: walk})
 	}
 	settle(d)
 
+	runtime.LockOSThread() // for threadCPU
+	defer runtime.UnlockOSThread()
 	groups := round
 	for b.Loop() {
 		for k := range vs {
 			v := vs[(k+groups)%len(vs)]
-			start := time.Now()
+			start, cpu := time.Now(), threadCPU()
 			n, err := v.walk(nil)
+			v.cpu += threadCPU() - cpu
 			v.elapsed += time.Since(start)
 			if n != d.n || err != nil {
 				b.Fatalf("%s: %v", v.name, checkTotal(n, d.n, err))
@@ -482,6 +533,7 @@ func interleaveWalks(b *testing.B, d *data, fd, chunk, round int) {
 	}
 	for _, v := range vs {
 		b.ReportMetric(float64(v.elapsed.Nanoseconds())/float64(b.N)/float64(d.n), v.name+"-ns/elem")
+		b.ReportMetric(float64(v.cpu.Nanoseconds())/float64(b.N)/float64(d.n), v.name+"-cpu-ns/elem")
 	}
 }
 
@@ -612,15 +664,16 @@ func TestCheckCatchesBadWalks(t *testing.T) {
 	defer unix.Close(fd)
 	walk, _, _ := openReadFloor(fd, d, 1000)
 	skip := func(k int) walker { // drops (k = 1) or repeats (k = 2) the second batch
-		return func(sink func(keys, values []byte)) (int, error) {
+		return func(sink func(keys, values []byte) bool) (int, error) {
 			i := 0
-			return walk(func(keys, values []byte) {
+			return walk(func(keys, values []byte) bool {
 				if i++; i != 2 || k == 2 {
 					sink(keys, values)
 				}
 				if i == 2 && k == 2 {
 					sink(keys, values)
 				}
+				return true
 			})
 		}
 	}

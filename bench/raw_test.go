@@ -157,8 +157,15 @@ func (r *rawElems) update() error {
 // walker reads a whole map once and returns the number of elements read.
 // sink, if not nil, sees every batch the walk read (n elements: n key_size
 // keys and n strides of values, views of the walker's buffers, valid until
-// it returns); the timed loops pass nil.
-type walker func(sink func(keys, values []byte)) (int, error)
+// it returns) and may stop the walk early by returning false (a warm-up
+// reads one batch); the timed loops pass nil.
+type walker func(sink func(keys, values []byte) bool) (int, error)
+
+// warm runs w's first call only: its probes and buffers, without a walk.
+func warm(w walker) error {
+	_, err := w(func(_, _ []byte) bool { return false })
+	return err
+}
 
 // rawLookup is the read floor: a walk of BPF_MAP_LOOKUP_BATCH calls of
 // chunk elements each, into buffers of chunk elements, the attr built once,
@@ -197,7 +204,7 @@ func newRawLookup(fd int, keys, values []byte, chunk, keySize, stride int) *rawL
 	}
 }
 
-func (r *rawLookup) walk(sink func(keys, values []byte)) (int, error) {
+func (r *rawLookup) walk(sink func(keys, values []byte) bool) (int, error) {
 	a := r.attr
 	a.inBatch = nil
 	total := 0
@@ -208,11 +215,9 @@ func (r *rawLookup) walk(sink func(keys, values []byte)) (int, error) {
 			return total, fmt.Errorf("BPF_MAP_LOOKUP_BATCH after %d elements: %w", total, errno)
 		}
 		n := int(a.count)
-		if sink != nil && n > 0 {
-			sink(r.keys[:n*r.keySize], r.values[:n*r.stride])
-		}
 		total += n
-		if errno == unix.ENOENT {
+		stop := sink != nil && n > 0 && !sink(r.keys[:n*r.keySize], r.values[:n*r.stride])
+		if stop || errno == unix.ENOENT {
 			return total, nil
 		}
 		a.inBatch = a.outBatch

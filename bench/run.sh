@@ -14,32 +14,38 @@
 #   chart-read.png  reads: ns per element of a full walk by case and chunk;
 #                   Sync against clear and reload
 #
-# Protocol: ROUNDS (default 3) times, alternately: BenchmarkUpdate over every
-# size (BENCHTIME, default 30ms, per variant), in the first READ_ROUNDS
-# (default 2) rounds BenchmarkLookup (RTIME, default 250ms per variant: one
-# or two walks of 1M, more of 65536; cilium's Iterate in the first round
-# only) and BenchmarkSync (STIME, default 1x; the LPM trie in the first
-# round only: one of its clear-and-reload calls takes ~4 s),
-# BenchmarkInterleaved below 1M and BenchmarkCallOverhead (ITIME, default
-# 150ms), and BenchmarkUpdate below 1M once more (these cost little). After
-# the first round, BenchmarkInterleaved at 1M once (IPASSES, default 2x:
-# two alternating calls per variant); after the second,
-# BenchmarkLookupInterleaved once (RPASSES, default 2x, two walks per
-# variant at 1M; RPASSES_SMALL, default 12x, at 65536). Extra rounds below
-# 1M are skipped once BUDGET (default 560) seconds have passed.
+# Protocol, in ROUNDS (default 3) rounds that alternate the benchmarks so
+# that each shares every period's noise:
+#   writes: BenchmarkUpdate over every size in the first BIG_ROUNDS (default
+#     2) rounds, below 1M in the others (BENCHTIME, default 30ms, per
+#     variant); BenchmarkInterleaved at 1M once, in the first round
+#     (IPASSES, default 2x: two alternating calls per variant), below 1M and
+#     BenchmarkCallOverhead in every round (ITIME, default 150ms); an extra
+#     BenchmarkUpdate below 1M per round while under BUDGET.
+#   reads, in the first READ_ROUNDS (default 2) rounds: BenchmarkLookup
+#     (RTIME, default 250ms per variant: one or two walks of 1M, more of
+#     65536; cilium's Iterate and the first round only, the second round
+#     only while under BUDGET), BenchmarkLookupInterleaved at 1M (RPASSES,
+#     default 1x: one walk per variant and chunk), BenchmarkSync (STIME,
+#     default 1x; the LPM trie in the first round only: its clear and
+#     reload takes ~4 s a call). In every round BenchmarkLookupCallOverhead
+#     (ITIME); in the second BenchmarkLookupInterleaved at 65536
+#     (RPASSES_SMALL, default 12x).
+# BUDGET (default 540) seconds: the optional rounds are skipped after it.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 ROUNDS=${ROUNDS:-3}
+BIG_ROUNDS=${BIG_ROUNDS:-2}
 READ_ROUNDS=${READ_ROUNDS:-2}
 BENCHTIME=${BENCHTIME:-30ms}
 ITIME=${ITIME:-150ms}
 IPASSES=${IPASSES:-2x}
 RTIME=${RTIME:-250ms}
 STIME=${STIME:-1x}
-RPASSES=${RPASSES:-2x}
+RPASSES=${RPASSES:-1x}
 RPASSES_SMALL=${RPASSES_SMALL:-12x}
-BUDGET=${BUDGET:-560}
+BUDGET=${BUDGET:-540}
 start=$(date +%s)
 out=results
 mkdir -p "$out"
@@ -89,32 +95,45 @@ inter_big='^BenchmarkInterleaved$/^map=/^n=1048576$'
 # checked one and the timed one), so it runs in the first read round only.
 lookup_first='^BenchmarkLookup$'
 lookup_rest='^BenchmarkLookup$/^map=/^n=/^chunk=(4096|65536)$'
+lookup_call='^BenchmarkLookupCallOverhead$'
 lookup_inter_big='^BenchmarkLookupInterleaved$/^map=/^n=1048576$'
 lookup_inter_small='^BenchmarkLookupInterleaved$/^map=/^n=65536$'
 sync_first='^BenchmarkSync$'
 sync_rest='^BenchmarkSync$/^map=(hash-u64|percpu-hash-u64)$'
+under_budget() {
+	if [ $(($(date +%s) - start)) -gt "$BUDGET" ]; then
+		echo "over the ${BUDGET}s budget: skipping $1" | tee -a "$out/latest.txt"
+		return 1
+	fi
+}
 for i in $(seq 1 "$ROUNDS"); do
-	round "$update_all" "$BENCHTIME"
+	if [ "$i" -le "$BIG_ROUNDS" ]; then
+		round "$update_all" "$BENCHTIME"
+	else
+		round "$update_small" "$BENCHTIME"
+	fi
 	if [ "$i" -eq 1 ]; then
 		round "$inter_big" "$IPASSES"
 	fi
 	if [ "$i" -le "$READ_ROUNDS" ]; then
 		if [ "$i" -eq 1 ]; then
 			round "$lookup_first" "$RTIME"
+		elif under_budget "a BenchmarkLookup round"; then
+			round "$lookup_rest" "$RTIME"
+		fi
+		round "$lookup_inter_big" "$RPASSES"
+		if [ "$i" -eq 1 ]; then
 			round "$sync_first" "$STIME"
 		else
-			round "$lookup_rest" "$RTIME"
 			round "$sync_rest" "$STIME"
 		fi
 	fi
+	round "$lookup_call" "$ITIME"
+	round "$inter_small" "$ITIME"
 	if [ "$i" -eq 2 ]; then
-		round "$lookup_inter_big" "$RPASSES"
 		round "$lookup_inter_small" "$RPASSES_SMALL"
 	fi
-	round "$inter_small" "$ITIME"
-	if [ $(($(date +%s) - start)) -gt "$BUDGET" ]; then
-		echo "over the ${BUDGET}s budget: skipping an extra round below 1M" | tee -a "$out/latest.txt"
-	else
+	if under_budget "an extra BenchmarkUpdate round below 1M"; then
 		round "$update_small" "$BENCHTIME"
 	fi
 done
@@ -144,8 +163,9 @@ writes='.name:(Update OR CallOverhead)'
 	echo
 	"$tmp/benchstat" -filter '.name:Interleaved' -row '/map /n' "$out/latest.txt"
 	echo
-	stat "Reads: full walks against the raw floor (same chunk; every variant walks the same map)" "floor bpfbatch cilium-bytes cilium-typed" '.name:Lookup .unit:(ns/elem OR allocs/op)' '/map /n /chunk'
-	stat "Reads: cilium/ebpf Iterate (chunk=1: per element)" "cilium-iterate" '.name:Lookup .unit:(ns/elem OR allocs/op)' '/map /n /chunk'
+	stat "Reads: full walks against the raw floor (same chunk; every variant walks the same map)" "floor bpfbatch cilium-bytes cilium-typed" '.name:Lookup .unit:(ns/elem OR cpu-ns/elem OR allocs/op)' '/map /n /chunk'
+	stat "Reads: cilium/ebpf Iterate (chunk=1: per element)" "cilium-iterate" '.name:Lookup .unit:(ns/elem OR cpu-ns/elem OR allocs/op)' '/map /n /chunk'
+	stat "Reads: per-call overhead (one element per call; ns/elem is ns per call)" "floor bpfbatch cilium-bytes cilium-typed" '.name:LookupCallOverhead .unit:(ns/elem OR cpu-ns/elem OR allocs/op)'
 	echo "## BenchmarkLookupInterleaved: the compared walks alternating (one table per variant)"
 	echo
 	"$tmp/benchstat" -filter '.name:LookupInterleaved' -row '/map /n /chunk' "$out/latest.txt"

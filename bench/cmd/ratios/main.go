@@ -59,9 +59,11 @@ func main() {
 		}
 	}
 	r.reads()
-	r.readTargets("BenchmarkLookup and BenchmarkSync, ratio of medians", r.s.Compare, false)
+	r.readTargets("BenchmarkLookup and BenchmarkSync, ratio of medians", r.s.Compare, r.s.CompareCPU, false)
 	if r.hasInterleaved(results.Lookup) {
-		r.readTargets("BenchmarkLookupInterleaved, median of per-sample ratios", interleaved, true)
+		r.readTargets("BenchmarkLookupInterleaved, median of per-sample ratios", interleaved, func(a, b results.Key) (results.Ratio, bool) {
+			return r.s.CompareInterleaved(a, a.Impl+"-cpu", b.Impl+"-cpu")
+		}, true)
 	}
 }
 

@@ -61,7 +61,57 @@ func (r *report) reads() {
 		return
 	}
 	fmt.Printf("READ SIDE. Samples per variant: %s (BenchmarkLookup). Every variant walks the same map per case and size.\n\n", r.samples(results.Lookup))
-	fmt.Println("Median ns/elem of a full walk (BenchmarkLookup); chunk = elements per call, 1 = cilium Iterate (per element)")
+	r.walkMedians("Median ns/elem of a full walk (BenchmarkLookup, wall clock); chunk = elements per call, 1 = cilium Iterate (per element)", r.s.Median)
+	r.walkMedians("The same from the walking thread's CPU time (cpu-ns/elem: without the time the walk waited for a core)", r.s.MedianCPU)
+	fmt.Println("LookupBatch vs the raw floor (BPF_MAP_LOOKUP_BATCH, same chunk), cilium/ebpf BatchLookup and Iterate")
+	fmt.Println("(ratios of median ns/elem, [min-max] round by round: < 1 means bpfbatch is faster; Iterate/LookupBatch > 1 means Iterate is slower)")
+	fmt.Println()
+	fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s %-21s  %s\n", "case", "n", "chunk",
+		"LookupBatch/floor", "same, CPU time", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "Iterate/LookupBatch",
+		"allocs/walk: floor bpfbatch cil-bytes cil-typed iterate | allocs/call: bpfbatch cil-bytes cil-typed")
+	for _, m := range r.s.Reads.Maps {
+		for _, n := range r.s.Reads.Sizes {
+			for _, chunk := range r.batchChunks() {
+				if _, ok := r.s.Median(r.lookupKey(m, n, chunk, "floor")); !ok {
+					continue
+				}
+				cells := []string{}
+				x, ok := r.s.Compare(r.lookupKey(m, n, chunk, "bpfbatch"), r.lookupKey(m, n, chunk, "floor"))
+				cells = append(cells, format(x, ok, "%.3f"))
+				x, ok = r.s.CompareCPU(r.lookupKey(m, n, chunk, "bpfbatch"), r.lookupKey(m, n, chunk, "floor"))
+				cells = append(cells, format(x, ok, "%.3f"))
+				for _, c := range []string{"cilium-bytes", "cilium-typed"} {
+					x, ok := r.s.Compare(r.lookupKey(m, n, chunk, "bpfbatch"), r.lookupKey(m, n, chunk, c))
+					cells = append(cells, format(x, ok, "%.3f"))
+				}
+				x, ok = r.s.Compare(r.lookupKey(m, n, 1, "cilium-iterate"), r.lookupKey(m, n, chunk, "bpfbatch"))
+				cells = append(cells, format(x, ok, "%.2fx"))
+				allocs := []string{}
+				for _, im := range readImpls {
+					c := chunk
+					if im == "cilium-iterate" {
+						c = 1
+					}
+					allocs = append(allocs, r.allocsOf(r.lookupKey(m, n, c, im)))
+				}
+				perCall := []string{}
+				for _, im := range []string{"bpfbatch", "cilium-bytes", "cilium-typed"} {
+					perCall = append(perCall, r.allocsPerCall(r.lookupKey(m, n, chunk, im)))
+				}
+				fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s %-21s  %s | %s\n", m, n, chunk, cells[0], cells[1], cells[2], cells[3], cells[4],
+					strings.Join(allocs, " "), strings.Join(perCall, " "))
+			}
+		}
+	}
+	fmt.Println()
+	r.lookupInterleaved()
+	r.lookupOverhead()
+	r.syncs()
+}
+
+// walkMedians prints the median of every walk, by median.
+func (r *report) walkMedians(title string, median func(results.Key) (float64, bool)) {
+	fmt.Println(title)
 	fmt.Println()
 	fmt.Printf("%-16s %8s %6s", "case", "n", "chunk")
 	for _, im := range readImpls {
@@ -76,7 +126,7 @@ func (r *report) reads() {
 				calls := "-"
 				for _, im := range readImpls {
 					k := r.lookupKey(m, n, chunk, im)
-					if v, ok := r.s.Median(k); ok {
+					if v, ok := median(k); ok {
 						line += fmt.Sprintf(" %14.1f", v)
 						found = true
 						if s := r.s.Samples[k]; calls == "-" && len(s) > 0 && s[0].BatchesPerOp > 0 {
@@ -93,46 +143,40 @@ func (r *report) reads() {
 		}
 	}
 	fmt.Println()
+}
 
-	fmt.Println("LookupBatch vs the raw floor (BPF_MAP_LOOKUP_BATCH, same chunk), cilium/ebpf BatchLookup and Iterate")
-	fmt.Println("(ratios of median ns/elem, [min-max] round by round: < 1 means bpfbatch is faster; Iterate/LookupBatch > 1 means Iterate is slower)")
-	fmt.Println()
-	fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s  %s\n", "case", "n", "chunk",
-		"LookupBatch/floor", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "Iterate/LookupBatch",
-		"allocs/walk: floor bpfbatch cil-bytes cil-typed iterate | allocs/call: bpfbatch cil-bytes cil-typed")
-	for _, m := range r.s.Reads.Maps {
-		for _, n := range r.s.Reads.Sizes {
+// lookupOverhead prints what each wrapper adds to a call of the floor, from
+// BenchmarkLookupCallOverhead's one-element calls, and what that is as a
+// fraction of one floor call at the chunks measured on the 1M maps.
+func (r *report) lookupOverhead() {
+	const m, n = "array-u64", 4096
+	key := func(impl string) results.Key { return results.Key{Bench: results.LookupCall, Map: m, N: n, Impl: impl} }
+	floor, ok := r.s.Median(key("floor"))
+	if !ok {
+		return
+	}
+	floorCPU, _ := r.s.MedianCPU(key("floor"))
+	fmt.Printf("Per-call overhead (BenchmarkLookupCallOverhead: walks of %s n=%d, one element per call; floor %.0f ns a call, %.0f ns CPU)\n\n", m, n, floor, floorCPU)
+	fmt.Printf("%-14s %12s %12s %10s   %s\n", "variant", "ns/call", "cpu-ns/call", "allocs", "cpu overhead as a fraction of one floor call at n=1048576, chunk 4096 | 65536, per case (floor cpu-ns/elem x chunk)")
+	for _, im := range []string{"bpfbatch", "cilium-bytes", "cilium-typed"} {
+		v, ok := r.s.Median(key(im))
+		if !ok {
+			continue
+		}
+		c, _ := r.s.MedianCPU(key(im))
+		a, _ := r.s.MedianAllocs(key(im))
+		fmt.Printf("%-14s %+12.0f %+12.0f %10.2f  ", im, v-floor, c-floorCPU, a/n)
+		for _, mm := range r.s.Reads.Maps {
+			fmt.Printf(" %s", mm)
 			for _, chunk := range r.batchChunks() {
-				if _, ok := r.s.Median(r.lookupKey(m, n, chunk, "floor")); !ok {
-					continue
+				if f, ok := r.s.MedianCPU(r.lookupKey(mm, readTargetN, chunk, "floor")); ok {
+					fmt.Printf(" %+.5f", (c-floorCPU)/(f*float64(chunk)))
 				}
-				cells := []string{}
-				for _, pair := range [][2]string{{"bpfbatch", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch", "cilium-typed"}} {
-					x, ok := r.s.Compare(r.lookupKey(m, n, chunk, pair[0]), r.lookupKey(m, n, chunk, pair[1]))
-					cells = append(cells, format(x, ok, "%.3f"))
-				}
-				x, ok := r.s.Compare(r.lookupKey(m, n, 1, "cilium-iterate"), r.lookupKey(m, n, chunk, "bpfbatch"))
-				cells = append(cells, format(x, ok, "%.2fx"))
-				allocs := []string{}
-				for _, im := range readImpls {
-					c := chunk
-					if im == "cilium-iterate" {
-						c = 1
-					}
-					allocs = append(allocs, r.allocsOf(r.lookupKey(m, n, c, im)))
-				}
-				perCall := []string{}
-				for _, im := range []string{"bpfbatch", "cilium-bytes", "cilium-typed"} {
-					perCall = append(perCall, r.allocsPerCall(r.lookupKey(m, n, chunk, im)))
-				}
-				fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s  %s | %s\n", m, n, chunk, cells[0], cells[1], cells[2], cells[3],
-					strings.Join(allocs, " "), strings.Join(perCall, " "))
 			}
 		}
+		fmt.Println()
 	}
 	fmt.Println()
-	r.lookupInterleaved()
-	r.syncs()
 }
 
 func (r *report) allocsOf(k results.Key) string {
@@ -169,17 +213,23 @@ func (r *report) lookupInterleaved() {
 	}
 	fmt.Println("Interleaved walks (BenchmarkLookupInterleaved: one map, the variants' walks alternating): median of per-sample ratios [range]")
 	fmt.Println()
-	fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s %s\n", "case", "n", "chunk", "A/A: floor2/floor",
-		"LookupBatch/floor", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "samples")
-	for _, k := range keys {
-		cells := []string{}
-		for _, pair := range [][2]string{{"floor2", "floor"}, {"bpfbatch", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch", "cilium-typed"}} {
-			x, ok := r.s.CompareInterleaved(k, pair[0], pair[1])
-			cells = append(cells, format(x, ok, "%.3f"))
+	for _, suffix := range []string{"", "-cpu"} {
+		if suffix != "" {
+			fmt.Println("The same from the walking thread's CPU time")
+			fmt.Println()
 		}
-		fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s %d\n", k.Map, k.N, k.Chunk, cells[0], cells[1], cells[2], cells[3], len(r.s.Interleaved[k]))
+		fmt.Printf("%-16s %8s %6s  %-21s %-21s %-21s %-21s %s\n", "case", "n", "chunk", "A/A: floor2/floor",
+			"LookupBatch/floor", "LookupBatch/cil-byte", "LookupBatch/cil-typ", "samples")
+		for _, k := range keys {
+			cells := []string{}
+			for _, pair := range [][2]string{{"floor2", "floor"}, {"bpfbatch", "floor"}, {"bpfbatch", "cilium-bytes"}, {"bpfbatch", "cilium-typed"}} {
+				x, ok := r.s.CompareInterleaved(k, pair[0]+suffix, pair[1]+suffix)
+				cells = append(cells, format(x, ok, "%.3f"))
+			}
+			fmt.Printf("%-16s %8d %6d  %-21s %-21s %-21s %-21s %d\n", k.Map, k.N, k.Chunk, cells[0], cells[1], cells[2], cells[3], len(r.s.Interleaved[k]))
+		}
+		fmt.Println()
 	}
-	fmt.Println()
 }
 
 func (r *report) syncKey(m string, n int, impl string) results.Key {
@@ -223,8 +273,9 @@ func (r *report) syncs() {
 
 // readTargets checks the read targets at readTargetN: cmp is Set.Compare
 // (medians) or, with interleaved, the interleaved walks' ratios (which
-// cover the floor and cilium targets only).
-func (r *report) readTargets(source string, cmp compare, interleaved bool) {
+// cover the floor and cilium targets only); cpu is the same on the thread
+// CPU time, for the walk targets.
+func (r *report) readTargets(source string, cmp, cpu compare, interleaved bool) {
 	if len(r.s.Reads.Maps) == 0 && len(r.s.Syncs.Maps) == 0 {
 		return
 	}
@@ -243,28 +294,60 @@ func (r *report) readTargets(source string, cmp compare, interleaved bool) {
 		}
 	}
 	flush := func(what string) {
-		r.line(what, met, total, miss)
+		if total > 0 { // nothing measured: no line
+			r.line(what, met, total, miss)
+		}
 		met, total, miss = 0, 0, nil
 	}
-	for _, m := range r.s.Reads.Maps {
-		for _, chunk := range r.batchChunks() {
-			x, ok := cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, "floor"))
-			check(ok, x, x.Median <= readFloorTarget, fmt.Sprintf("%s chunk=%d", m, chunk))
-		}
-	}
-	flush(fmt.Sprintf("LookupBatch/floor <= %.2f (full walk, same chunk), every case and chunk", readFloorTarget))
-	for _, m := range r.s.Reads.Maps {
-		for _, chunk := range r.batchChunks() {
-			for _, c := range []string{"cilium-bytes", "cilium-typed"} {
-				x, ok := cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, c))
-				check(ok, x, x.Median < 1, fmt.Sprintf("%s chunk=%d bpfbatch/%s", m, chunk, c))
+	for _, clock := range []struct {
+		name string
+		cmp  compare
+	}{{"wall clock", cmp}, {"thread CPU time", cpu}} {
+		for _, m := range r.s.Reads.Maps {
+			for _, chunk := range r.batchChunks() {
+				x, ok := clock.cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, "floor"))
+				check(ok, x, x.Median <= readFloorTarget, fmt.Sprintf("%s chunk=%d", m, chunk))
 			}
 		}
+		flush(fmt.Sprintf("LookupBatch/floor <= %.2f (full walk, same chunk), every case and chunk; %s", readFloorTarget, clock.name))
+		for _, m := range r.s.Reads.Maps {
+			for _, chunk := range r.batchChunks() {
+				for _, c := range []string{"cilium-bytes", "cilium-typed"} {
+					x, ok := clock.cmp(r.lookupKey(m, readTargetN, chunk, "bpfbatch"), r.lookupKey(m, readTargetN, chunk, c))
+					check(ok, x, x.Median < 1, fmt.Sprintf("%s chunk=%d bpfbatch/%s", m, chunk, c))
+				}
+			}
+		}
+		flush(fmt.Sprintf("LookupBatch faster than cilium BatchLookup (byte arrays and typed), every case and chunk; %s", clock.name))
 	}
-	flush("LookupBatch faster than cilium BatchLookup (byte arrays and typed), every case and chunk")
 	if interleaved {
 		fmt.Println()
 		return
+	}
+	// The same two targets per call, where the wrappers' own cost is
+	// resolved: what LookupBatch adds to a floor call, against 5% of a
+	// floor call at each chunk, and against what cilium adds.
+	call := func(impl string) results.Key {
+		return results.Key{Bench: results.LookupCall, Map: "array-u64", N: 4096, Impl: impl}
+	}
+	floorCPU, okF := r.s.MedianCPU(call("floor"))
+	bpf, okB := r.s.MedianCPU(call("bpfbatch"))
+	if okF && okB {
+		for _, m := range r.s.Reads.Maps {
+			for _, chunk := range r.batchChunks() {
+				if f, ok := r.s.MedianCPU(r.lookupKey(m, readTargetN, chunk, "floor")); ok {
+					x := 1 + (bpf-floorCPU)/(f*float64(chunk))
+					check(true, results.Ratio{Median: x}, x <= readFloorTarget, fmt.Sprintf("%s chunk=%d", m, chunk))
+				}
+			}
+		}
+		flush(fmt.Sprintf("LookupBatch/floor <= %.2f by the per-call overhead: 1 + (LookupBatch - floor CPU ns per call) / (floor CPU ns per call at the chunk)", readFloorTarget))
+		for _, c := range []string{"cilium-bytes", "cilium-typed"} {
+			if v, ok := r.s.MedianCPU(call(c)); ok {
+				check(true, results.Ratio{Median: (bpf - floorCPU) / (v - floorCPU)}, bpf < v, "overhead bpfbatch/"+c)
+			}
+		}
+		flush("LookupBatch adds less to a call than cilium BatchLookup (byte arrays and typed), BenchmarkLookupCallOverhead CPU time")
 	}
 	for _, m := range r.s.Reads.Maps {
 		for _, chunk := range r.batchChunks() {

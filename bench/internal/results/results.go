@@ -17,13 +17,14 @@ import (
 
 // The benchmarks a Key can come from, besides the write side's "".
 const (
-	Lookup = "Lookup" // BenchmarkLookup and BenchmarkLookupInterleaved
-	Sync   = "Sync"   // BenchmarkSync
+	Lookup     = "Lookup"     // BenchmarkLookup and BenchmarkLookupInterleaved
+	LookupCall = "LookupCall" // BenchmarkLookupCallOverhead
+	Sync       = "Sync"       // BenchmarkSync
 )
 
 // Key names one measured combination.
 type Key struct {
-	Bench string // "" (the write side), Lookup or Sync
+	Bench string // "" (the write side), Lookup, LookupCall or Sync
 	Map   string // "hash-u64", ...
 	N     int    // elements per load, or in the map walked
 	Chunk int    // Lookup: elements per call (1: per element); else 0
@@ -36,6 +37,7 @@ type Sample struct {
 	AllocsPerOp  float64
 	BytesPerOp   float64
 	BatchesPerOp float64 // Lookup: calls of a walk that returned elements
+	CPUNsPerElem float64 // Lookup: the same as NsPerElem from the thread's CPU time
 }
 
 // Axes lists the values one benchmark family's keys take, in order of
@@ -80,7 +82,8 @@ type Set struct {
 	// BenchmarkLookupInterleaved's samples (Bench "" or Lookup, no Impl):
 	// per map and size (and chunk), one map from variant name to ns/elem
 	// per sample. The variants of one sample ran call by call in
-	// alternation.
+	// alternation. A <variant>-cpu-ns/elem metric (thread CPU time) is
+	// the variant "<variant>-cpu".
 	Interleaved map[Key][]map[string]float64
 }
 
@@ -113,6 +116,7 @@ func Load(path string) (*Set, error) {
 			s.Reads.add(k)
 		case Sync:
 			s.Syncs.add(k)
+		case LookupCall:
 		default:
 			s.Maps = appendNew(s.Maps, k.Map)
 			s.Sizes = appendNew(s.Sizes, k.N)
@@ -139,10 +143,11 @@ func Load(path string) (*Set, error) {
 		allocs, _ := value(res, "allocs/op")
 		bytes, _ := value(res, "B/op")
 		batches, _ := value(res, "batches/op")
+		cpu, _ := value(res, "cpu-ns/elem")
 		if k.Bench == "" {
 			s.Impls = appendNew(s.Impls, k.Impl)
 		}
-		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes, BatchesPerOp: batches})
+		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes, BatchesPerOp: batches, CPUNsPerElem: cpu})
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
@@ -177,6 +182,7 @@ func value(res *benchfmt.Result, unit string) (float64, bool) {
 //	Interleaved/map=hash-u64/n=64-2
 //	Lookup/map=hash-u64/n=1048576/chunk=4096/impl=floor-2
 //	LookupInterleaved/map=hash-u64/n=1048576/chunk=4096-2
+//	LookupCallOverhead/map=array-u64/n=4096/impl=floor-2
 //	Sync/map=hash-u64/n=1048576/impl=sync-w1-2
 func parseName(name string) (k Key, procs int, ok bool) {
 	parts := strings.Split(name, "/")
@@ -191,6 +197,8 @@ func parseName(name string) (k Key, procs int, ok bool) {
 		k.Bench, interleaved = Lookup, true
 	case len(parts) == 4 && parts[0] == "Sync":
 		k.Bench = Sync
+	case len(parts) == 4 && parts[0] == "LookupCallOverhead":
+		k.Bench = LookupCall
 	default:
 		return k, 0, false
 	}
@@ -272,18 +280,36 @@ type Ratio struct {
 	Rounds   int
 }
 
+// MedianCPU returns the median cpu-ns/elem of k's samples.
+func (s *Set) MedianCPU(k Key) (float64, bool) {
+	return median(s.Samples[k], cpuNs)
+}
+
+func wallNs(x Sample) float64 { return x.NsPerElem }
+func cpuNs(x Sample) float64  { return x.CPUNsPerElem }
+
 // Compare returns a's ns/elem relative to b's, and false if either is
 // missing.
 func (s *Set) Compare(a, b Key) (Ratio, bool) {
-	ma, okA := s.Median(a)
-	mb, okB := s.Median(b)
-	if !okA || !okB || mb == 0 {
+	return s.compareBy(a, b, wallNs)
+}
+
+// CompareCPU is Compare on the thread CPU time (cpu-ns/elem), false where
+// it was not measured.
+func (s *Set) CompareCPU(a, b Key) (Ratio, bool) {
+	return s.compareBy(a, b, cpuNs)
+}
+
+func (s *Set) compareBy(a, b Key, f func(Sample) float64) (Ratio, bool) {
+	ma, okA := median(s.Samples[a], f)
+	mb, okB := median(s.Samples[b], f)
+	if !okA || !okB || ma == 0 || mb == 0 { // 0: not measured (cpu-ns/elem)
 		return Ratio{}, false
 	}
 	r := Ratio{Median: ma / mb}
 	sa, sb := s.Samples[a], s.Samples[b]
 	for i := range min(len(sa), len(sb)) {
-		x := sa[i].NsPerElem / sb[i].NsPerElem
+		x := f(sa[i]) / f(sb[i])
 		if r.Rounds == 0 || x < r.Min {
 			r.Min = x
 		}
