@@ -19,13 +19,13 @@
 #   writes: BenchmarkUpdate over every size in the first BIG_ROUNDS (default
 #     2) rounds, below 1M in the others (BENCHTIME, default 30ms, per
 #     variant); BenchmarkInterleaved at 1M once, in the first round
-#     (IPASSES, default 2x: two alternating calls per variant), below 1M and
+#     (IPASSES, default 1x: one call per variant), below 1M and
 #     BenchmarkCallOverhead in every round (ITIME, default 150ms); an extra
 #     BenchmarkUpdate below 1M per round while under BUDGET.
 #   reads, in the first READ_ROUNDS (default 2) rounds: BenchmarkLookup
-#     (RTIME, default 250ms per variant: one or two walks of 1M, more of
-#     65536; cilium's Iterate and the first round only, the second round
-#     only while under BUDGET), BenchmarkLookupInterleaved at 1M (RPASSES,
+#     (at 1M RPASSES per variant, at 65536 RTIME, default 250ms; cilium's
+#     Iterate in the first round only, the second round only while under
+#     BUDGET), BenchmarkLookupInterleaved at 1M (RPASSES,
 #     default 1x: one walk per variant and chunk), BenchmarkSync (STIME,
 #     default 1x; the LPM trie in the first round only: its clear and
 #     reload takes ~4 s a call). In every round BenchmarkLookupCallOverhead
@@ -40,7 +40,7 @@ BIG_ROUNDS=${BIG_ROUNDS:-2}
 READ_ROUNDS=${READ_ROUNDS:-2}
 BENCHTIME=${BENCHTIME:-30ms}
 ITIME=${ITIME:-150ms}
-IPASSES=${IPASSES:-2x}
+IPASSES=${IPASSES:-1x}
 RTIME=${RTIME:-250ms}
 STIME=${STIME:-1x}
 RPASSES=${RPASSES:-1x}
@@ -93,8 +93,10 @@ inter_small='^Benchmark(Interleaved|CallOverhead)$/^map=/^n=(1|64|4096|65536)$'
 inter_big='^BenchmarkInterleaved$/^map=/^n=1048576$'
 # cilium's Iterate (chunk=1) takes 2.5-5 s per 1M walk (two per case: the
 # checked one and the timed one), so it runs in the first read round only.
-lookup_first='^BenchmarkLookup$'
-lookup_rest='^BenchmarkLookup$/^map=/^n=/^chunk=(4096|65536)$'
+# 1M walks take 0.2-1.3 s: one timed walk each; 65536 ones run for RTIME.
+lookup_big_first='^BenchmarkLookup$/^map=/^n=1048576$'
+lookup_big_rest='^BenchmarkLookup$/^map=/^n=1048576$/^chunk=(4096|65536)$'
+lookup_small='^BenchmarkLookup$/^map=/^n=65536$'
 lookup_call='^BenchmarkLookupCallOverhead$'
 lookup_inter_big='^BenchmarkLookupInterleaved$/^map=/^n=1048576$'
 lookup_inter_small='^BenchmarkLookupInterleaved$/^map=/^n=65536$'
@@ -117,9 +119,11 @@ for i in $(seq 1 "$ROUNDS"); do
 	fi
 	if [ "$i" -le "$READ_ROUNDS" ]; then
 		if [ "$i" -eq 1 ]; then
-			round "$lookup_first" "$RTIME"
+			round "$lookup_big_first" "$RPASSES"
+			round "$lookup_small" "$RTIME"
 		elif under_budget "a BenchmarkLookup round"; then
-			round "$lookup_rest" "$RTIME"
+			round "$lookup_big_rest" "$RPASSES"
+			round "$lookup_small" "$RTIME"
 		fi
 		round "$lookup_inter_big" "$RPASSES"
 		if [ "$i" -eq 1 ]; then
