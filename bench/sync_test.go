@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bpfbatch/bpfbatch"
 	"golang.org/x/sys/unix"
@@ -91,19 +93,41 @@ func (s *syncLoad) restore(fd int) error {
 
 // syncImpl is one way of moving a map from the old state to the desired one.
 type syncImpl struct {
-	name   string
-	dryRun bool // writes nothing: the map stays in the old state
-	open   func(m *bpfbatch.Map, s *syncLoad) func() error
+	name     string
+	readOnly bool // writes nothing: the map stays in the old state
+	// oneThread: all the work runs on the calling goroutine's thread, so
+	// its CPU time is the variant's (Workers 2 runs on other threads too).
+	oneThread bool
+	open      func(m *bpfbatch.Map, s *syncLoad) func() error
 }
 
 var syncImpls = []syncImpl{
-	// Sync with DryRun: its walk and diff without the writes, to split
-	// Sync's time into reading and writing.
-	{name: "sync-dry", dryRun: true, open: openSync(bpfbatch.SyncOptions{DryRun: true})},
-	{name: "sync-w1", open: openSync(bpfbatch.SyncOptions{Workers: 1})},
+	// The floor of any Sync that reads the whole map: a raw walk with
+	// Sync's chunk, no diff, no writes.
+	{name: "walk", readOnly: true, oneThread: true, open: openWalk},
+	// Sync with DryRun: its walk and diff without the writes.
+	{name: "sync-dry", readOnly: true, oneThread: true, open: openSync(bpfbatch.SyncOptions{DryRun: true})},
+	{name: "sync-w1", oneThread: true, open: openSync(bpfbatch.SyncOptions{Workers: 1})},
 	{name: "sync-w2", open: openSync(bpfbatch.SyncOptions{Workers: 2})},
-	{name: "reload-w1", open: openReload(1)},
+	{name: "reload-w1", oneThread: true, open: openReload(1)},
 	{name: "reload-w2", open: openReload(2)},
+}
+
+// syncChunk is the elements per call of Sync's walk: the library's
+// countChunk, about 1 MiB of keys and values per call.
+func syncChunk(d *data) int {
+	return max(64, (1<<20)/(d.stride+int(d.c.keySize)))
+}
+
+// openWalk walks the map with the raw floor at Sync's chunk.
+func openWalk(m *bpfbatch.Map, s *syncLoad) func() error {
+	chunk := syncChunk(s.d)
+	buf := newReadBuf(s.d, chunk)
+	walk := newRawLookup(m.FD(), buf.keys, buf.values, chunk, int(s.d.c.keySize), s.d.stride).walk
+	return func() error {
+		n, err := walk(nil)
+		return checkTotal(n, s.n, err)
+	}
 }
 
 // openSync is Map.Sync with opts; its stats must say it wrote the 2% and
@@ -144,8 +168,11 @@ func openReload(w int) func(*bpfbatch.Map, *syncLoad) func() error {
 
 // BenchmarkSync moves a 1M-element map from its old state to the desired
 // one (1% stale, 1% changed, 1% new), with Sync and with clear and reload,
-// at Workers 1 and 2 (and Sync with DryRun, which only reads):
-// Sync/map=<case>/n=<elements>/impl=<variant>. Each
+// at Workers 1 and 2 (and Sync with DryRun, which only reads, and walk):
+// Sync/map=<case>/n=<elements>/impl=<variant>. The walk variant is a raw
+// walk of the map with Sync's chunk, the least any Sync that reads the
+// map can take. Single-threaded variants also report cpu-ns/elem, from the
+// thread's CPU time (the map's kernel work runs on the calling thread). Each
 // variant has its own fresh map, filled with the old state by raw calls.
 // Every timed iteration starts from the old state: the map is restored
 // between iterations with the timer stopped (restore). After the loop,
@@ -190,22 +217,30 @@ func benchSync(b *testing.B, im syncImpl, s *syncLoad) {
 	move := im.open(m, s)
 	settle(s.d)
 
+	runtime.LockOSThread() // for threadCPU
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	fresh := true // the map holds the old state
+	var cpu time.Duration
 	for b.Loop() {
-		if !fresh && !im.dryRun {
+		if !fresh && !im.readOnly {
 			b.StopTimer()
 			if err := s.restore(fd); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
 		}
+		start := threadCPU()
 		if err := move(); err != nil {
 			b.Fatal(err)
 		}
+		cpu += threadCPU() - start
 		fresh = false
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(s.n), "ns/elem")
+	if im.oneThread {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(s.n), "cpu-ns/elem")
+	}
 
 	if err := s.after(im).check(rawWalker(fd, s.d)); err != nil {
 		b.Fatal(err)
@@ -214,7 +249,7 @@ func benchSync(b *testing.B, im syncImpl, s *syncLoad) {
 
 // after is the state im leaves the map in.
 func (s *syncLoad) after(im syncImpl) contents {
-	if im.dryRun {
+	if im.readOnly {
 		return s.old()
 	}
 	return s.want()
@@ -263,7 +298,7 @@ func TestVariantsSync(t *testing.T) {
 					if err := s.after(im).check(rawWalker(fd, s.d)); err != nil {
 						t.Fatalf("after: %v", err)
 					}
-					if im.dryRun {
+					if im.readOnly {
 						continue
 					}
 					if err := s.restore(fd); err != nil {

@@ -26,6 +26,7 @@ var readSeries = []bar{
 
 // syncSeries are the Sync panel's variants.
 var syncSeries = []bar{
+	{"walk", "raw walk at Sync's chunk (Sync's floor)", color.RGBA{110, 110, 110, 255}},
 	{"sync-dry", "Sync DryRun (walk and diff only)", color.RGBA{174, 199, 232, 255}},
 	{"sync-w1", "Sync, Workers 1", color.RGBA{23, 140, 120, 255}},
 	{"sync-w2", "Sync, Workers 2", color.RGBA{44, 160, 44, 255}},

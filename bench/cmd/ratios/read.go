@@ -21,7 +21,7 @@ const (
 var readImpls = []string{"floor", "bpfbatch", "cilium-bytes", "cilium-typed", "cilium-iterate"}
 
 // syncImpls are the Sync variants, one column each.
-var syncImpls = []string{"sync-dry", "sync-w1", "sync-w2", "reload-w1", "reload-w2"}
+var syncImpls = []string{"walk", "sync-dry", "sync-w1", "sync-w2", "reload-w1", "reload-w2"}
 
 func (r *report) lookupKey(m string, n, chunk int, impl string) results.Key {
 	return results.Key{Bench: results.Lookup, Map: m, N: n, Chunk: chunk, Impl: impl}
@@ -58,6 +58,7 @@ func (r *report) samples(bench string) string {
 // interleaved walks and Sync.
 func (r *report) reads() {
 	if len(r.s.Reads.Maps) == 0 {
+		r.syncs()
 		return
 	}
 	fmt.Printf("READ SIDE. Samples per variant: %s (BenchmarkLookup). Every variant walks the same map per case and size.\n\n", r.samples(results.Lookup))
@@ -241,13 +242,14 @@ func (r *report) syncs() {
 		return
 	}
 	fmt.Printf("Sync vs clear and reload (BenchmarkSync: 1%% stale, 1%% changed, 1%% new; samples per variant: %s)\n", r.samples(results.Sync))
-	fmt.Println("median ms per call; sync-dry = Sync with DryRun (its walk and diff); reload = DeleteBatch of every key + UpdateBatchWith")
+	fmt.Println("median ms per call; walk = a raw walk with Sync's chunk (the least any Sync that reads the map takes); sync-dry = Sync with DryRun")
+	fmt.Println("(its walk and diff); reload = DeleteBatch of every key + UpdateBatchWith")
 	fmt.Println()
 	fmt.Printf("%-16s %8s", "case", "n")
 	for _, im := range syncImpls {
 		fmt.Printf(" %10s", im)
 	}
-	fmt.Printf("  %-21s %-21s %-21s  %s\n", "sync-w1/reload-w1", "sync-w2/reload-w2", "sync-dry/reload-w1", "allocs/op: sync-w1 sync-w2 reload-w1 reload-w2")
+	fmt.Printf("  %-21s %-21s %-21s %-21s  %s\n", "sync-w1/reload-w1", "sync-w2/reload-w2", "walk/reload-w1", "sync-dry/reload-w1", "allocs/op: sync-w1 sync-w2 reload-w1 reload-w2")
 	for _, m := range r.s.Syncs.Maps {
 		for _, n := range r.s.Syncs.Sizes {
 			fmt.Printf("%-16s %8d", m, n)
@@ -259,13 +261,38 @@ func (r *report) syncs() {
 				}
 			}
 			cells := []string{}
-			for _, pair := range [][2]string{{"sync-w1", "reload-w1"}, {"sync-w2", "reload-w2"}, {"sync-dry", "reload-w1"}} {
+			for _, pair := range [][2]string{{"sync-w1", "reload-w1"}, {"sync-w2", "reload-w2"}, {"walk", "reload-w1"}, {"sync-dry", "reload-w1"}} {
 				x, ok := r.s.Compare(r.syncKey(m, n, pair[0]), r.syncKey(m, n, pair[1]))
 				cells = append(cells, format(x, ok, "%.3f"))
 			}
-			fmt.Printf("  %-21s %-21s %-21s  %s %s %s %s\n", cells[0], cells[1], cells[2],
+			fmt.Printf("  %-21s %-21s %-21s %-21s  %s %s %s %s\n", cells[0], cells[1], cells[2], cells[3],
 				r.allocsOf(r.syncKey(m, n, "sync-w1")), r.allocsOf(r.syncKey(m, n, "sync-w2")),
 				r.allocsOf(r.syncKey(m, n, "reload-w1")), r.allocsOf(r.syncKey(m, n, "reload-w2")))
+		}
+	}
+	fmt.Println()
+	fmt.Println("The same from the calling thread's CPU time (single-threaded variants), and Sync's CPU time split:")
+	fmt.Println("walk = the raw walk; diff = sync-dry - walk (its index of the input, lookups, compares); writes = sync-w1 - sync-dry")
+	fmt.Println()
+	fmt.Printf("%-16s %8s %10s %10s %10s %10s  %-21s  %s\n", "case", "n", "walk", "sync-dry", "sync-w1", "reload-w1", "sync-w1/reload-w1", "split of sync-w1: walk diff writes (ms)")
+	for _, m := range r.s.Syncs.Maps {
+		for _, n := range r.s.Syncs.Sizes {
+			ms := map[string]float64{}
+			fmt.Printf("%-16s %8d", m, n)
+			for _, im := range []string{"walk", "sync-dry", "sync-w1", "reload-w1"} {
+				if v, ok := r.s.MedianCPU(r.syncKey(m, n, im)); ok && v > 0 {
+					ms[im] = v * float64(n) / 1e6
+					fmt.Printf(" %10.0f", ms[im])
+				} else {
+					fmt.Printf(" %10s", "-")
+				}
+			}
+			x, ok := r.s.CompareCPU(r.syncKey(m, n, "sync-w1"), r.syncKey(m, n, "reload-w1"))
+			split := "-"
+			if len(ms) == 4 {
+				split = fmt.Sprintf("%.0f %.0f %.0f", ms["walk"], ms["sync-dry"]-ms["walk"], ms["sync-w1"]-ms["sync-dry"])
+			}
+			fmt.Printf("  %-21s  %s\n", format(x, ok, "%.3f"), split)
 		}
 	}
 	fmt.Println()
@@ -376,5 +403,15 @@ func (r *report) readTargets(source string, cmp, cpu compare, interleaved bool) 
 		}
 	}
 	flush(fmt.Sprintf("Sync <= %.1fx the time of clear and reload (1%% stale, 1%% changed, 1%% new; same Workers)", syncTarget))
+	for _, m := range r.s.Syncs.Maps {
+		x, ok := r.s.CompareCPU(r.syncKey(m, readTargetN, "sync-w1"), r.syncKey(m, readTargetN, "reload-w1"))
+		check(ok, x, x.Median <= syncTarget, fmt.Sprintf("%s sync-w1/reload-w1", m))
+	}
+	flush("the same, Workers 1, thread CPU time")
+	for _, m := range r.s.Syncs.Maps {
+		x, ok := r.s.Compare(r.syncKey(m, readTargetN, "walk"), r.syncKey(m, readTargetN, "reload-w1"))
+		check(ok, x, x.Median <= syncTarget, fmt.Sprintf("%s walk/reload-w1", m))
+	}
+	flush(fmt.Sprintf("reachable at all: a raw walk of the map alone <= %.1fx clear and reload (Workers 1)", syncTarget))
 	fmt.Println()
 }
