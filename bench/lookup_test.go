@@ -419,11 +419,25 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// countBatches is w counting into *batches the batches it hands its sink.
+func countBatches(w walker, batches *int) walker {
+	return func(sink func(keys, values []byte) bool) (int, error) {
+		return w(func(keys, values []byte) bool {
+			*batches++
+			return sink(keys, values)
+		})
+	}
+}
+
 // BenchmarkLookupCallOverhead walks a 4096-element array map one element
 // per call (4097 calls a walk), where the kernel's work per call is
 // smallest, so what a wrapper adds per call shows in ns rather than
-// drowning in a 4096-element call's milliseconds. ns/elem is ns per call.
-// LookupCallOverhead/map=array-u64/n=4096/impl=<variant>.
+// drowning in a 4096-element call's milliseconds. The compared variants
+// alternate walk by walk (6 ms each), as in BenchmarkLookupInterleaved,
+// with floor2 as the A/A control: the overheads are 10-20% of a call, the
+// size of this VM's drift between two runs of the same code, so only
+// alternation resolves them. <variant>-ns/elem is ns per call.
+// LookupCallOverhead/map=array-u64/n=4096.
 func BenchmarkLookupCallOverhead(b *testing.B) {
 	cpus, err := bpfPossibleCPUs()
 	if err != nil {
@@ -434,24 +448,9 @@ func BenchmarkLookupCallOverhead(b *testing.B) {
 	b.Run("map="+array.name, func(b *testing.B) {
 		b.Run("n=4096", func(b *testing.B) {
 			d, fd := sharedMap(b, array, 4096, cpus)
-			for k := range readImpls {
-				im := readImpls[(k+round)%len(readImpls)]
-				if !im.perElement {
-					b.Run("impl="+im.name, func(b *testing.B) { benchWalk(b, im, d, fd(), 1) })
-				}
-			}
+			interleaveWalks(b, d, fd(), 1, round)
 		})
 	})
-}
-
-// countBatches is w counting into *batches the batches it hands its sink.
-func countBatches(w walker, batches *int) walker {
-	return func(sink func(keys, values []byte) bool) (int, error) {
-		return w(func(keys, values []byte) bool {
-			*batches++
-			return sink(keys, values)
-		})
-	}
 }
 
 // interleavedReads are the variants the read targets compare, walked in
@@ -538,8 +537,9 @@ func interleaveWalks(b *testing.B, d *data, fd, chunk, round int) {
 }
 
 // TestVariantsRead runs every read variant once on a small map of every
-// read case, at every chunk and at a chunk smaller than the map (so walks
-// take several calls), and checks what each returns element by element.
+// read case, at every chunk, at one element per call and at a chunk that
+// does not divide the map (so walks take several calls and end on a
+// partial batch), and checks what each returns element by element.
 func TestVariantsRead(t *testing.T) {
 	cpus, err := bpfPossibleCPUs()
 	if err != nil {
@@ -555,8 +555,18 @@ func TestVariantsRead(t *testing.T) {
 		defer unix.Close(fd)
 		for _, chunk := range append([]int{1, 1000}, readChunks...) {
 			for _, im := range readImpls {
-				if !im.runsAt(chunk) {
+				switch {
+				case im.perElement && chunk != 1:
 					continue
+				case chunk == 1 && c.perCPU || chunk == 1 && c.mapType == typeHash:
+					// One element per call on a hash map: any bucket of
+					// two answers ENOSPC. The floor and cilium hand that
+					// to the caller (the benchmarks never meet it: see
+					// rawLookup); LookupBatch reads the bucket through
+					// its Cursor, which this checks.
+					if im.name != "bpfbatch" && !im.perElement {
+						continue
+					}
 				}
 				t.Run(fmt.Sprintf("%s/chunk=%d/%s", c.name, chunk, im.name), func(t *testing.T) {
 					walk, release, err := im.open(fd, d, chunk)

@@ -29,7 +29,7 @@
 #     default 1x: one walk per variant and chunk), BenchmarkSync (STIME,
 #     default 1x; the LPM trie in the first round only: its clear and
 #     reload takes ~4 s a call). In every round BenchmarkLookupCallOverhead
-#     (ITIME); in the second BenchmarkLookupInterleaved at 65536
+#     (LTIME, default 1s); in the second BenchmarkLookupInterleaved at 65536
 #     (RPASSES_SMALL, default 12x).
 # BUDGET (default 540) seconds: the optional rounds are skipped after it.
 set -euo pipefail
@@ -45,6 +45,7 @@ RTIME=${RTIME:-250ms}
 STIME=${STIME:-1x}
 RPASSES=${RPASSES:-1x}
 RPASSES_SMALL=${RPASSES_SMALL:-12x}
+LTIME=${LTIME:-1s}
 BUDGET=${BUDGET:-540}
 start=$(date +%s)
 out=results
@@ -132,7 +133,7 @@ for i in $(seq 1 "$ROUNDS"); do
 			round "$sync_rest" "$STIME"
 		fi
 	fi
-	round "$lookup_call" "$ITIME"
+	round "$lookup_call" "$LTIME"
 	round "$inter_small" "$ITIME"
 	if [ "$i" -eq 2 ]; then
 		round "$lookup_inter_small" "$RPASSES_SMALL"
@@ -169,10 +170,13 @@ writes='.name:(Update OR CallOverhead)'
 	echo
 	stat "Reads: full walks against the raw floor (same chunk; every variant walks the same map)" "floor bpfbatch cilium-bytes cilium-typed" '.name:Lookup .unit:(ns/elem OR cpu-ns/elem OR allocs/op)' '/map /n /chunk'
 	stat "Reads: cilium/ebpf Iterate (chunk=1: per element)" "cilium-iterate" '.name:Lookup .unit:(ns/elem OR cpu-ns/elem OR allocs/op)' '/map /n /chunk'
-	stat "Reads: per-call overhead (one element per call; ns/elem is ns per call)" "floor bpfbatch cilium-bytes cilium-typed" '.name:LookupCallOverhead .unit:(ns/elem OR cpu-ns/elem OR allocs/op)'
 	echo "## BenchmarkLookupInterleaved: the compared walks alternating (one table per variant)"
 	echo
 	"$tmp/benchstat" -filter '.name:LookupInterleaved' -row '/map /n /chunk' "$out/latest.txt"
+	echo
+	echo "## BenchmarkLookupCallOverhead: one element per call, walks alternating (ns/elem is ns per call)"
+	echo
+	"$tmp/benchstat" -filter '.name:LookupCallOverhead' -row '/map /n' "$out/latest.txt"
 	echo
 	stat "Sync against clear and reload" "sync-dry sync-w1 sync-w2 reload-w1 reload-w2" '.name:Sync .unit:(ns/elem OR allocs/op)'
 } >"$out/benchstat.txt" 2>&1

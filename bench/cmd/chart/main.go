@@ -74,7 +74,7 @@ func main() {
 // Page layout: a title block over a grid of panels.
 const (
 	width, height = 17 * vg.Inch, 11 * vg.Inch
-	titleHeight   = 1.1 * vg.Inch
+	titleHeight   = 1.4 * vg.Inch
 	cols, rows    = 3, 2
 )
 

@@ -40,8 +40,9 @@ var syncSeries = []bar{
 func renderRead(s *results.Set, out string) error {
 	n := slices.Max(s.Reads.Sizes)
 	title := []string{
-		fmt.Sprintf("BPF map full walk of a %d-element map: ns per element, median of %s runs per bar (lower is better); all variants walk the same map; Sync: ms per call",
-			n, runs(s, results.Lookup)),
+		fmt.Sprintf("BPF map full walk of a %d-element map: ns per element (lower is better), all variants walking the same map; Sync: ms per call", n),
+		fmt.Sprintf("Batch walks: median of %d alternating walks per bar (BenchmarkLookupInterleaved); Iterate: BenchmarkLookup, %s run(s); Sync: median of %s run(s)",
+			interleavedSamples(s, n), runs(s, results.Lookup), runs(s, results.Sync)),
 		machine(s),
 		reproduce(s),
 	}
@@ -96,7 +97,14 @@ func readPanel(s *results.Set, m string, n int) (*plot.Plot, error) {
 		if j == len(chunks) {
 			return 0
 		}
-		v, _ := s.Median(results.Key{Bench: results.Lookup, Map: m, N: n, Chunk: chunks[j], Impl: impl})
+		// The interleaved walks where measured: they alternate on one map,
+		// where BenchmarkLookup's variants run one after another.
+		k := results.Key{Bench: results.Lookup, Map: m, N: n, Chunk: chunks[j]}
+		if v, ok := s.InterleavedMedian(k, impl); ok {
+			return v
+		}
+		k.Impl = impl
+		v, _ := s.Median(k)
 		return v
 	})
 	if err != nil {
@@ -180,4 +188,16 @@ func addBars(p *plot.Plot, series []bar, groups int, value func(impl string, j i
 	grid.Vertical.Color = nil
 	p.Add(grid)
 	return top, nil
+}
+
+// interleavedSamples is the fewest samples of BenchmarkLookupInterleaved at
+// n over the cases and chunks.
+func interleavedSamples(s *results.Set, n int) int {
+	fewest := 0
+	for k, v := range s.Interleaved {
+		if k.Bench == results.Lookup && k.N == n && (fewest == 0 || len(v) < fewest) {
+			fewest = len(v)
+		}
+	}
+	return fewest
 }

@@ -57,8 +57,14 @@ func (r *report) samples(bench string) string {
 // reads prints the read side: walk medians, ratios, allocations, the
 // interleaved walks and Sync.
 func (r *report) reads() {
+	r.walks()
+	r.lookupOverhead()
+	r.syncs()
+}
+
+// walks prints BenchmarkLookup's and BenchmarkLookupInterleaved's tables.
+func (r *report) walks() {
 	if len(r.s.Reads.Maps) == 0 {
-		r.syncs()
 		return
 	}
 	fmt.Printf("READ SIDE. Samples per variant: %s (BenchmarkLookup). Every variant walks the same map per case and size.\n\n", r.samples(results.Lookup))
@@ -106,8 +112,6 @@ func (r *report) reads() {
 	}
 	fmt.Println()
 	r.lookupInterleaved()
-	r.lookupOverhead()
-	r.syncs()
 }
 
 // walkMedians prints the median of every walk, by median.
@@ -146,38 +150,52 @@ func (r *report) walkMedians(title string, median func(results.Key) (float64, bo
 	fmt.Println()
 }
 
+// callKey is BenchmarkLookupCallOverhead's key.
+func (r *report) callKey() results.Key {
+	return results.Key{Bench: results.LookupCall, Map: "array-u64", N: 4096}
+}
+
 // lookupOverhead prints what each wrapper adds to a call of the floor, from
-// BenchmarkLookupCallOverhead's one-element calls, and what that is as a
-// fraction of one floor call at the chunks measured on the 1M maps.
+// BenchmarkLookupCallOverhead's alternating one-element walks, and what
+// that is as a fraction of one floor call at the chunks measured on the 1M
+// maps.
 func (r *report) lookupOverhead() {
-	const m, n = "array-u64", 4096
-	key := func(impl string) results.Key { return results.Key{Bench: results.LookupCall, Map: m, N: n, Impl: impl} }
-	floor, ok := r.s.Median(key("floor"))
+	k := r.callKey()
+	floor, ok := r.s.InterleavedMedian(k, "floor")
 	if !ok {
 		return
 	}
-	floorCPU, _ := r.s.MedianCPU(key("floor"))
-	fmt.Printf("Per-call overhead (BenchmarkLookupCallOverhead: walks of %s n=%d, one element per call; floor %.0f ns a call, %.0f ns CPU)\n\n", m, n, floor, floorCPU)
-	fmt.Printf("%-14s %12s %12s %10s   %s\n", "variant", "ns/call", "cpu-ns/call", "allocs", "cpu overhead as a fraction of one floor call at n=1048576, chunk 4096 | 65536, per case (floor cpu-ns/elem x chunk)")
-	for _, im := range []string{"bpfbatch", "cilium-bytes", "cilium-typed"} {
-		v, ok := r.s.Median(key(im))
+	floorCPU, _ := r.s.InterleavedMedian(k, "floor-cpu")
+	fmt.Printf("Per-call overhead (BenchmarkLookupCallOverhead: walks of %s n=%d, one element per call, variants alternating; %d samples;\n", k.Map, k.N, len(r.s.Interleaved[k]))
+	fmt.Printf("floor %.0f ns a call, %.0f ns CPU). Medians of per-sample differences to the floor [range]; floor2 is the A/A control.\n\n", floor, floorCPU)
+	fmt.Printf("%-14s %-20s %-20s   %s\n", "variant", "ns/call - floor", "cpu-ns/call - floor", "cpu overhead as a fraction of one floor call at n=1048576, chunk 4096 | 65536 (floor cpu-ns/elem x chunk)")
+	for _, im := range []string{"floor2", "bpfbatch", "cilium-bytes", "cilium-typed"} {
+		d, lo, hi, ok := r.s.InterleavedDiff(k, im, "floor")
 		if !ok {
 			continue
 		}
-		c, _ := r.s.MedianCPU(key(im))
-		a, _ := r.s.MedianAllocs(key(im))
-		fmt.Printf("%-14s %+12.0f %+12.0f %10.2f  ", im, v-floor, c-floorCPU, a/n)
+		c, clo, chi, _ := r.s.InterleavedDiff(k, im+"-cpu", "floor-cpu")
+		fmt.Printf("%-14s %-20s %-20s  ", im, fmt.Sprintf("%+.0f [%+.0f %+.0f]", d, lo, hi), fmt.Sprintf("%+.0f [%+.0f %+.0f]", c, clo, chi))
 		for _, mm := range r.s.Reads.Maps {
 			fmt.Printf(" %s", mm)
 			for _, chunk := range r.batchChunks() {
-				if f, ok := r.s.MedianCPU(r.lookupKey(mm, readTargetN, chunk, "floor")); ok {
-					fmt.Printf(" %+.5f", (c-floorCPU)/(f*float64(chunk)))
+				if f, ok := r.readFloorCPU(mm, chunk); ok {
+					fmt.Printf(" %+.5f", c/(f*float64(chunk)))
 				}
 			}
 		}
 		fmt.Println()
 	}
 	fmt.Println()
+}
+
+// readFloorCPU is the floor's CPU ns per element of a 1M walk at chunk:
+// the interleaved walks' median where measured, else BenchmarkLookup's.
+func (r *report) readFloorCPU(m string, chunk int) (float64, bool) {
+	if v, ok := r.s.InterleavedMedian(r.lookupKey(m, readTargetN, chunk, ""), "floor-cpu"); ok {
+		return v, true
+	}
+	return r.s.MedianCPU(r.lookupKey(m, readTargetN, chunk, "floor"))
 }
 
 func (r *report) allocsOf(k results.Key) string {
@@ -354,27 +372,22 @@ func (r *report) readTargets(source string, cmp, cpu compare, interleaved bool) 
 	// The same two targets per call, where the wrappers' own cost is
 	// resolved: what LookupBatch adds to a floor call, against 5% of a
 	// floor call at each chunk, and against what cilium adds.
-	call := func(impl string) results.Key {
-		return results.Key{Bench: results.LookupCall, Map: "array-u64", N: 4096, Impl: impl}
-	}
-	floorCPU, okF := r.s.MedianCPU(call("floor"))
-	bpf, okB := r.s.MedianCPU(call("bpfbatch"))
-	if okF && okB {
+	if bpf, _, _, ok := r.s.InterleavedDiff(r.callKey(), "bpfbatch-cpu", "floor-cpu"); ok {
 		for _, m := range r.s.Reads.Maps {
 			for _, chunk := range r.batchChunks() {
-				if f, ok := r.s.MedianCPU(r.lookupKey(m, readTargetN, chunk, "floor")); ok {
-					x := 1 + (bpf-floorCPU)/(f*float64(chunk))
+				if f, ok := r.readFloorCPU(m, chunk); ok {
+					x := 1 + bpf/(f*float64(chunk))
 					check(true, results.Ratio{Median: x}, x <= readFloorTarget, fmt.Sprintf("%s chunk=%d", m, chunk))
 				}
 			}
 		}
-		flush(fmt.Sprintf("LookupBatch/floor <= %.2f by the per-call overhead: 1 + (LookupBatch - floor CPU ns per call) / (floor CPU ns per call at the chunk)", readFloorTarget))
+		flush(fmt.Sprintf("LookupBatch/floor <= %.2f by the per-call overhead: 1 + (LookupBatch - floor, CPU ns per call) / (floor CPU ns per call at the chunk)", readFloorTarget))
 		for _, c := range []string{"cilium-bytes", "cilium-typed"} {
-			if v, ok := r.s.MedianCPU(call(c)); ok {
-				check(true, results.Ratio{Median: (bpf - floorCPU) / (v - floorCPU)}, bpf < v, "overhead bpfbatch/"+c)
+			if d, _, _, ok := r.s.InterleavedDiff(r.callKey(), "bpfbatch-cpu", c+"-cpu"); ok {
+				check(true, results.Ratio{Median: d}, d < 0, "bpfbatch - "+c+" (CPU ns per call)")
 			}
 		}
-		flush("LookupBatch adds less to a call than cilium BatchLookup (byte arrays and typed), BenchmarkLookupCallOverhead CPU time")
+		flush("LookupBatch adds less to a call than cilium BatchLookup (byte arrays and typed): median per-sample difference < 0, BenchmarkLookupCallOverhead CPU time")
 	}
 	for _, m := range r.s.Reads.Maps {
 		for _, chunk := range r.batchChunks() {

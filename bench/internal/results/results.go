@@ -18,7 +18,7 @@ import (
 // The benchmarks a Key can come from, besides the write side's "".
 const (
 	Lookup     = "Lookup"     // BenchmarkLookup and BenchmarkLookupInterleaved
-	LookupCall = "LookupCall" // BenchmarkLookupCallOverhead
+	LookupCall = "LookupCall" // BenchmarkLookupCallOverhead (interleaved: no Impl)
 	Sync       = "Sync"       // BenchmarkSync
 )
 
@@ -182,7 +182,7 @@ func value(res *benchfmt.Result, unit string) (float64, bool) {
 //	Interleaved/map=hash-u64/n=64-2
 //	Lookup/map=hash-u64/n=1048576/chunk=4096/impl=floor-2
 //	LookupInterleaved/map=hash-u64/n=1048576/chunk=4096-2
-//	LookupCallOverhead/map=array-u64/n=4096/impl=floor-2
+//	LookupCallOverhead/map=array-u64/n=4096-2
 //	Sync/map=hash-u64/n=1048576/impl=sync-w1-2
 func parseName(name string) (k Key, procs int, ok bool) {
 	parts := strings.Split(name, "/")
@@ -197,8 +197,8 @@ func parseName(name string) (k Key, procs int, ok bool) {
 		k.Bench, interleaved = Lookup, true
 	case len(parts) == 4 && parts[0] == "Sync":
 		k.Bench = Sync
-	case len(parts) == 4 && parts[0] == "LookupCallOverhead":
-		k.Bench = LookupCall
+	case len(parts) == 3 && parts[0] == "LookupCallOverhead":
+		k.Bench, interleaved = LookupCall, true
 	default:
 		return k, 0, false
 	}
@@ -319,6 +319,41 @@ func (s *Set) compareBy(a, b Key, f func(Sample) float64) (Ratio, bool) {
 		r.Rounds++
 	}
 	return r, true
+}
+
+// InterleavedDiff returns the median over k's interleaved samples of a's
+// ns/elem minus b's, with the smallest and largest difference.
+func (s *Set) InterleavedDiff(k Key, a, b string) (med, lo, hi float64, ok bool) {
+	var d []float64
+	for _, sample := range s.Interleaved[k] {
+		x, okA := sample[a]
+		y, okB := sample[b]
+		if okA && okB {
+			d = append(d, x-y)
+		}
+	}
+	if len(d) == 0 {
+		return 0, 0, 0, false
+	}
+	slices.Sort(d)
+	samples := make([]Sample, len(d))
+	for i, x := range d {
+		samples[i] = Sample{NsPerElem: x}
+	}
+	med, _ = median(samples, wallNs)
+	return med, d[0], d[len(d)-1], true
+}
+
+// InterleavedMedian returns the median of variant a's ns/elem over k's
+// interleaved samples.
+func (s *Set) InterleavedMedian(k Key, a string) (float64, bool) {
+	var v []Sample
+	for _, sample := range s.Interleaved[k] {
+		if x, ok := sample[a]; ok {
+			v = append(v, Sample{NsPerElem: x})
+		}
+	}
+	return median(v, wallNs)
 }
 
 // CompareInterleaved returns a's ns/elem relative to b's in
