@@ -161,7 +161,8 @@ type codec interface {
 	// The read side (lookup_test.go).
 	ciliumLookup(m *ebpf.Map, d *data, buf *readBuf) walker
 	ciliumIterate(m *ebpf.Map, d *data) walker
-	ciliumLookupAllocs(m *ebpf.Map, d *data, buf *readBuf) float64
+	ciliumLookupBoxed(m *ebpf.Map, d *data, buf *readBuf) walker
+	ciliumLookupAllocs(m *ebpf.Map, d *data, buf *readBuf, boxed bool) float64
 }
 
 // layout is the codec for keys of type K and values of type V.

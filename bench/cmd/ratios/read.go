@@ -169,7 +169,7 @@ func (r *report) lookupOverhead() {
 	fmt.Printf("Per-call overhead (BenchmarkLookupCallOverhead: walks of %s n=%d, one element per call, variants alternating; %d samples;\n", k.Map, k.N, len(r.s.Interleaved[k]))
 	fmt.Printf("floor %.0f ns a call, %.0f ns CPU). Medians of per-sample differences to the floor [range]; floor2 is the A/A control.\n\n", floor, floorCPU)
 	fmt.Printf("%-14s %-20s %-20s   %s\n", "variant", "ns/call - floor", "cpu-ns/call - floor", "cpu overhead as a fraction of one floor call at n=1048576, chunk 4096 | 65536 (floor cpu-ns/elem x chunk)")
-	for _, im := range []string{"floor2", "bpfbatch", "cilium-bytes", "cilium-typed"} {
+	for _, im := range []string{"floor2", "bpfbatch", "cilium-bytes", "cilium-typed", "cilium-boxed"} {
 		d, lo, hi, ok := r.s.InterleavedDiff(k, im, "floor")
 		if !ok {
 			continue
@@ -388,6 +388,10 @@ func (r *report) readTargets(source string, cmp, cpu compare, interleaved bool) 
 			}
 		}
 		flush("LookupBatch adds less to a call than cilium BatchLookup (byte arrays and typed): median per-sample difference < 0, BenchmarkLookupCallOverhead CPU time")
+		if d, _, _, ok := r.s.InterleavedDiff(r.callKey(), "bpfbatch-cpu", "cilium-boxed-cpu"); ok {
+			check(true, results.Ratio{Median: d}, d < 0, "bpfbatch - cilium-boxed (CPU ns per call)")
+		}
+		flush("the same against cilium at its cheapest: byte arrays boxed into `any` once by the caller (0 allocations per call)")
 	}
 	for _, m := range r.s.Reads.Maps {
 		for _, chunk := range r.batchChunks() {
