@@ -157,6 +157,12 @@ type codec interface {
 	bpfbatchOf(m *bpfbatch.Map, d *data) updater
 	ciliumBatch(m *ebpf.Map, d *data) updater
 	ciliumPut(m *ebpf.Map, d *data) updater
+
+	// The read side (lookup_test.go).
+	ciliumLookup(m *ebpf.Map, d *data, buf *readBuf) walker
+	ciliumIterate(m *ebpf.Map, d *data) walker
+	ciliumLookupBoxed(m *ebpf.Map, d *data, buf *readBuf) walker
+	ciliumLookupAllocs(m *ebpf.Map, d *data, buf *readBuf, boxed bool) float64
 }
 
 // layout is the codec for keys of type K and values of type V.

@@ -13,7 +13,9 @@ const (
 	cmdMapCreate      = 0  // BPF_MAP_CREATE
 	cmdMapLookupElem  = 1  // BPF_MAP_LOOKUP_ELEM
 	cmdMapUpdateElem  = 2  // BPF_MAP_UPDATE_ELEM
+	cmdMapLookupBatch = 24 // BPF_MAP_LOOKUP_BATCH
 	cmdMapUpdateBatch = 26 // BPF_MAP_UPDATE_BATCH
+	cmdMapDeleteBatch = 27 // BPF_MAP_DELETE_BATCH
 )
 
 // createAttr is the start of the BPF_MAP_CREATE member of union bpf_attr, up
@@ -150,4 +152,104 @@ func (r *rawElems) update() error {
 		}
 	}
 	return nil
+}
+
+// walker reads a whole map once and returns the number of elements read.
+// sink, if not nil, sees every batch the walk read (n elements: n key_size
+// keys and n strides of values, views of the walker's buffers, valid until
+// it returns) and may stop the walk early by returning false (a warm-up
+// reads one batch); the timed loops pass nil.
+type walker func(sink func(keys, values []byte) bool) (int, error)
+
+// warm runs w's first call only: its probes and buffers, without a walk.
+func warm(w walker) error {
+	_, err := w(func(_, _ []byte) bool { return false })
+	return err
+}
+
+// rawLookup is the read floor: a walk of BPF_MAP_LOOKUP_BATCH calls of
+// chunk elements each, into buffers of chunk elements, the attr built once,
+// the kernel's cursor in a buffer of its own (in_batch and out_batch may
+// be the same memory: the kernel reads in_batch before it writes
+// out_batch). The first call passes in_batch = NULL.
+//
+// The end of the walk is ENOENT, which comes with the count of the last,
+// partial batch. ENOSPC (a hash bucket with more elements than chunk: the
+// kernel copies buckets whole) is an error here rather than a reason to
+// grow the buffers, because it cannot happen at the chunks measured: a
+// 1M-element hash map has 1M buckets, and its largest bucket holds about
+// ten elements, far below 4096. LookupBatch handles it; the floor does not
+// need to.
+type rawLookup struct {
+	attr         *batchAttr
+	chunk        uint32
+	keySize      int
+	stride       int
+	keys, values []byte
+	cursor       []byte
+}
+
+func newRawLookup(fd int, keys, values []byte, chunk, keySize, stride int) *rawLookup {
+	// A u32 bucket index for hash maps, the last key for the others.
+	cursor := make([]byte, max(4, keySize))
+	return &rawLookup{
+		attr: &batchAttr{
+			outBatch: unsafe.Pointer(unsafe.SliceData(cursor)),
+			keys:     unsafe.Pointer(unsafe.SliceData(keys)),
+			values:   unsafe.Pointer(unsafe.SliceData(values)),
+			mapFD:    uint32(fd),
+		},
+		chunk: uint32(chunk), keySize: keySize, stride: stride,
+		keys: keys, values: values, cursor: cursor,
+	}
+}
+
+func (r *rawLookup) walk(sink func(keys, values []byte) bool) (int, error) {
+	a := r.attr
+	a.inBatch = nil
+	total := 0
+	for {
+		a.count = r.chunk
+		_, _, errno := unix.Syscall(unix.SYS_BPF, cmdMapLookupBatch, uintptr(unsafe.Pointer(a)), 56)
+		if errno != 0 && errno != unix.ENOENT {
+			return total, fmt.Errorf("BPF_MAP_LOOKUP_BATCH after %d elements: %w", total, errno)
+		}
+		n := int(a.count)
+		total += n
+		stop := sink != nil && n > 0 && !sink(r.keys[:n*r.keySize], r.values[:n*r.stride])
+		if stop || errno == unix.ENOENT {
+			return total, nil
+		}
+		a.inBatch = a.outBatch
+	}
+}
+
+// rawDelete deletes keys with one BPF_MAP_DELETE_BATCH, independently of
+// the libraries under test (the Sync benchmark's untimed restore).
+func rawDelete(fd int, keys []byte, keySize int) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	attr := batchAttr{
+		keys:  unsafe.Pointer(unsafe.SliceData(keys)),
+		count: uint32(len(keys) / keySize),
+		mapFD: uint32(fd),
+	}
+	_, _, errno := unix.Syscall(unix.SYS_BPF, cmdMapDeleteBatch, uintptr(unsafe.Pointer(&attr)), 56)
+	runtime.KeepAlive(keys)
+	if errno != 0 {
+		return fmt.Errorf("BPF_MAP_DELETE_BATCH: %w after %d of %d keys", errno, attr.count, len(keys)/keySize)
+	}
+	return nil
+}
+
+// rawUpdate writes keys and values with one BPF_MAP_UPDATE_BATCH.
+func rawUpdate(fd int, keys, values []byte, keySize int) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := newRawBatch(fd, keys, values, len(keys)/keySize).update()
+	runtime.KeepAlive(keys)
+	runtime.KeepAlive(values)
+	return err
 }

@@ -2,9 +2,12 @@
 // case, a group of bars per load size, one bar per variant, each the median
 // ns per element. The title carries the machine, date and the command that
 // reproduces the run, taken from the "key: value" lines run.sh writes at the
-// top of the results file.
+// top of the results file. With -read it renders the read side instead
+// (BenchmarkLookup and BenchmarkSync; read.go).
 //
 // Usage: go run ./cmd/chart -in results/latest.txt -out results/chart.png
+//
+//	go run ./cmd/chart -read -in results/latest.txt -out results/chart-read.png
 package main
 
 import (
@@ -27,10 +30,7 @@ import (
 
 // series are the variants drawn, in bar order, with their legend text. The
 // chunked UpdateBatchWith forms are left to the tables.
-var series = []struct {
-	impl, label string
-	color       color.RGBA
-}{
+var series = []bar{
 	{"floor", "raw: one BPF_MAP_UPDATE_BATCH (floor)", color.RGBA{110, 110, 110, 255}},
 	{"bpfbatch", "bpfbatch UpdateBatch", color.RGBA{31, 119, 180, 255}},
 	{"bpfbatch-of", "bpfbatch UpdateBatchOf (typed)", color.RGBA{125, 180, 225, 255}},
@@ -46,12 +46,22 @@ var series = []struct {
 func main() {
 	in := flag.String("in", "results/latest.txt", "go test -bench output")
 	out := flag.String("out", "results/chart.png", "PNG to write")
+	read := flag.Bool("read", false, "render the read side (BenchmarkLookup, BenchmarkSync)")
 	flag.Parse()
 	log.SetFlags(0)
 
 	s, err := results.Load(*in)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *read {
+		if len(s.Reads.Maps) == 0 {
+			log.Fatalf("%s: no BenchmarkLookup results", *in)
+		}
+		if err := renderRead(s, *out); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if len(s.Maps) == 0 {
 		log.Fatalf("%s: no BenchmarkUpdate results", *in)
@@ -61,23 +71,59 @@ func main() {
 	}
 }
 
+// Page layout: a title block over a grid of panels.
+const (
+	width, height = 17 * vg.Inch, 11 * vg.Inch
+	titleHeight   = 1.4 * vg.Inch
+	cols, rows    = 3, 2
+)
+
 func render(s *results.Set, out string) error {
-	const (
-		width, height = 17 * vg.Inch, 11 * vg.Inch
-		titleHeight   = 1.1 * vg.Inch
-		cols, rows    = 3, 2
-	)
+	// Title block: what, where, when, how to reproduce.
+	title := []string{
+		fmt.Sprintf("BPF map bulk update: ns per element, median of %s runs per bar (lower is better); each variant overwrites n distinct keys in its own fresh map", runs(s, "")),
+		machine(s),
+		reproduce(s),
+	}
+	plots := grid()
+	for i, m := range s.Maps {
+		if i >= rows*cols-1 {
+			return fmt.Errorf("%d map cases do not fit the %dx%d grid", len(s.Maps), cols, rows)
+		}
+		p, err := panel(s, m)
+		if err != nil {
+			return err
+		}
+		plots[i/cols][i%cols] = p
+	}
+	plots[rows-1][cols-1] = legend(series)
+	return writePage(title, plots, out)
+}
+
+func machine(s *results.Set) string {
+	return fmt.Sprintf("Machine: %s, %s cores, %s; GOMAXPROCS %d; %s; %s", cfg(s, "cpu"), cfg(s, "cores"), cfg(s, "kernel"), s.Procs, cfg(s, "go"), cfg(s, "date"))
+}
+
+func reproduce(s *results.Set) string {
+	return fmt.Sprintf("Reproduce: %s    (raw data: results/latest.txt, tables: results/benchstat.txt, results/ratios.txt)", cfg(s, "command"))
+}
+
+// grid is an empty rows x cols grid of panels.
+func grid() [][]*plot.Plot {
+	plots := make([][]*plot.Plot, rows)
+	for r := range plots {
+		plots[r] = make([]*plot.Plot, cols)
+	}
+	return plots
+}
+
+// writePage draws the title lines (the first one larger) over the grid of
+// plots (nil tiles stay empty) and writes the PNG to out.
+func writePage(title []string, plots [][]*plot.Plot, out string) error {
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(100))
 	dc := draw.New(img)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
-
-	// Title block: what, where, when, how to reproduce.
-	title := []string{
-		fmt.Sprintf("BPF map bulk update: ns per element, median of %s runs per bar (lower is better); each variant overwrites n distinct keys in its own fresh map", runs(s)),
-		fmt.Sprintf("Machine: %s, %s cores, %s; GOMAXPROCS %d; %s; %s", cfg(s, "cpu"), cfg(s, "cores"), cfg(s, "kernel"), s.Procs, cfg(s, "go"), cfg(s, "date")),
-		fmt.Sprintf("Reproduce: %s    (raw data: results/latest.txt, tables: results/benchstat.txt, results/ratios.txt)", cfg(s, "command")),
-	}
 	for i, line := range title {
 		sty := draw.TextStyle{
 			Color:   color.Black,
@@ -89,22 +135,6 @@ func render(s *results.Set, out string) error {
 		}
 		dc.FillText(sty, vg.Point{X: 0.3 * vg.Inch, Y: height - vg.Length(i+1)*0.33*vg.Inch}, line)
 	}
-
-	plots := make([][]*plot.Plot, rows)
-	for r := range plots {
-		plots[r] = make([]*plot.Plot, cols)
-	}
-	for i, m := range s.Maps {
-		if i >= rows*cols-1 {
-			return fmt.Errorf("%d map cases do not fit the %dx%d grid", len(s.Maps), cols, rows)
-		}
-		p, err := panel(s, m)
-		if err != nil {
-			return err
-		}
-		plots[i/cols][i%cols] = p
-	}
-	plots[rows-1][cols-1] = legend()
 
 	body := draw.Canvas{Canvas: img, Rectangle: dc.Rectangle}
 	body.Max.Y -= titleHeight
@@ -130,10 +160,14 @@ func render(s *results.Set, out string) error {
 	return f.Close()
 }
 
-// runs says how many samples the medians are of, e.g. "4-8".
-func runs(s *results.Set) string {
+// runs says how many samples the medians of bench's keys are of, e.g.
+// "4-8".
+func runs(s *results.Set, bench string) string {
 	lo, hi := 0, 0
-	for _, v := range s.Samples {
+	for k, v := range s.Samples {
+		if k.Bench != bench {
+			continue
+		}
 		if lo == 0 || len(v) < lo {
 			lo = len(v)
 		}
@@ -194,8 +228,14 @@ func panel(s *results.Set, m string) (*plot.Plot, error) {
 	return p, nil
 }
 
+// bar is one series of bars: a variant, its legend text and colour.
+type bar struct {
+	impl, label string
+	color       color.RGBA
+}
+
 // legend is the grid's last tile: the series' colours and names.
-func legend() *plot.Plot {
+func legend(series ...[]bar) *plot.Plot {
 	p := plot.New()
 	p.HideAxes()
 	p.Legend.Top = true
@@ -203,11 +243,13 @@ func legend() *plot.Plot {
 	p.Legend.TextStyle.Font = font.From(plot.DefaultFont, 12)
 	p.Legend.Padding = 0.05 * vg.Inch
 	p.Legend.ThumbnailWidth = 0.4 * vg.Inch
-	for _, sr := range series {
-		bars, _ := plotter.NewBarChart(plotter.Values{0}, 1)
-		bars.Color = sr.color
-		bars.LineStyle.Width = 0
-		p.Legend.Add(sr.label, bars)
+	for _, set := range series {
+		for _, sr := range set {
+			bars, _ := plotter.NewBarChart(plotter.Values{0}, 1)
+			bars.Color = sr.color
+			bars.LineStyle.Width = 0
+			p.Legend.Add(sr.label, bars)
+		}
 	}
 	return p
 }

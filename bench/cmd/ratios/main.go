@@ -1,9 +1,11 @@
-// Command ratios prints, from BenchmarkUpdate output, how bpfbatch compares
+// Command ratios prints, from the benchmarks' output, how bpfbatch compares
 // with the raw-syscall floor and with cilium/ebpf per case and size, the
 // parallel speed-up of UpdateBatchWith, and whether the project's targets
-// are met. Ratios are of medians; the bracket gives the range of the same
-// ratio taken round by round (samples of one round ran minutes apart at
-// most, so they share the machine's state).
+// are met: first the write side (BenchmarkUpdate and its companions), then
+// the read side (BenchmarkLookup, BenchmarkLookupInterleaved,
+// BenchmarkSync; read.go). Ratios are of medians; the bracket gives the
+// range of the same ratio taken round by round (samples of one round ran
+// minutes apart at most, so they share the machine's state).
 //
 // Usage: go run ./cmd/ratios results/latest.txt
 package main
@@ -12,7 +14,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strings"
 
 	"github.com/bpfbatch/bpfbatch/bench/internal/results"
 )
@@ -41,19 +42,39 @@ func main() {
 		log.Fatalf("%s: no BenchmarkUpdate or BenchmarkInterleaved results", os.Args[1])
 	}
 	r := report{s: s}
-	r.header()
-	r.medians()
-	r.libraries()
-	r.parallel()
-	r.perElement()
-	r.interleaved()
-	r.overhead()
-	r.targets("BenchmarkUpdate, ratio of medians", r.s.Compare)
-	if len(s.Interleaved) > 0 {
-		r.targets("BenchmarkInterleaved, median of per-sample ratios", func(a, b results.Key) (results.Ratio, bool) {
-			return r.s.CompareInterleaved(a, a.Impl, b.Impl)
-		})
+	interleaved := func(a, b results.Key) (results.Ratio, bool) {
+		return r.s.CompareInterleaved(a, a.Impl, b.Impl)
 	}
+	if len(s.Maps) > 0 {
+		r.header()
+		r.medians()
+		r.libraries()
+		r.parallel()
+		r.perElement()
+		r.interleaved()
+		r.overhead()
+		r.targets("BenchmarkUpdate, ratio of medians", r.s.Compare)
+		if r.hasInterleaved("") {
+			r.targets("BenchmarkInterleaved, median of per-sample ratios", interleaved)
+		}
+	}
+	r.reads()
+	r.readTargets("BenchmarkLookup and BenchmarkSync, ratio of medians", r.s.Compare, r.s.CompareCPU, false)
+	if r.hasInterleaved(results.Lookup) {
+		r.readTargets("BenchmarkLookupInterleaved, median of per-sample ratios", interleaved, func(a, b results.Key) (results.Ratio, bool) {
+			return r.s.CompareInterleaved(a, a.Impl+"-cpu", b.Impl+"-cpu")
+		}, true)
+	}
+}
+
+// hasInterleaved reports whether the file has interleaved samples of bench.
+func (r *report) hasInterleaved(bench string) bool {
+	for k := range r.s.Interleaved {
+		if k.Bench == bench {
+			return true
+		}
+	}
+	return false
 }
 
 type report struct {
@@ -61,15 +82,7 @@ type report struct {
 }
 
 func (r *report) header() {
-	rounds := map[int]bool{}
-	for _, v := range r.s.Samples {
-		rounds[len(v)] = true
-	}
-	var counts []string
-	for n := range rounds {
-		counts = append(counts, fmt.Sprint(n))
-	}
-	fmt.Printf("Samples per variant: %s. GOMAXPROCS %d. ", strings.Join(counts, " or "), r.s.Procs)
+	fmt.Printf("WRITE SIDE. Samples per variant: %s. GOMAXPROCS %d. ", r.samples(""), r.s.Procs)
 	fmt.Printf("Ratios are of median ns/elem; [min-max] is the same ratio round by round.\n\n")
 }
 
@@ -233,7 +246,7 @@ func (r *report) overhead() {
 // interleaved prints BenchmarkInterleaved's ratios, where the compared
 // calls alternated and so saw the same machine state.
 func (r *report) interleaved() {
-	if len(r.s.Interleaved) == 0 {
+	if !r.hasInterleaved("") {
 		return
 	}
 	fmt.Println("Interleaved calls (BenchmarkInterleaved): median of per-sample ratios [range]")

@@ -1,5 +1,8 @@
-// Package results reads the output of BenchmarkUpdate (go test -bench, as
-// written to results/latest.txt) for the report and chart commands.
+// Package results reads the benchmarks' output (go test -bench, as
+// written to results/latest.txt) for the report and chart commands: the
+// write side (BenchmarkUpdate, BenchmarkCallOverhead, BenchmarkInterleaved)
+// and the read side (BenchmarkLookup, BenchmarkLookupInterleaved,
+// BenchmarkSync).
 package results
 
 import (
@@ -12,18 +15,49 @@ import (
 	"golang.org/x/perf/benchfmt"
 )
 
+// The benchmarks a Key can come from, besides the write side's "".
+const (
+	Lookup     = "Lookup"     // BenchmarkLookup and BenchmarkLookupInterleaved
+	LookupCall = "LookupCall" // BenchmarkLookupCallOverhead (interleaved: no Impl)
+	Sync       = "Sync"       // BenchmarkSync
+)
+
 // Key names one measured combination.
 type Key struct {
-	Map  string // "hash-u64", ...
-	N    int    // elements per load
-	Impl string // "floor", "bpfbatch", ...
+	Bench string // "" (the write side), Lookup, LookupCall or Sync
+	Map   string // "hash-u64", ...
+	N     int    // elements per load, or in the map walked
+	Chunk int    // Lookup: elements per call (1: per element); else 0
+	Impl  string // "floor", "bpfbatch", ...
 }
 
 // Sample is one benchmark line.
 type Sample struct {
-	NsPerElem   float64
-	AllocsPerOp float64
-	BytesPerOp  float64
+	NsPerElem    float64
+	AllocsPerOp  float64
+	BytesPerOp   float64
+	BatchesPerOp float64 // Lookup: calls of a walk that returned elements
+	CPUNsPerElem float64 // Lookup: the same as NsPerElem from the thread's CPU time
+}
+
+// Axes lists the values one benchmark family's keys take, in order of
+// appearance (Sizes and Chunks sorted).
+type Axes struct {
+	Maps   []string
+	Sizes  []int
+	Chunks []int
+	Impls  []string
+}
+
+func (a *Axes) add(k Key) {
+	a.Maps = appendNew(a.Maps, k.Map)
+	a.Sizes = appendNew(a.Sizes, k.N)
+	if k.Chunk > 0 {
+		a.Chunks = appendNew(a.Chunks, k.Chunk)
+	}
+	if k.Impl != "" {
+		a.Impls = appendNew(a.Impls, k.Impl)
+	}
 }
 
 // Set is every sample of a file, in the order the file gives them.
@@ -32,18 +66,24 @@ type Set struct {
 	// k-th samples of two keys ran in the same round, minutes apart at
 	// most, and share that round's noise.
 	Samples map[Key][]Sample
-	// Maps, Sizes and Impls list the values seen, in order of appearance.
+	// Maps, Sizes and Impls list the values the write side's keys take,
+	// in order of appearance.
 	Maps  []string
 	Sizes []int
 	Impls []string
+	// Reads and Syncs are the same for the Lookup and Sync keys.
+	Reads, Syncs Axes
 	// Config holds the file's "key: value" lines (goos, cpu, kernel, ...).
 	Config map[string]string
 	// Procs is GOMAXPROCS during the run, from the names' -N suffix.
 	Procs int
 
-	// Interleaved holds BenchmarkInterleaved's samples: per map and size,
-	// one map from variant name to ns/elem per sample. The variants of one
-	// sample ran call by call in alternation.
+	// Interleaved holds BenchmarkInterleaved's and
+	// BenchmarkLookupInterleaved's samples (Bench "" or Lookup, no Impl):
+	// per map and size (and chunk), one map from variant name to ns/elem
+	// per sample. The variants of one sample ran call by call in
+	// alternation. A <variant>-cpu-ns/elem metric (thread CPU time) is
+	// the variant "<variant>-cpu".
 	Interleaved map[Key][]map[string]float64
 }
 
@@ -71,8 +111,16 @@ func Load(path string) (*Set, error) {
 			continue
 		}
 		s.Procs = procs
-		s.Maps = appendNew(s.Maps, k.Map)
-		s.Sizes = appendNew(s.Sizes, k.N)
+		switch k.Bench {
+		case Lookup:
+			s.Reads.add(k)
+		case Sync:
+			s.Syncs.add(k)
+		case LookupCall:
+		default:
+			s.Maps = appendNew(s.Maps, k.Map)
+			s.Sizes = appendNew(s.Sizes, k.N)
+		}
 		if k.Impl == "" {
 			// BenchmarkInterleaved: one <variant>-ns/elem metric per variant.
 			sample := map[string]float64{}
@@ -94,13 +142,21 @@ func Load(path string) (*Set, error) {
 		}
 		allocs, _ := value(res, "allocs/op")
 		bytes, _ := value(res, "B/op")
-		s.Impls = appendNew(s.Impls, k.Impl)
-		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes})
+		batches, _ := value(res, "batches/op")
+		cpu, _ := value(res, "cpu-ns/elem")
+		if k.Bench == "" {
+			s.Impls = appendNew(s.Impls, k.Impl)
+		}
+		s.Samples[k] = append(s.Samples[k], Sample{NsPerElem: ns, AllocsPerOp: allocs, BytesPerOp: bytes, BatchesPerOp: batches, CPUNsPerElem: cpu})
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	slices.Sort(s.Sizes)
+	for _, a := range []*Axes{&s.Reads, &s.Syncs} {
+		slices.Sort(a.Sizes)
+		slices.Sort(a.Chunks)
+	}
 	return s, nil
 }
 
@@ -118,15 +174,31 @@ func value(res *benchfmt.Result, unit string) (float64, bool) {
 	return 0, false
 }
 
-// parseName splits "Update/map=hash-u64/n=64/impl=floor-2" (or the same
-// from CallOverhead) or
-// "Interleaved/map=hash-u64/n=64-2" into its key (with no Impl for the
-// latter) and GOMAXPROCS (1 when go test left the suffix out).
+// parseName splits a benchmark name into its key (with no Impl for the
+// interleaved benchmarks) and GOMAXPROCS (1 when go test left the suffix
+// out). The names are
+//
+//	Update/map=hash-u64/n=64/impl=floor-2 (or CallOverhead/...)
+//	Interleaved/map=hash-u64/n=64-2
+//	Lookup/map=hash-u64/n=1048576/chunk=4096/impl=floor-2
+//	LookupInterleaved/map=hash-u64/n=1048576/chunk=4096-2
+//	LookupCallOverhead/map=array-u64/n=4096-2
+//	Sync/map=hash-u64/n=1048576/impl=sync-w1-2
 func parseName(name string) (k Key, procs int, ok bool) {
 	parts := strings.Split(name, "/")
+	interleaved := false
 	switch {
 	case len(parts) == 4 && (parts[0] == "Update" || parts[0] == "CallOverhead"):
 	case len(parts) == 3 && parts[0] == "Interleaved":
+		interleaved = true
+	case len(parts) == 5 && parts[0] == "Lookup":
+		k.Bench = Lookup
+	case len(parts) == 4 && parts[0] == "LookupInterleaved":
+		k.Bench, interleaved = Lookup, true
+	case len(parts) == 4 && parts[0] == "Sync":
+		k.Bench = Sync
+	case len(parts) == 3 && parts[0] == "LookupCallOverhead":
+		k.Bench, interleaved = LookupCall, true
 	default:
 		return k, 0, false
 	}
@@ -146,17 +218,24 @@ func parseName(name string) (k Key, procs int, ok bool) {
 		switch key {
 		case "map":
 			k.Map = val
-		case "n":
+		case "n", "chunk":
 			n, err := strconv.Atoi(val)
 			if err != nil {
 				return k, 0, false
 			}
-			k.N = n
+			if key == "n" {
+				k.N = n
+			} else {
+				k.Chunk = n
+			}
 		case "impl":
 			k.Impl = val
 		}
 	}
-	return k, procs, k.Map != "" && k.N > 0 && (k.Impl != "" || parts[0] == "Interleaved")
+	if k.Bench == Lookup && k.Chunk == 0 {
+		return k, 0, false
+	}
+	return k, procs, k.Map != "" && k.N > 0 && (k.Impl != "") != interleaved
 }
 
 func appendNew[T comparable](s []T, v T) []T {
@@ -201,18 +280,36 @@ type Ratio struct {
 	Rounds   int
 }
 
+// MedianCPU returns the median cpu-ns/elem of k's samples.
+func (s *Set) MedianCPU(k Key) (float64, bool) {
+	return median(s.Samples[k], cpuNs)
+}
+
+func wallNs(x Sample) float64 { return x.NsPerElem }
+func cpuNs(x Sample) float64  { return x.CPUNsPerElem }
+
 // Compare returns a's ns/elem relative to b's, and false if either is
 // missing.
 func (s *Set) Compare(a, b Key) (Ratio, bool) {
-	ma, okA := s.Median(a)
-	mb, okB := s.Median(b)
-	if !okA || !okB || mb == 0 {
+	return s.compareBy(a, b, wallNs)
+}
+
+// CompareCPU is Compare on the thread CPU time (cpu-ns/elem), false where
+// it was not measured.
+func (s *Set) CompareCPU(a, b Key) (Ratio, bool) {
+	return s.compareBy(a, b, cpuNs)
+}
+
+func (s *Set) compareBy(a, b Key, f func(Sample) float64) (Ratio, bool) {
+	ma, okA := median(s.Samples[a], f)
+	mb, okB := median(s.Samples[b], f)
+	if !okA || !okB || ma == 0 || mb == 0 { // 0: not measured (cpu-ns/elem)
 		return Ratio{}, false
 	}
 	r := Ratio{Median: ma / mb}
 	sa, sb := s.Samples[a], s.Samples[b]
 	for i := range min(len(sa), len(sb)) {
-		x := sa[i].NsPerElem / sb[i].NsPerElem
+		x := f(sa[i]) / f(sb[i])
 		if r.Rounds == 0 || x < r.Min {
 			r.Min = x
 		}
@@ -222,6 +319,41 @@ func (s *Set) Compare(a, b Key) (Ratio, bool) {
 		r.Rounds++
 	}
 	return r, true
+}
+
+// InterleavedDiff returns the median over k's interleaved samples of a's
+// ns/elem minus b's, with the smallest and largest difference.
+func (s *Set) InterleavedDiff(k Key, a, b string) (med, lo, hi float64, ok bool) {
+	var d []float64
+	for _, sample := range s.Interleaved[k] {
+		x, okA := sample[a]
+		y, okB := sample[b]
+		if okA && okB {
+			d = append(d, x-y)
+		}
+	}
+	if len(d) == 0 {
+		return 0, 0, 0, false
+	}
+	slices.Sort(d)
+	samples := make([]Sample, len(d))
+	for i, x := range d {
+		samples[i] = Sample{NsPerElem: x}
+	}
+	med, _ = median(samples, wallNs)
+	return med, d[0], d[len(d)-1], true
+}
+
+// InterleavedMedian returns the median of variant a's ns/elem over k's
+// interleaved samples.
+func (s *Set) InterleavedMedian(k Key, a string) (float64, bool) {
+	var v []Sample
+	for _, sample := range s.Interleaved[k] {
+		if x, ok := sample[a]; ok {
+			v = append(v, Sample{NsPerElem: x})
+		}
+	}
+	return median(v, wallNs)
 }
 
 // CompareInterleaved returns a's ns/elem relative to b's in
