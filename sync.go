@@ -6,6 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -125,47 +129,68 @@ func (m *Map) diff(keys, values []byte, opts SyncOptions) (syncDiff, error) {
 	if err != nil {
 		return syncDiff{}, err
 	}
-	ks := int(m.info.KeySize)
-	// The walk (mostly kernel time) runs beside the index of the input and
-	// the compare (user time): on two cores Sync takes about the walk's time.
+	ks, stride := int(m.info.KeySize), m.stride
+	// The walk (mostly kernel time) runs on a goroutine of its own, beside
+	// the grouping of the input and of the map's elements into parts small
+	// enough that each part's index stays in cache: a lookup in an index of
+	// a million keys misses the cache and the TLB every time.
 	walk := m.walkAhead()
 	defer walk.drain()
-	set, dup, first := keyset.New(keys[:count*ks], ks)
-	if dup >= 0 {
-		return syncDiff{}, fmt.Errorf("bpfbatch: %s on %s: keys: element %d repeats element %d (key %x); each key may appear once, nothing was written", op, m.info.describe(), dup, first, keys[dup*ks:(dup+1)*ks])
-	}
 	want := values
 	if m.info.Type == ArrayOfMaps || m.info.Type == HashOfMaps {
 		want = innerMapIDs(values) // the map holds inner map IDs, the input fds
 	}
-
-	var d syncDiff
-	seen := make([]bool, count)
+	parts := keyset.NewPartitions(count)
+	in := partition(keys[:count*ks], want[:count*stride], ks, stride, parts)
+	mapKeys, mapValues := make([][]byte, parts.Count()), make([][]byte, parts.Count())
+	perPart := count/parts.Count() + count/parts.Count()/4 + 16 // the map is mostly the input
+	for p := range mapKeys {
+		mapKeys[p] = make([]byte, 0, perPart*ks)
+		mapValues[p] = make([]byte, 0, perPart*stride)
+	}
 	for ch := range walk.chunks {
 		for e := range ch.n {
-			key, value := ch.keys[e*ks:(e+1)*ks], ch.values[e*m.stride:(e+1)*m.stride]
-			i := set.Find(key)
-			switch {
-			case i < 0 && m.info.Type.canDelete():
-				d.stale = append(d.stale, key...)
-			case i < 0:
-				if !allZeroBytes(value) {
-					d.stale = append(d.stale, key...) // an array element to zero
-				}
-			case seen[i]: // seen twice: the map changed during the walk
-			case m.sameValue(value, want[i*m.stride:(i+1)*m.stride]):
-				seen[i] = true
-				d.stats.Unchanged++
-			default:
-				seen[i] = true
-				d.stats.Changed++
-				d.write = append(d.write, i)
-			}
+			key := ch.keys[e*ks : (e+1)*ks]
+			p := parts.Of(key)
+			mapKeys[p] = append(mapKeys[p], key...)
+			mapValues[p] = append(mapValues[p], ch.values[e*stride:(e+1)*stride]...)
 		}
 		walk.recycle(ch)
 	}
 	if walk.err != nil {
 		return syncDiff{}, fmt.Errorf("bpfbatch: %s on %s: reading the map, nothing was written: %w", op, m.info.describe(), walk.err)
+	}
+
+	// Parts are independent: join them on every core. An input index
+	// belongs to one part, so the joins write disjoint elements of seen.
+	seen := make([]bool, count)
+	joins := make([]partJoin, min(parts.Count(), runtime.GOMAXPROCS(0), 4))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range joins {
+		wg.Go(func() {
+			j := &joins[w]
+			j.dup, j.first = -1, -1
+			set, _, _ := keyset.New(nil, ks)
+			for p := int(next.Add(1) - 1); p < parts.Count(); p = int(next.Add(1) - 1) {
+				m.joinPart(j, set, &in, p, mapKeys[p], mapValues[p], seen)
+			}
+		})
+	}
+	wg.Wait()
+	var d syncDiff
+	dup, first := -1, -1
+	for _, j := range joins {
+		if j.dup >= 0 && (dup < 0 || j.dup < dup) {
+			dup, first = j.dup, j.first
+		}
+		d.stats.Changed += j.changed
+		d.stats.Unchanged += j.unchanged
+		d.write = append(d.write, j.write...)
+		d.stale = append(d.stale, j.stale...)
+	}
+	if dup >= 0 {
+		return syncDiff{}, fmt.Errorf("bpfbatch: %s on %s: keys: element %d repeats element %d (key %x); each key may appear once, nothing was written", op, m.info.describe(), dup, first, keys[dup*ks:(dup+1)*ks])
 	}
 	for i, s := range seen {
 		if !s {
@@ -173,8 +198,86 @@ func (m *Map) diff(keys, values []byte, opts SyncOptions) (syncDiff, error) {
 			d.write = append(d.write, i)
 		}
 	}
+	slices.Sort(d.write) // the input's order
 	d.stats.Deleted = len(d.stale) / ks
 	return d, nil
+}
+
+// partJoin is what joining parts found: the first repeated input key, and
+// the map's elements compared with the input's.
+type partJoin struct {
+	dup, first         int
+	changed, unchanged int
+	write              []int
+	stale              []byte
+}
+
+// joinPart compares the map's elements of part p (mk, mv) with the input's.
+func (m *Map) joinPart(j *partJoin, set *keyset.Set, in *partitioned, p int, mk, mv []byte, seen []bool) {
+	ks, stride := int(m.info.KeySize), m.stride
+	lo, hi := in.off[p], in.off[p+1]
+	if pd, pf := set.Reset(in.keys[lo*ks:hi*ks], ks); pd >= 0 {
+		// A key and its repeats share a part, and parts keep the input's
+		// order: the earliest repeat over all parts is the input's first.
+		if g := int(in.idx[lo+pd]); j.dup < 0 || g < j.dup {
+			j.dup, j.first = g, int(in.idx[lo+pf])
+		}
+		return
+	}
+	for e := range len(mk) / ks {
+		key, value := mk[e*ks:(e+1)*ks], mv[e*stride:(e+1)*stride]
+		i := set.Find(key)
+		if i < 0 {
+			if m.info.Type.canDelete() || !allZeroBytes(value) {
+				j.stale = append(j.stale, key...) // to delete, or an array element to zero
+			}
+			continue
+		}
+		g := int(in.idx[lo+i])
+		switch {
+		case seen[g]: // seen twice: the map changed during the walk
+		case m.sameValue(value, in.values[(lo+i)*stride:(lo+i+1)*stride]):
+			seen[g] = true
+			j.unchanged++
+		default:
+			seen[g] = true
+			j.changed++
+			j.write = append(j.write, g)
+		}
+	}
+}
+
+// partitioned is the input grouped by part: part p's elements are
+// [off[p], off[p+1]), copied in the input's order, with their input indices.
+type partitioned struct {
+	off          []int
+	keys, values []byte
+	idx          []uint32
+}
+
+// partition groups n elements (keys of ks bytes, values of stride bytes)
+// by part, with a counting sort: one pass to count, one to copy.
+func partition(keys, values []byte, ks, stride int, parts keyset.Partitions) partitioned {
+	n := len(keys) / ks
+	part := make([]uint32, n)
+	out := partitioned{off: make([]int, parts.Count()+1), keys: make([]byte, len(keys)), values: make([]byte, len(values)), idx: make([]uint32, n)}
+	for i := range n {
+		p := parts.Of(keys[i*ks : (i+1)*ks])
+		part[i] = uint32(p)
+		out.off[p+1]++
+	}
+	for p := range parts.Count() {
+		out.off[p+1] += out.off[p]
+	}
+	next := slices.Clone(out.off[:parts.Count()])
+	for i, p := range part {
+		j := next[p]
+		next[p]++
+		copy(out.keys[j*ks:(j+1)*ks], keys[i*ks:(i+1)*ks])
+		copy(out.values[j*stride:(j+1)*stride], values[i*stride:(i+1)*stride])
+		out.idx[j] = uint32(i)
+	}
+	return out
 }
 
 // walkAhead reads the whole map with LookupBatch on a goroutine of its own,

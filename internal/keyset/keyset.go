@@ -12,12 +12,14 @@ import (
 )
 
 // Set is an open-addressing hash index over a key buffer. It keeps the
-// buffer; the caller must not change it while the Set is in use.
+// buffer; the caller must not change it while the Set is in use. Each slot
+// holds a tag next to the key's index: the key itself for keys of up to 8
+// bytes (a lookup then never reads the key buffer), or a hash of it for
+// longer keys (the buffer is read only when the tags match).
 //
-// A lookup costs one cache miss in the table: each slot holds a tag next to
-// the key's index, the key itself for keys of up to 8 bytes (no need to
-// read the key buffer at all) or a hash of it for longer keys (the buffer
-// is read only when the tags match).
+// A lookup in a table of megabytes is a cache and TLB miss (about 200 ns on
+// the project's VM); Partitions splits big inputs into tables that stay in
+// cache.
 type Set struct {
 	keys  []byte
 	size  int
@@ -36,53 +38,29 @@ type slot struct {
 // both are -1 when the keys are distinct. On a duplicate the Set indexes
 // the keys before dup only.
 func New(keys []byte, size int) (s *Set, dup, first int) {
+	s = &Set{seed: maphash.MakeSeed()}
+	dup, first = s.Reset(keys, size)
+	return s, dup, first
+}
+
+// Reset indexes keys instead of what s indexed, reusing its table where it
+// is big enough. It returns what New does.
+func (s *Set) Reset(keys []byte, size int) (dup, first int) {
 	n := len(keys) / size
 	log := max(4, bits.Len(uint(2*n))) // load factor at most 1/2
-	s = &Set{keys: keys, size: size, slots: make([]slot, 1<<log), shift: uint(64 - log), seed: maphash.MakeSeed()}
-	var homes [group]uint64
-	var tags [group]uint64
-	for start := 0; start < n; start += group {
-		g := min(group, n-start)
-		s.prefetch(keys[start*size:(start+g)*size], tags[:g], homes[:g])
-		for k := range g {
-			if j := s.insert(start+k, tags[k], homes[k]); j >= 0 {
-				return s, start + k, j
-			}
+	if len(s.slots) >= 1<<log {
+		s.slots = s.slots[:1<<log]
+		clear(s.slots)
+	} else {
+		s.slots = make([]slot, 1<<log)
+	}
+	s.keys, s.size, s.shift = keys, size, uint(64-log)
+	for i := range n {
+		if j := s.insert(i); j >= 0 {
+			return i, j
 		}
 	}
-	return s, -1, -1
-}
-
-// group is how many lookups prefetch their slots together: their cache and
-// TLB misses overlap instead of following one another, which is most of
-// the time of a lookup in a table of tens of megabytes.
-const group = 16
-
-// prefetch hashes the keys of a group and touches their home slots.
-func (s *Set) prefetch(keys []byte, tags, homes []uint64) {
-	var sink uint32
-	for k := range tags {
-		tags[k], homes[k] = s.hash(keys[k*s.size : (k+1)*s.size])
-		sink += s.slots[homes[k]].idx // an independent load per key
-	}
-	prefetchSink = sink
-}
-
-var prefetchSink uint32
-
-// FindAll stores in out[i] the index of the i-th key of keys, or -1. It is
-// Find for many keys at once, with their memory accesses overlapped.
-func (s *Set) FindAll(keys []byte, out []int) {
-	var homes [group]uint64
-	var tags [group]uint64
-	n := len(keys) / s.size
-	for start := 0; start < n; start += group {
-		g := min(group, n-start)
-		s.prefetch(keys[start*s.size:(start+g)*s.size], tags[:g], homes[:g])
-		for k := range g {
-			out[start+k] = s.find(keys[(start+k)*s.size:(start+k+1)*s.size], tags[k], homes[k])
-		}
-	}
+	return -1, -1
 }
 
 // Len is the number of keys in the buffer.
@@ -91,10 +69,6 @@ func (s *Set) Len() int { return len(s.keys) / s.size }
 // Find returns the index of key, or -1.
 func (s *Set) Find(key []byte) int {
 	tag, h := s.hash(key)
-	return s.find(key, tag, h)
-}
-
-func (s *Set) find(key []byte, tag, h uint64) int {
 	mask := uint64(len(s.slots) - 1)
 	for ; ; h = (h + 1) & mask {
 		sl := &s.slots[h]
@@ -108,8 +82,9 @@ func (s *Set) find(key []byte, tag, h uint64) int {
 }
 
 // insert adds key i, or returns the index of an equal key already there.
-func (s *Set) insert(i int, tag, h uint64) int {
+func (s *Set) insert(i int) int {
 	key := s.key(i)
+	tag, h := s.hash(key)
 	mask := uint64(len(s.slots) - 1)
 	for ; ; h = (h + 1) & mask {
 		sl := &s.slots[h]
@@ -130,11 +105,52 @@ func (s *Set) key(i int) []byte { return s.keys[i*s.size : (i+1)*s.size] }
 // crafted inputs from piling into one run of slots.
 func (s *Set) hash(key []byte) (tag, home uint64) {
 	if len(key) <= 8 {
-		var b [8]byte
-		copy(b[:], key)
-		tag = binary.LittleEndian.Uint64(b[:])
+		tag = pack(key)
 		return tag, maphash.Comparable(s.seed, tag) >> s.shift
 	}
 	h := maphash.Bytes(s.seed, key)
 	return h, h >> s.shift
+}
+
+func pack(key []byte) uint64 {
+	var b [8]byte
+	copy(b[:], key)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// Partitions splits keys by hash into parts of about PartSize keys, so that
+// joining two big key sets part by part keeps each part's Set in cache.
+type Partitions struct {
+	shift uint
+	seed  maphash.Seed
+}
+
+// PartSize is the number of keys per part Partitions aims at: a Set of
+// 4096 keys of up to 8 bytes is 128 KiB.
+const PartSize = 4096
+
+// NewPartitions returns partitions for about n keys.
+func NewPartitions(n int) Partitions {
+	parts := max(1, n/PartSize)
+	log := bits.Len(uint(parts - 1)) // parts rounded up to a power of 2
+	return Partitions{shift: uint(64 - log), seed: maphash.MakeSeed()}
+}
+
+// Count is the number of parts.
+func (p Partitions) Count() int {
+	if p.shift == 64 {
+		return 1
+	}
+	return 1 << (64 - p.shift)
+}
+
+// Of returns key's part.
+func (p Partitions) Of(key []byte) int {
+	if p.shift == 64 {
+		return 0
+	}
+	if len(key) <= 8 {
+		return int(maphash.Comparable(p.seed, pack(key)) >> p.shift)
+	}
+	return int(maphash.Bytes(p.seed, key) >> p.shift)
 }

@@ -1,6 +1,7 @@
 package keyset
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
@@ -54,5 +55,63 @@ func TestAllocatesOnlyInNew(t *testing.T) {
 	s, _, _ := New(keys, 4)
 	if a := testing.AllocsPerRun(100, func() { s.Find(keys[40:44]) }); a != 0 {
 		t.Fatalf("Find allocates %v times", a)
+	}
+}
+
+func TestLongAndShortKeys(t *testing.T) {
+	for _, size := range []int{1, 3, 8, 9, 20} {
+		n := 3000
+		if size == 1 {
+			n = 256
+		}
+		keys := make([]byte, n*size)
+		for i := range n {
+			k := keys[i*size : (i+1)*size]
+			for b := range k {
+				k[b] = byte(i >> (8 * (b % 4)))
+			}
+			if size > 8 {
+				k[size-1] = byte(i) ^ 0x5a // keys differ in their last byte too
+			}
+		}
+		s, dup, _ := New(keys, size)
+		if dup >= 0 {
+			t.Fatalf("size %d: dup %d among distinct keys", size, dup)
+		}
+		for i := range n {
+			if got := s.Find(keys[i*size : (i+1)*size]); got != i {
+				t.Fatalf("size %d: Find(%d) = %d", size, i, got)
+			}
+		}
+		absent := bytes.Repeat([]byte{0xff}, size)
+		absent[0] = 0xfe
+		if got := s.Find(absent); got != -1 && size > 1 {
+			t.Fatalf("size %d: Find(absent) = %d", size, got)
+		}
+		// Reset reuses the table for a smaller key set.
+		if dup, first := s.Reset(keys[:10*size], size); dup != -1 || first != -1 || s.Find(keys[11*size:12*size]) != -1 || s.Find(keys[9*size:10*size]) != 9 {
+			t.Fatalf("size %d: Reset did not index exactly the new keys", size)
+		}
+	}
+}
+
+func TestPartitionsSpreadKeys(t *testing.T) {
+	p := NewPartitions(1 << 20)
+	if p.Count() != 256 {
+		t.Fatalf("%d parts for 1M keys, want 256", p.Count())
+	}
+	counts := make([]int, p.Count())
+	var k [4]byte
+	for i := range 1 << 20 {
+		binary.NativeEndian.PutUint32(k[:], uint32(i))
+		counts[p.Of(k[:])]++
+	}
+	for part, c := range counts {
+		if c < PartSize/2 || c > 2*PartSize {
+			t.Fatalf("part %d holds %d keys, want about %d", part, c, PartSize)
+		}
+	}
+	if one := NewPartitions(10); one.Count() != 1 || one.Of([]byte{1}) != 0 {
+		t.Fatal("a small input is one part")
 	}
 }
