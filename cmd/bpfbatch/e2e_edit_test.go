@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // filledHash pins a u32 -> u64 hash map holding keys 1..n with values
@@ -510,16 +510,20 @@ func TestLoadPerCPUFlags(t *testing.T) {
 func TestMemlockLiftedBeforeCreate(t *testing.T) {
 	dir := pinDir(t)
 	pin := dir + "/memlock"
-	bash, err := exec.LookPath("bash")
-	if err != nil {
+	// The commands inherit this process's limits: lower the soft limit for
+	// them (no shell: the VMs have none), and restore it afterwards.
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &orig); err != nil {
 		t.Fatal(err)
 	}
-	in, want := hashLines(100000)
-	cmd := exec.Command(bash, "-c", `ulimit -S -l 64 && "$0" create "$1" --type hash --key-size 4 --value-size 8 --max-entries 100000 && "$0" load "$1" - --key-format u32 --value-format u64`, buildCommand(t), pin)
-	cmd.Stdin = strings.NewReader(in)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("create and load under a 64 KiB RLIMIT_MEMLOCK (Linux %s): %v\n%s", testutil.KernelRelease(), err, out)
+	low := unix.Rlimit{Cur: 64 << 10, Max: orig.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
+		t.Fatal(err)
 	}
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
+	in, want := hashLines(100000)
+	mustRun(t, 0, "", "create", pin, "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "100000")
+	mustRun(t, 0, in, "load", pin, "-", "--key-format", "u32", "--value-format", "u64")
+	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
 	checkMap(t, pin, want)
 }
