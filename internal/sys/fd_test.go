@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -82,7 +83,7 @@ func TestInjectFakeRoutesByFD(t *testing.T) {
 	var seen []int
 	remove := InjectFake(fakeFD, func(cmd int, attr []byte) (uintptr, unix.Errno) {
 		seen = append(seen, cmd)
-		attr[32] = 7 // count write-back
+		binary.NativeEndian.PutUint32(attr[32:], 7) // count write-back
 		return 0, unix.E2BIG
 	})
 	attr := MapBatchAttr{MapFD: fakeFD, Count: 9}
