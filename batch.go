@@ -389,7 +389,10 @@ const scratchLimit = 1 << 20
 // chunk through a scratch buffer reused across calls.
 func (m *Map) writeRelaid(fd *sys.FD, keys, values []byte, count, base int, flags Flags, relay func(dst, src []byte, n int)) (int, fault) {
 	src := len(values) / count
-	chunk := max(1, min(count, scratchLimit/m.stride))
+	chunk := count
+	if m.stride > 0 { // 0 only for a value_size the kernel refuses, but never divide by it
+		chunk = max(1, min(count, scratchLimit/m.stride))
+	}
 	var buf []byte
 	if m.scratchMu.TryLock() {
 		defer m.scratchMu.Unlock()

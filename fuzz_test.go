@@ -26,7 +26,7 @@ func FuzzUpdateBatchValidation(f *testing.F) {
 		keys, values := make([]byte, keysLen), make([]byte, valuesLen)
 		fk := &fakeKernel{}
 		m := newFakeMap(t, fakeInfo(typ, uint32(keySize), uint32(valueSize), 1000), fk)
-		stride := m.ValueStride()
+		stride := m.ValueStrideFor(Flags(flags)) // value_size per element with OnCPU/UpdateAllCPUs
 		withinBuffers := func(count uint64, keysAddr, valuesAddr uint64) {
 			if count == 0 {
 				return
