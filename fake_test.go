@@ -66,6 +66,8 @@ type fakeKernel struct {
 	// elem answers the i-th BPF_MAP_UPDATE_ELEM. nil: success.
 	elem  func(i int) unix.Errno
 	nelem int
+	// other answers every other command. nil: success.
+	other func(cmd int, attr []byte) unix.Errno
 }
 
 func (f *fakeKernel) call(cmd int, attr []byte) (uintptr, unix.Errno) {
@@ -88,6 +90,9 @@ func (f *fakeKernel) call(cmd int, attr []byte) (uintptr, unix.Errno) {
 			return 0, 0
 		}
 		return 0, f.elem(i)
+	}
+	if f.other != nil {
+		return 0, f.other(cmd, attr)
 	}
 	return 0, 0
 }

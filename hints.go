@@ -117,8 +117,11 @@ func hasBPFCapability() bool {
 func createHint(errno unix.Errno) string {
 	switch errno {
 	case unix.EPERM, unix.EACCES:
-		if charged, limit := memlockCharged(); charged {
+		switch charged, known, limit := memlockCharged(); {
+		case charged:
 			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)", memlockString(limit))
+		case !known && hasBPFCapability():
+			return fmt.Sprintf("RLIMIT_MEMLOCK (now %s) is used up if this kernel charges map memory to it: call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited); else a security module (LSM) denied bpf(2)", memlockString(limit))
 		}
 		return privilegeHint("a security module (LSM) denied bpf(2)")
 	case unix.EINVAL:

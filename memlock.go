@@ -20,13 +20,15 @@ import (
 // Whether the kernel charges RLIMIT_MEMLOCK is probed, not read from the
 // version string: once per process, RemoveMemlock (or a CreateMap refused
 // with EPERM) lowers the soft limit to 0 for the moment of creating a
-// one-element array and restores it. A map created by another goroutine in
+// one-element array (and if that is refused, raises it to the hard limit
+// for one more) and restores it. When the probe cannot tell, RemoveMemlock
+// lifts the limit anyway. A map created by another goroutine in
 // that moment could fail, so call RemoveMemlock early, before creating maps.
 // Raising the hard limit needs CAP_SYS_RESOURCE; without it RemoveMemlock
 // raises the soft limit to the hard one and returns an error that says so.
 func RemoveMemlock() error {
-	charged, _ := memlockCharged()
-	if !charged {
+	// Lifted also when the probe cannot tell: a higher limit harms nothing.
+	if charged, known, _ := memlockCharged(); known && !charged {
 		return nil
 	}
 	unlimited := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
@@ -43,37 +45,66 @@ func RemoveMemlock() error {
 }
 
 // memlockCharged reports whether this kernel charges map memory to
-// RLIMIT_MEMLOCK, and the current soft limit. Without CAP_BPF (on this
-// thread: capabilities are per thread) every map creation fails, so the
-// probe would conclude nothing, once for all: it waits for a caller that
-// has the capability.
-func memlockCharged() (charged bool, limit uint64) {
+// RLIMIT_MEMLOCK (known false: the probe could not tell), and the current
+// soft limit. Without CAP_BPF (on this thread: capabilities are per thread)
+// every map creation fails, so the probe would conclude nothing: it waits
+// for a caller that has the capability.
+func memlockCharged() (charged, known bool, limit uint64) {
 	var cur unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur); err != nil || !hasBPFCapability() {
-		return false, cur.Cur
+		return false, false, cur.Cur
 	}
-	return memlockProbe(), cur.Cur
+	charged, known = memlockProbe()
+	return charged, known, cur.Cur
 }
 
-// memlockProbe creates a one-element array with a soft limit of 0: a kernel
-// that charges RLIMIT_MEMLOCK refuses it with EPERM. An EPERM also under the
-// original limit means no privilege at all, which says nothing.
-var memlockProbe = sync.OnceValue(func() bool {
+var memlock struct {
+	sync.Mutex // one probe at a time: each sets and restores the limit
+	known      bool
+	charged    bool
+}
+
+// memlockProbe answers memlockCharged once it knows; a probe that could not
+// tell is tried again by the next caller.
+func memlockProbe() (charged, known bool) {
+	memlock.Lock()
+	defer memlock.Unlock()
+	if !memlock.known {
+		memlock.charged, memlock.known = probeMemlock()
+	}
+	return memlock.charged, memlock.known
+}
+
+// probeMemlock creates a one-element array with a soft limit of 0: a kernel
+// that charges RLIMIT_MEMLOCK refuses it with EPERM, one that does not
+// creates it. An EPERM also means no privilege at all (an LSM), so the
+// probe then creates it once more with the soft limit at the hard one: not
+// at the current soft limit, which may be the very one used up. EPERM at
+// both says nothing.
+func probeMemlock() (charged, known bool) {
 	var orig unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &orig); err != nil {
-		return false
+		return false, false
 	}
-	zero := unix.Rlimit{Cur: 0, Max: orig.Max}
-	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &zero); err != nil {
-		return false
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: 0, Max: orig.Max}); err != nil {
+		return false, false
 	}
-	errno := createProbeMap()
-	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
-	if errno != unix.EPERM {
-		return false
+	switch createProbeMap() {
+	case 0:
+		return false, true
+	case unix.EPERM:
+	default:
+		return false, false
 	}
-	return createProbeMap() == 0
-})
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: orig.Max, Max: orig.Max}); err != nil {
+		return false, false
+	}
+	if createProbeMap() == 0 {
+		return true, true
+	}
+	return false, false
+}
 
 // createProbeMap creates and closes the smallest map there is.
 func createProbeMap() unix.Errno {
