@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -243,7 +244,11 @@ func (m *Map) srcStride(flags Flags, lay layout) int {
 // With UpdateAny or UpdateLock it issues exactly one BPF_MAP_UPDATE_BATCH
 // (or one BPF_MAP_UPDATE_ELEM per element, see UpdatePath); with
 // UpdateNoExist or UpdateExist one BPF_MAP_UPDATE_ELEM per element, because
-// the kernel's batch command refuses those flags.
+// the kernel's batch command refuses those flags. An element refused with
+// ENOMEM is written again, with the rest, after a pause of 1 ms doubling up
+// to 255 ms in all: maps that allocate per element (BPF_F_NO_PREALLOC, LPM
+// tries) draw on kernel caches that refill in the background, and a fast
+// batch can empty them for a moment.
 //
 // It returns the number of elements written. The kernel applies elements in
 // order and does not roll back: on error, elements [0, n) are in the map,
@@ -324,12 +329,44 @@ func (m *Map) sizeError(op, buffer string, got, want, elements int, flags Flags,
 	return e
 }
 
+// enomemRetries bounds the pauses (1 ms, doubling: 255 ms in all) before
+// a write the kernel refused with ENOMEM is reported. Maps that allocate
+// per element (BPF_F_NO_PREALLOC, LPM tries) take memory without sleeping
+// from caches the kernel refills in the background (the per-CPU
+// allocator's balance work, bpf_mem_alloc's irq_work), and a fast batch
+// can outrun the refill: seen on 6.12 with two writers into a per-CPU hash.
+// A pause lets it run. Progress starts the pauses afresh.
+const enomemRetries = 8
+
 // write applies count validated elements. keys and values hold exactly
 // those elements, in lay; base is the index of the first in the caller's
 // whole call, so that a fault names the element as the caller counts it.
-// It is the single dispatch point between the batch command, the
-// per-element path and the re-layout of per-CPU values.
+// The elements from one refused with ENOMEM are written again after a
+// pause; any other failure ends the write.
 func (m *Map) write(fd *sys.FD, keys, values []byte, count, base int, flags Flags, lay layout) (int, fault) {
+	ks, vs := int(m.info.KeySize), len(values)/count
+	done, pause, tries := 0, time.Millisecond, 0
+	for {
+		n, f := m.writeOnce(fd, keys[done*ks:], values[done*vs:], count-done, base+done, flags, lay)
+		done += n
+		if f.errno != unix.ENOMEM || tries == enomemRetries {
+			if f.errno == unix.ENOMEM {
+				f.hint += fmt.Sprintf(", still after %d pauses of %v in all", enomemRetries, pause-time.Millisecond)
+			}
+			return done, f
+		}
+		if n > 0 {
+			pause, tries = time.Millisecond, 0
+		}
+		time.Sleep(pause)
+		pause, tries = 2*pause, tries+1
+	}
+}
+
+// writeOnce is write without retries. It is the single dispatch point
+// between the batch command, the per-element path and the re-layout of
+// per-CPU values.
+func (m *Map) writeOnce(fd *sys.FD, keys, values []byte, count, base int, flags Flags, lay layout) (int, fault) {
 	switch {
 	case lay == unpaddedPerCPU:
 		return m.writeRelaid(fd, keys, values, count, base, flags, m.padInto)

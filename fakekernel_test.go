@@ -40,9 +40,18 @@ func TestErrnoMapping(t *testing.T) {
 		{Hash, unix.ENOMEM, UpdateAny, nil, "out of memory"},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.typ, errnoName(tc.errno)), func(t *testing.T) {
+			// Element 1 fails, however often it is written again (ENOMEM
+			// is retried).
+			calls := 0
 			f := &fakeKernel{
-				batch: func(a decodedBatch) (uint32, unix.Errno) { return 1, tc.errno },
-				elem:  func(i int) unix.Errno { return map[bool]unix.Errno{true: tc.errno}[i == 1] },
+				batch: func(a decodedBatch) (uint32, unix.Errno) {
+					if a.Count == 0 { // the library's probe for the command
+						return 0, 0
+					}
+					calls++
+					return map[bool]uint32{true: 1}[calls == 1], tc.errno
+				},
+				elem: func(i int) unix.Errno { return map[bool]unix.Errno{true: tc.errno}[i >= 1] },
 			}
 			m := newFakeMap(t, fakeInfo(tc.typ, 4, 4, 10), f)
 			n, err := m.UpdateBatch(make([]byte, 12), make([]byte, 12), tc.flags)
@@ -184,3 +193,57 @@ func heapBytes(n int) []byte {
 	heapSink = append(heapSink, b)
 	return b
 }
+
+// ENOMEM from a map that allocates per element can be the kernel's
+// allocator caches running dry for a moment: the rest of the batch is
+// written again after a pause, and only a lasting ENOMEM is reported, with
+// the count of what was written.
+func TestENOMEMIsRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int // answers of ENOMEM before the kernel accepts the rest
+		n        int
+		retries  int
+	}{
+		{"passing", 3, 4, 3},
+		{"lasting", 1 << 30, 1, enomemRetries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var starts []uint64
+			f := &fakeKernel{batch: func(a decodedBatch) (uint32, unix.Errno) {
+				if a.Count == 0 { // the library's probe for the command
+					return 0, 0
+				}
+				starts = append(starts, a.Keys)
+				if len(starts) == 1 {
+					return 1, unix.ENOMEM // element 0 written, element 1 refused
+				}
+				if len(starts) <= tc.failures {
+					return 0, unix.ENOMEM
+				}
+				return a.Count, 0
+			}}
+			m := newFakeMap(t, fakeInfo(Hash, 4, 4, 10), f)
+			keys := make([]byte, 16)
+			heapKeys = keys // on the heap: a stack copy would move its address between calls
+			n, err := m.UpdateBatch(keys, make([]byte, 16), UpdateAny)
+			if n != tc.n || len(starts) != tc.retries+1 {
+				t.Fatalf("n = %d after %d calls (err %v); want %d after %d", n, len(starts), err, tc.n, tc.retries+1)
+			}
+			for _, start := range starts[1:] {
+				if start != addr(keys[4:]) {
+					t.Fatalf("a retry started at key offset %d, want 4 (the refused element)", start-addr(keys))
+				}
+			}
+			var be *BatchError
+			switch {
+			case tc.n == 4 && err != nil:
+				t.Fatalf("err = %v after the kernel accepted the rest", err)
+			case tc.n < 4 && (!errors.As(err, &be) || be.Errno != unix.ENOMEM || be.Index != 1 || !strings.Contains(err.Error(), "still after 8 pauses of 255ms")):
+				t.Fatalf("err = %v; want ENOMEM at element 1 saying it was retried", err)
+			}
+		})
+	}
+}
+
+var heapKeys []byte
