@@ -338,21 +338,24 @@ func (m *Map) sizeError(op, buffer string, got, want, elements int, flags Flags,
 // A pause lets it run. Progress starts the pauses afresh.
 const enomemRetries = 8
 
+// enomemPauses is the time write pauses before it reports an ENOMEM.
+const enomemPauses = (1<<enomemRetries - 1) * time.Millisecond
+
 // write applies count validated elements. keys and values hold exactly
 // those elements, in lay; base is the index of the first in the caller's
 // whole call, so that a fault names the element as the caller counts it.
 // The elements from one refused with ENOMEM are written again after a
 // pause; any other failure ends the write.
 func (m *Map) write(fd *sys.FD, keys, values []byte, count, base int, flags Flags, lay layout) (int, fault) {
+	if count == 0 {
+		return 0, fault{}
+	}
 	ks, vs := int(m.info.KeySize), len(values)/count
 	done, pause, tries := 0, time.Millisecond, 0
 	for {
 		n, f := m.writeOnce(fd, keys[done*ks:], values[done*vs:], count-done, base+done, flags, lay)
 		done += n
 		if f.errno != unix.ENOMEM || tries == enomemRetries {
-			if f.errno == unix.ENOMEM {
-				f.hint += fmt.Sprintf(", still after %d pauses of %v in all", enomemRetries, pause-time.Millisecond)
-			}
 			return done, f
 		}
 		if n > 0 {

@@ -66,6 +66,9 @@ func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, ind
 	case unix.EBUSY, unix.EAGAIN:
 		return "a BPF program held the bucket lock on this CPU; retry"
 	case unix.ENOMEM:
+		if doneVerb(op) == "written" { // write retries ENOMEM before it reports one
+			return fmt.Sprintf("the kernel ran out of memory for the element, still after %v of pauses", enomemPauses)
+		}
 		return "the kernel ran out of memory for the element"
 	}
 	return ""
