@@ -68,32 +68,31 @@ func (s *Set) Len() int { return len(s.keys) / s.size }
 
 // Find returns the index of key, or -1.
 func (s *Set) Find(key []byte) int {
-	tag, h := s.hash(key)
-	mask := uint64(len(s.slots) - 1)
-	for ; ; h = (h + 1) & mask {
-		sl := &s.slots[h]
-		if sl.idx == 0 {
-			return -1
-		}
-		if sl.tag == tag && (s.size <= 8 || bytes.Equal(s.key(int(sl.idx-1)), key)) {
-			return int(sl.idx - 1)
-		}
-	}
+	i, _, _ := s.probe(key)
+	return i
 }
 
 // insert adds key i, or returns the index of an equal key already there.
 func (s *Set) insert(i int) int {
-	key := s.key(i)
+	found, empty, tag := s.probe(s.key(i))
+	if found < 0 {
+		*empty = slot{tag: tag, idx: uint32(i + 1)}
+	}
+	return found
+}
+
+// probe returns the index of key, or -1, the empty slot where key belongs
+// and its tag.
+func (s *Set) probe(key []byte) (int, *slot, uint64) {
 	tag, h := s.hash(key)
 	mask := uint64(len(s.slots) - 1)
 	for ; ; h = (h + 1) & mask {
 		sl := &s.slots[h]
 		if sl.idx == 0 {
-			*sl = slot{tag: tag, idx: uint32(i + 1)}
-			return -1
+			return -1, sl, tag
 		}
 		if sl.tag == tag && (s.size <= 8 || bytes.Equal(s.key(int(sl.idx-1)), key)) {
-			return int(sl.idx - 1)
+			return int(sl.idx - 1), nil, tag
 		}
 	}
 }
