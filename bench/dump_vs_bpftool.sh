@@ -33,7 +33,7 @@ cleanup() { umount "$fs" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 bb=$work/bpfbatch
-go build -o "$bb" ./cmd/bpfbatch
+(cd cmd/bpfbatch && go build -o "$bb" .)
 
 echo "## Setup"
 echo
