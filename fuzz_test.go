@@ -117,7 +117,15 @@ func FuzzReadValidation(f *testing.F) {
 		fk := &fakeKernel{}
 		m := newFakeMap(t, fakeInfo(typ, uint32(keySize), uint32(valueSize), 1000), fk)
 		ks, stride := int(keySize), m.ValueStrideFor(Flags(flags))
+		// The Cursor first walks a hash map with 4-byte keys (its buffers
+		// then fit that map), and is Reset for m: nothing the kernel writes
+		// for m may land in memory sized for the other map.
 		var c Cursor
+		prev := newFakeMap(t, fakeInfo(Hash, 4, 8, 1000), &fakeKernel{})
+		if _, err := prev.LookupBatch(&c, make([]byte, 4), make([]byte, 8), UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+		c.Reset()
 		// next takes the fake's next answer from answers, 8 bits a call:
 		// 2 for the errno, 6 for the count it writes back.
 		next := func() (uint32, unix.Errno) {

@@ -165,9 +165,10 @@ func (m *Map) readBatch(fd *sys.FD, c *Cursor, keys, values []byte, max int, fla
 // values. ENOENT (the end) is success with c done; the count that comes
 // with it is the last partial batch.
 func (c *Cursor) call(fd *sys.FD, keys, values []byte, count int, flags Flags, del bool) (int, unix.Errno) {
-	if c.batch == nil {
-		c.batch = make([]byte, max(4, int(c.m.info.KeySize))) // u32 bucket, or a key
-	}
+	// The kernel writes out_batch (a u32 bucket, or a key) at every call:
+	// size it for this map now, whatever walk the Cursor served before a
+	// Reset.
+	c.batch = grow(c.batch, max(4, int(c.m.info.KeySize)))
 	attr := newBatchAttr(fd, keys, values, count, flags)
 	if c.began {
 		attr.InBatch = sys.SlicePointer(c.batch)

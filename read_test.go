@@ -485,3 +485,49 @@ func TestReadAndDeleteOnATypeWithoutBatch(t *testing.T) {
 		t.Fatalf("Count = %d, %v; want 1", c, err)
 	}
 }
+
+// A Cursor Reset after a walk of a map with small keys walks a map with
+// bigger keys: its kernel cursor (out_batch, which the kernel writes with
+// key_size bytes for an LPM trie) is sized for the map it walks now.
+func TestCursorResetWalksAMapWithBiggerKeys(t *testing.T) {
+	small := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := UpdateBatchOf(small, []uint32{1, 2, 3}, []uint64{1, 2, 3}, UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	trie := createMap(t, MapSpec{Type: LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 256, Flags: noPrealloc})
+	const n = 100
+	keys := make([]byte, n*20)
+	for i := range n {
+		k := keys[i*20 : (i+1)*20]
+		binary.NativeEndian.PutUint32(k, 128)
+		binary.BigEndian.PutUint64(k[4:], 0x20010db8_00000000)
+		binary.BigEndian.PutUint64(k[12:], uint64(i)*0x9e3779b97f4a7c15)
+	}
+	if _, err := trie.UpdateBatch(keys, make([]byte, n*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	var c Cursor
+	if _, err := small.LookupBatch(&c, make([]byte, 64*4), make([]byte, 64*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	kb, vb := make([]byte, 7*20), make([]byte, 7*8)
+	var gotKeys, gotValues [][]byte
+	for {
+		got, err := trie.LookupBatch(&c, kb, vb, UpdateAny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			break
+		}
+		if len(gotKeys) > n {
+			t.Fatalf("the walk returned more than the %d prefixes the trie holds", n)
+		}
+		for i := range got {
+			gotKeys = append(gotKeys, bytes.Clone(kb[i*20:(i+1)*20]))
+			gotValues = append(gotValues, bytes.Clone(vb[i*8:(i+1)*8]))
+		}
+	}
+	checkWalk(t, trie, keys, gotKeys, gotValues)
+}
