@@ -44,6 +44,20 @@ var (
 	// flags the operation or map cannot take. Returned before any syscall.
 	ErrInvalidFlags = errors.New("invalid flags")
 
+	// ErrInvalidArgument: a call refused before any syscall for a reason
+	// that is not a size (*SizeError), a flag (ErrInvalidFlags) or a type
+	// (ErrInvalidType): a nil or foreign Cursor, a negative Workers, Chunk
+	// or Batch, a count above the kernel's u32, duplicate keys given to
+	// Sync, an array index or LPM prefix length the map cannot hold, empty
+	// input to Sync without AllowEmpty. Nothing was written.
+	ErrInvalidArgument = errors.New("invalid argument")
+
+	// ErrEvicted: a call that promised a map's contents (Sync) found,
+	// verifying afterwards, that the kernel evicted some of what it wrote:
+	// LRU maps evict before they are full. The error says how many input
+	// keys are missing.
+	ErrEvicted = errors.New("evicted by the kernel")
+
 	// ErrInvalidType: UpdateBatchOf was given a key or value type the
 	// kernel cannot copy as raw bytes: it holds pointers.
 	// Returned before any syscall.

@@ -124,12 +124,27 @@ func (m *Map) diff(keys, values []byte, opts SyncOptions) (syncDiff, error) {
 		if opts.Workers < 0 || opts.Chunk < 0 {
 			return 0, fmt.Errorf("bpfbatch: %s on %s: Chunk %d and Workers %d must not be negative", op, m.info.describe(), opts.Chunk, opts.Workers)
 		}
-		return m.checkWrite(fd, keys, values, UpdateAny, kernelLayout)
+		count, err := m.checkWrite(fd, keys, values, UpdateAny, kernelLayout)
+		if err != nil {
+			return 0, err
+		}
+		return count, m.checkSyncKeys(keys[:count*int(m.info.KeySize)])
 	})
 	if err != nil {
 		return syncDiff{}, err
 	}
 	ks, stride := int(m.info.KeySize), m.stride
+	lpm := m.info.Type == LPMTrie
+	inKeys := keys[:count*ks]
+	if lpm {
+		// The trie compares prefixes, not bytes: 10.0.0.1/8 in the map is
+		// the input's 10.0.0.0/8, to be left alone or updated in place,
+		// never deleted and added again.
+		inKeys = make([]byte, count*ks)
+		for i := range count {
+			prefixKey(inKeys[i*ks:(i+1)*ks], keys[i*ks:(i+1)*ks])
+		}
+	}
 	// The walk (mostly kernel time) runs on a goroutine of its own, beside
 	// the grouping of the input and of the map's elements into parts small
 	// enough that each part's index stays in cache: a lookup in an index of
@@ -141,17 +156,18 @@ func (m *Map) diff(keys, values []byte, opts SyncOptions) (syncDiff, error) {
 		want = innerMapIDs(values) // the map holds inner map IDs, the input fds
 	}
 	parts := keyset.NewPartitions(count)
-	in := partition(keys[:count*ks], want[:count*stride], ks, stride, parts)
+	in := partition(inKeys, want[:count*stride], ks, stride, parts)
 	mapKeys, mapValues := make([][]byte, parts.Count()), make([][]byte, parts.Count())
 	perPart := count/parts.Count() + count/parts.Count()/4 + 16 // the map is mostly the input
 	for p := range mapKeys {
 		mapKeys[p] = make([]byte, 0, perPart*ks)
 		mapValues[p] = make([]byte, 0, perPart*stride)
 	}
+	scratch := make([]byte, ks)
 	for ch := range walk.chunks {
 		for e := range ch.n {
 			key := ch.keys[e*ks : (e+1)*ks]
-			p := parts.Of(key)
+			p := parts.Of(m.compareKey(scratch, key))
 			mapKeys[p] = append(mapKeys[p], key...)
 			mapValues[p] = append(mapValues[p], ch.values[e*stride:(e+1)*stride]...)
 		}
@@ -224,9 +240,10 @@ func (m *Map) joinPart(j *partJoin, set *keyset.Set, in *partitioned, p int, mk,
 		}
 		return
 	}
+	scratch := make([]byte, ks)
 	for e := range len(mk) / ks {
 		key, value := mk[e*ks:(e+1)*ks], mv[e*stride:(e+1)*stride]
-		i := set.Find(key)
+		i := set.Find(m.compareKey(scratch, key))
 		if i < 0 {
 			if m.info.Type.canDelete() || !allZeroBytes(value) {
 				j.stale = append(j.stale, key...) // to delete, or an array element to zero
@@ -245,6 +262,55 @@ func (m *Map) joinPart(j *partJoin, set *keyset.Set, in *partitioned, p int, mk,
 			j.write = append(j.write, g)
 		}
 	}
+}
+
+// checkSyncKeys refuses, before anything is written, keys the map cannot
+// hold: an array index >= max_entries, an LPM prefix length longer than the
+// key's address. The kernel would refuse them only after Sync had deleted
+// or zeroed the stale elements.
+func (m *Map) checkSyncKeys(keys []byte) error {
+	ks := int(m.info.KeySize)
+	for i := range len(keys) / ks {
+		key := keys[i*ks : (i+1)*ks]
+		switch {
+		case m.info.Type.isArray():
+			if idx := binary.NativeEndian.Uint32(key); idx >= m.info.MaxEntries {
+				return fmt.Errorf("bpfbatch: sync on %s: %w: element %d: index %d >= max_entries %d; nothing was written", m.info.describe(), ErrInvalidArgument, i, idx, m.info.MaxEntries)
+			}
+		case m.info.Type == LPMTrie && ks > 4:
+			if plen, bits := binary.NativeEndian.Uint32(key), 8*(ks-4); plen > uint32(bits) {
+				return fmt.Errorf("bpfbatch: sync on %s: %w: element %d: prefix length %d exceeds the %d address bits of the key; nothing was written", m.info.describe(), ErrInvalidArgument, i, plen, bits)
+			}
+		}
+	}
+	return nil
+}
+
+// compareKey returns key as Sync compares it: for an LPM trie the prefix,
+// host bits cleared, written to scratch; for other maps key itself.
+func (m *Map) compareKey(scratch, key []byte) []byte {
+	if m.info.Type != LPMTrie {
+		return key
+	}
+	prefixKey(scratch, key)
+	return scratch
+}
+
+// prefixKey writes to dst the LPM trie key src (struct bpf_lpm_trie_key: a
+// native-order u32 prefixlen, then the address) with the address bits past
+// prefixlen cleared: the kernel's longest_prefix_match ignores them.
+func prefixKey(dst, src []byte) {
+	copy(dst, src)
+	if len(src) <= 4 {
+		return
+	}
+	addr := dst[4:]
+	plen := min(int(binary.NativeEndian.Uint32(src)), 8*len(addr))
+	if rem := plen % 8; rem != 0 {
+		addr[plen/8] &= byte(0xff << (8 - rem))
+		plen += 8 - rem
+	}
+	clear(addr[plen/8:])
 }
 
 // partitioned is the input grouped by part: part p's elements are

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,4 +297,80 @@ func TestReplaceInner(t *testing.T) {
 	if _, err := ReplaceInner(old, slot, innerSpec, nil, nil); !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("ReplaceInner on a hash = %v", err)
 	}
+}
+
+// lpm4 is an IPv4 LPM trie key: prefixlen, then the address.
+func lpm4(plen uint32, a, b, c, d byte) []byte {
+	return append(binary.NativeEndian.AppendUint32(nil, plen), a, b, c, d)
+}
+
+// An LPM trie compares prefixes, not bytes: a prefix held with host bits set
+// (10.0.0.1/8, as another tool may write it) is the input's 10.0.0.0/8. Sync
+// leaves it alone when the value is equal, updates it in place when not, and
+// never deletes it, not even for a moment: between Sync's deletes and its
+// writes (Progress is called there) an address under it still matches.
+func TestSyncComparesLPMKeysAsPrefixes(t *testing.T) {
+	m := createMap(t, MapSpec{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 16, Flags: noPrealloc})
+	held := slices.Concat(lpm4(8, 10, 0, 0, 1), lpm4(16, 192, 168, 7, 7), lpm4(32, 1, 2, 3, 4))
+	if _, err := m.UpdateBatch(held, u64s(1, 2, 3), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	input := slices.Concat(lpm4(8, 10, 0, 0, 0), lpm4(16, 192, 168, 0, 0))
+	host := lpm4(32, 10, 5, 5, 5) // an address under 10.0.0.0/8
+	stillMatches := func(int, int) {
+		if _, err := testutil.Lookup(m.FD(), host, 8); err != nil {
+			t.Errorf("during Sync, 10.5.5.5 matches no prefix (%v): the /8 was deleted", err)
+		}
+	}
+	stats, err := m.Sync(context.Background(), input, u64s(1, 22), SyncOptions{DryRun: true})
+	if want := (SyncStats{Changed: 1, Deleted: 1, Unchanged: 1}); err != nil || stats != want {
+		t.Fatalf("dry run = %v, %v; want %v", stats, err, want)
+	}
+	stats, err = m.Sync(context.Background(), input, u64s(1, 22), SyncOptions{Progress: stillMatches})
+	if want := (SyncStats{Changed: 1, Deleted: 1, Unchanged: 1}); err != nil || stats != want {
+		t.Fatalf("Sync = %v, %v; want %v", stats, err, want)
+	}
+	for _, c := range []struct {
+		key  []byte
+		want uint64
+	}{{host, 1}, {lpm4(32, 192, 168, 9, 9), 22}} {
+		v, err := testutil.Lookup(m.FD(), c.key, 8)
+		if err != nil || binary.NativeEndian.Uint64(v) != c.want {
+			t.Fatalf("lookup %v = %x, %v; want %d", c.key, v, err, c.want)
+		}
+	}
+	checkMissing(t, m, lpm4(32, 1, 2, 3, 4))
+	// Two input keys for one prefix are duplicates.
+	_, err = m.Sync(context.Background(), slices.Concat(lpm4(8, 10, 0, 0, 0), lpm4(8, 10, 9, 9, 9)), u64s(1, 2), SyncOptions{})
+	if err == nil || !strings.Contains(err.Error(), "element 1 repeats element 0") {
+		t.Fatalf("Sync with 10.0.0.0/8 and 10.9.9.9/8 = %v; want a repeated key", err)
+	}
+}
+
+// Keys the map cannot hold are refused before the first write, as
+// duplicates are: the kernel would refuse them only after the stale
+// elements were deleted or zeroed.
+func TestSyncRefusesKeysTheMapCannotHold(t *testing.T) {
+	t.Run("array index", func(t *testing.T) {
+		m := createMap(t, MapSpec{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+		if _, err := m.UpdateBatch(u32s(0, 1, 2, 3), u64s(5, 6, 7, 8), UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.Sync(context.Background(), u32s(0, 4), u64s(1, 1), SyncOptions{})
+		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "element 1: index 4 >= max_entries 4") {
+			t.Fatalf("Sync with index 4 of 4 = %v", err)
+		}
+		checkWritten(t, m, u32s(0, 1, 2, 3), u64s(5, 6, 7, 8), nil)
+	})
+	t.Run("prefix length", func(t *testing.T) {
+		m := createMap(t, MapSpec{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 4, Flags: noPrealloc})
+		if _, err := m.UpdateBatch(lpm4(8, 10, 0, 0, 0), u64s(5), UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.Sync(context.Background(), lpm4(33, 1, 1, 1, 1), u64s(1), SyncOptions{})
+		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "prefix length 33") {
+			t.Fatalf("Sync with a /33 = %v", err)
+		}
+		checkWritten(t, m, lpm4(8, 10, 0, 0, 0), u64s(5), nil)
+	})
 }
