@@ -88,7 +88,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	written, err := m.UpdateBatchWith(ctx, wkeys, wvalues, BatchOptions{
 		Workers:  opts.Workers,
 		Chunk:    opts.Chunk,
-		Progress: func(w int) { progress(deleted + w) },
+		Progress: func(w int) { progress(d.stats.Deleted + w) }, // every stale key is done: deleted, or gone already
 	})
 	if err != nil {
 		return d.stats, fmt.Errorf("bpfbatch: sync %s: %d stale elements deleted, %d of %d new and changed elements written: %w", m.info.describe(), deleted, written, len(d.write), err)
@@ -485,11 +485,11 @@ func (m *Map) deleteStale(ctx context.Context, d syncDiff, chunk int, progress f
 		switch {
 		case !r.f.failed():
 		case r.f.errno == unix.ENOENT && r.f.index >= 0:
-			pos++ // gone already
+			pos++ // gone already: done too, for Progress
 		default:
 			return done, m.elemError(r.f, 0, total, done, nil)
 		}
-		progress(done)
+		progress(pos)
 	}
 	return done, nil
 }

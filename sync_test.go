@@ -374,3 +374,29 @@ func TestSyncRefusesKeysTheMapCannotHold(t *testing.T) {
 		checkWritten(t, m, lpm4(8, 10, 0, 0, 0), u64s(5), nil)
 	})
 }
+
+// Progress reaches its total when a stale key was deleted by someone else
+// before Sync's delete reached it: that key is done too.
+func TestSyncProgressReachesTotalWhenAWriterDeletedAStaleKey(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3, 4), u64s(1, 2, 3, 4), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	var calls, last, total int
+	progress := func(done, all int) {
+		if calls++; calls == 1 {
+			// The first stale key is deleted; delete the others under Sync.
+			for _, k := range []uint32{2, 3, 4} {
+				testutil.Delete(m.FD(), binary.NativeEndian.AppendUint32(nil, k))
+			}
+		}
+		last, total = done, all
+	}
+	stats, err := m.Sync(context.Background(), u32s(1, 5), u64s(1, 5), SyncOptions{Chunk: 1, Progress: progress})
+	if err != nil || stats != (SyncStats{Added: 1, Deleted: 3, Unchanged: 1}) {
+		t.Fatalf("Sync = %v, %v", stats, err)
+	}
+	if last != 4 || total != 4 {
+		t.Fatalf("Progress ended at %d of %d, want 4 of 4", last, total)
+	}
+}
