@@ -102,3 +102,8 @@ func (t MapType) hashCursor() bool {
 	}
 	return false
 }
+
+// evicts reports whether the kernel may evict elements of the type to make
+// room for a write (bpf_lru_pop_free), so that a successful write does not
+// mean the map holds what was written.
+func (t MapType) evicts() bool { return t == LRUHash || t == LRUPerCPUHash }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfbatch/bpfbatch/internal/cpus"
 	"github.com/bpfbatch/bpfbatch/internal/keyset"
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
@@ -54,9 +55,19 @@ func (s SyncStats) String() string {
 // inner map of the given fd with the one the map holds. Keys compare as
 // bytes: an LPM trie key with host bits set is another key.
 //
-// Duplicate keys in the input, a bad layout, and map types without keys
-// are errors before any write. On error, the message says how many deletes
-// and writes were done.
+// Duplicate keys in the input, a bad layout, keys the map cannot hold (an
+// array index >= max_entries, an LPM prefix longer than its address) and
+// map types without keys are errors before any write. On error, the message
+// says how many deletes and writes were done.
+//
+// LRU maps (LRUHash, LRUPerCPUHash) evict before they are full, and the
+// kernel reports the write that evicted as a success. So on those Sync
+// checks afterwards that the map kept what it wrote (every input key, when
+// the input is bigger than EvictionFreeSize) and returns an error wrapping
+// ErrEvicted with the number missing. An input of at most
+// EvictionFreeSize() keys — max_entries - 128 x PossibleCPUs(), or
+// max_entries/PossibleCPUs() - 1 with BPF_F_NO_COMMON_LRU — is never
+// evicted by Sync's own writes.
 //
 // Sync is not atomic. While BPF programs (or other processes) also write
 // the map, it promises this, and no more: every key in keys holds its value
@@ -93,7 +104,84 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	if err != nil {
 		return d.stats, fmt.Errorf("bpfbatch: sync %s: %d stale elements deleted, %d of %d new and changed elements written: %w", m.info.describe(), deleted, written, len(d.write), err)
 	}
+	if m.info.Type.evicts() {
+		return d.stats, m.checkNotEvicted(keys, d.write)
+	}
 	return d.stats, nil
+}
+
+// lruLocalFree is LOCAL_FREE_TARGET in kernel/bpf/bpf_lru_list.c: an LRU
+// map's CPU takes this many free nodes at a time from the map's common
+// list, and when fewer are left there it evicts to make up the difference,
+// even though other CPUs' lists still hold free nodes.
+const lruLocalFree = 128
+
+// EvictionFreeSize returns how many elements an LRU map (LRUHash,
+// LRUPerCPUHash) can hold without a write from user space evicting one:
+// max_entries - 128 x PossibleCPUs() (each CPU may hold 128 free nodes
+// back), or with BPF_F_NO_COMMON_LRU, where every CPU has its own
+// max_entries/PossibleCPUs() nodes and one writer may run on any of them,
+// max_entries/PossibleCPUs() - 1 (an update of an existing key takes a new
+// node before it frees the old). Other map types do not evict: their
+// max_entries. The result may be 0.
+func (m *Map) EvictionFreeSize() int {
+	if m == nil {
+		return 0
+	}
+	entries := int(m.info.MaxEntries)
+	if !m.info.Type.evicts() {
+		return entries
+	}
+	n, err := cpus.Possible()
+	if err != nil || n < 1 {
+		n = 1
+	}
+	if m.info.Flags&unix.BPF_F_NO_COMMON_LRU != 0 {
+		return max(0, entries/n-1)
+	}
+	return max(0, entries-lruLocalFree*n)
+}
+
+// checkNotEvicted verifies, after a Sync of keys into an LRU map, that the
+// kernel kept what was written: the elements written (write), or, when the
+// input is too big for the map to hold without evicting, every input key
+// (an eviction may take an unchanged one). Missing keys are ErrEvicted.
+func (m *Map) checkNotEvicted(keys []byte, write []int) error {
+	ks := int(m.info.KeySize)
+	count := len(keys) / ks
+	check := write
+	if count > m.EvictionFreeSize() {
+		check = make([]int, count) // every input key
+		for i := range check {
+			check[i] = i
+		}
+	}
+	type result struct{ missing, first int }
+	r, err := withFD(m, "sync", func(fd *sys.FD) (result, error) {
+		r := result{first: -1}
+		value := make([]byte, m.stride)
+		for _, i := range check {
+			attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
+			switch errno := sys.MapLookupElem(&attr); errno {
+			case 0:
+			case unix.ENOENT:
+				if r.missing++; r.first < 0 {
+					r.first = i
+				}
+			default:
+				return r, m.elemError(m.newFault(fd, opLookupElem, errno, UpdateAny, i), UpdateAny, 1, 0, nil)
+			}
+		}
+		return r, nil
+	})
+	if err != nil {
+		return fmt.Errorf("bpfbatch: sync %s: everything was written; verifying that the LRU map kept it: %w", m.info.describe(), err)
+	}
+	if r.missing == 0 {
+		return nil
+	}
+	return fmt.Errorf("bpfbatch: sync %s: %w: %d of the %d input keys checked after writing are missing (the first: element %d, key %x): an LRU map evicts before it is full; this one holds up to %d elements without evicting (max_entries %d), the input has %d",
+		m.info.describe(), ErrEvicted, r.missing, len(check), r.first, keys[r.first*ks:(r.first+1)*ks], m.EvictionFreeSize(), m.info.MaxEntries, count)
 }
 
 // syncDiff is what one walk of the map found against the input.

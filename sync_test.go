@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -399,4 +402,98 @@ func TestSyncProgressReachesTotalWhenAWriterDeletedAStaleKey(t *testing.T) {
 	if last != 4 || total != 4 {
 		t.Fatalf("Progress ended at %d of %d, want 4 of 4", last, total)
 	}
+}
+
+// presentKeys counts the keys (of ks bytes) a raw lookup finds in m.
+func presentKeys(t *testing.T, m *Map, keys []byte) int {
+	t.Helper()
+	ks, n := int(m.Info().KeySize), 0
+	for i := range len(keys) / ks {
+		_, err := testutil.Lookup(m.FD(), keys[i*ks:(i+1)*ks], m.ValueStride())
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, unix.ENOENT):
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+var evictedCount = regexp.MustCompile(`(\d+) of the (\d+) input keys checked after writing are missing`)
+
+// checkEvictionReport asserts that a Sync into an LRU map returned nil
+// exactly when every input key is in the map afterwards (read back with raw
+// lookups), and otherwise ErrEvicted with the number missing.
+func checkEvictionReport(t *testing.T, m *Map, keys []byte, err error) (missing int) {
+	t.Helper()
+	missing = len(keys)/int(m.Info().KeySize) - presentKeys(t, m, keys)
+	if missing == 0 {
+		if err != nil {
+			t.Fatalf("every input key is in the map, Sync = %v", err)
+		}
+		return 0
+	}
+	if !errors.Is(err, ErrEvicted) {
+		t.Fatalf("%d input keys are missing, Sync = %v; want ErrEvicted", missing, err)
+	}
+	if got := evictedCount.FindStringSubmatch(err.Error()); got == nil || got[1] != strconv.Itoa(missing) {
+		t.Fatalf("%d input keys are missing, the error says %q", missing, err)
+	}
+	return missing
+}
+
+// LRU maps evict before they are full, and a successful write does not say
+// so: Sync checks what the map kept and reports ErrEvicted with the count,
+// and an input of at most EvictionFreeSize() keys is never evicted by
+// Sync's own writes (new keys, then every value changed), on every kernel.
+func TestSyncVerifiesWhatAnLRUMapKept(t *testing.T) {
+	for _, spec := range []MapSpec{
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 2000},
+		{Type: LRUPerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 2000},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 2000, Flags: unix.BPF_F_NO_COMMON_LRU},
+	} {
+		t.Run(specName(spec)+fmt.Sprintf("/flags=%#x", spec.Flags), func(t *testing.T) {
+			m := createMap(t, spec)
+			rng := rand.New(rand.NewPCG(3, uint64(spec.Flags)))
+			safe := m.EvictionFreeSize()
+			if cpus, _ := PossibleCPUs(); spec.Flags != 0 && safe != 2000/cpus-1 || spec.Flags == 0 && safe != 2000-128*cpus {
+				t.Fatalf("EvictionFreeSize = %d with %d possible CPUs", safe, cpus)
+			}
+			keys := testKeys(m, int(spec.MaxEntries), rng)
+			values := testValues(t, m, int(spec.MaxEntries), rng, false, nil)
+			ks, stride := int(spec.KeySize), m.ValueStride()
+			for round := range 3 {
+				for i := range safe {
+					values[i*stride] = byte(round) // every value changes
+				}
+				_, err := m.Sync(context.Background(), keys[:safe*ks], values[:safe*stride], SyncOptions{Workers: 2})
+				if err != nil || presentKeys(t, m, keys[:safe*ks]) != safe {
+					t.Fatalf("round %d: Sync of %d keys (EvictionFreeSize) = %v, %d present", round, safe, err, presentKeys(t, m, keys[:safe*ks]))
+				}
+			}
+			// max_entries keys cannot all stay.
+			_, err := m.Sync(context.Background(), keys, values, SyncOptions{})
+			if missing := checkEvictionReport(t, m, keys, err); missing == 0 {
+				t.Fatalf("all %d keys of a full LRU map stayed: the test shows nothing", spec.MaxEntries)
+			}
+		})
+	}
+}
+
+// The case of the report: a 3-entry LRU per-CPU map whose 3 values change,
+// again and again: every Sync either succeeded with all 3 keys in the map or
+// said how many were evicted.
+func TestSyncReportsEvictionOfChangedValues(t *testing.T) {
+	m := createMap(t, MapSpec{Type: LRUPerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 3})
+	keys := u32s(1, 2, 3)
+	values := make([]byte, 3*m.ValueStride())
+	evicted := 0
+	for round := range 50 {
+		values[0], values[m.ValueStride()], values[2*m.ValueStride()] = byte(round), byte(round), byte(round)
+		// Writers on both CPUs draw on both CPUs' free lists.
+		_, err := m.Sync(context.Background(), keys, values, SyncOptions{Workers: 2, Chunk: 1})
+		evicted += checkEvictionReport(t, m, keys, err)
+	}
+	t.Logf("kernel %s: %d keys evicted in 50 rounds", testutil.KernelRelease(), evicted)
 }
