@@ -3,9 +3,12 @@ package bpfbatch
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -279,5 +282,146 @@ func TestErrnoWithoutCapBPF(t *testing.T) {
 	}
 	if v, err := lookupU64(t, m, 1); r.n != 1 || err != nil || v != 7 {
 		t.Fatalf("UpdateBatch without CAP_BPF through an existing fd = %d, lookup %d, %v", r.n, v, err)
+	}
+}
+
+// onThreadAs runs f on an OS thread of its own whose credentials are uid
+// and gid, with no capabilities (setresuid from root drops them): what a
+// process run as that user can do. The thread is never given back to the
+// runtime.
+func onThreadAs(t *testing.T, uid, gid int, f func()) {
+	t.Helper()
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		// Raw syscalls change this thread only (syscall.Setuid changes all).
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); errno != 0 {
+			done <- errno
+			return
+		}
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); errno != 0 {
+			done <- errno
+			return
+		}
+		f()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A user without write permission on a pin is told the pin's mode and
+// owner, not that it lacks CAP_BPF; with the mode opened up (0666) the same
+// user opens the map and, from Linux 6.1, writes it without any capability.
+func TestOpenPinnedBlamesThePinsMode(t *testing.T) {
+	testutil.RequireKernel(t)
+	dir, err := os.MkdirTemp("", "bpfbatch-mode-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	pin := dir + "/conns"
+	if err := m.Pin(pin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var openErr error
+	onThreadAs(t, 65534, 65534, func() { _, openErr = OpenPinned(pin) })
+	for _, want := range []string{"the pin is mode 0644, owned by uid 0 gid 0", "this process (uid 65534, gid 65534) may not open it for reading and writing"} {
+		if !strings.Contains(fmt.Sprint(openErr), want) || !errors.Is(openErr, ErrPermission) {
+			t.Fatalf("OpenPinned as nobody of a 0644 pin = %v; want ErrPermission saying %q", openErr, want)
+		}
+	}
+	if strings.Contains(openErr.Error(), "CAP_BPF") {
+		t.Fatalf("the error blames CAP_BPF: %v", openErr)
+	}
+	if err := os.Chmod(pin, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var writeErr error
+	onThreadAs(t, 65534, 65534, func() {
+		var pinned *Map
+		if pinned, openErr = OpenPinned(pin); openErr == nil {
+			n, writeErr = pinned.UpdateBatch(u32s(1), u64s(2), UpdateAny)
+			pinned.Close()
+		}
+	})
+	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
+	switch {
+	case strings.TrimSpace(string(disabled)) != "0" && !testutil.KernelAtLeast(5, 11):
+		// 5.10 refuses every bpf(2) command without CAP_BPF when
+		// unprivileged BPF is disabled: then the capability is the cause.
+		if !strings.Contains(fmt.Sprint(openErr), "lacks CAP_BPF") {
+			t.Fatalf("kernel %s: OpenPinned as nobody of a 0666 pin = %v; want it to blame CAP_BPF", testutil.KernelRelease(), openErr)
+		}
+	case openErr != nil || writeErr != nil || n != 1:
+		t.Fatalf("kernel %s: as nobody, a 0666 pin: OpenPinned = %v, UpdateBatch = %d, %v", testutil.KernelRelease(), openErr, n, writeErr)
+	default:
+		checkWritten(t, m, u32s(1), u64s(2), nil)
+	}
+}
+
+// A process without CAP_BPF is not told anything about RLIMIT_MEMLOCK by
+// RemoveMemlock: its probe cannot tell whether the kernel charges it.
+func TestRemoveMemlockWithoutCapBPFSaysNothing(t *testing.T) {
+	testutil.RequireKernel(t)
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &orig); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig) })
+	memlock.Lock()
+	memlock.known = false
+	memlock.Unlock()
+	var err error
+	onThreadAs(t, 65534, 65534, func() { err = RemoveMemlock() })
+	if err != nil {
+		t.Fatalf("RemoveMemlock without CAP_BPF = %v; want nil (the probe cannot tell)", err)
+	}
+}
+
+// A process whose capabilities are only those of a user namespace (unshare
+// -U -r) is told so when it creates a map, not about RLIMIT_MEMLOCK: bpf(2)
+// asks for CAP_BPF in the initial namespace. The child process runs this
+// test again, in the namespace.
+func TestCreateMapInAUserNamespaceBlamesTheNamespace(t *testing.T) {
+	if os.Getenv("BPFBATCH_TEST_USERNS") == "1" {
+		_, err := CreateMap(MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+		fmt.Println("CreateMap:", err)
+		return
+	}
+	testutil.RequireKernel(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCreateMapInAUserNamespaceBlamesTheNamespace$")
+	cmd.Env = append(os.Environ(), "BPFBATCH_TEST_USERNS=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  unix.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child in a user namespace: %v\n%s", err, out)
+	}
+	for _, want := range []string{"EPERM", "only inside a user namespace", `uid_map "0 65534 1"`} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("CreateMap in a user namespace said:\n%s\nwant %q", out, want)
+		}
+	}
+	for _, wrong := range []string{"RLIMIT_MEMLOCK", "RemoveMemlock"} {
+		if strings.Contains(string(out), wrong) {
+			t.Fatalf("CreateMap in a user namespace blames %s:\n%s", wrong, out)
+		}
 	}
 }

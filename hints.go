@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -94,18 +95,53 @@ func permissionHint(fd *sys.FD, write bool) string {
 	return privilegeHint("a security module (LSM) denied bpf(2)")
 }
 
-// privilegeHint blames missing capabilities when the process lacks them,
-// else the other cause.
+// privilegeHint blames missing privilege when the process lacks it, else
+// the other cause.
 func privilegeHint(other string) string {
-	if !hasBPFCapability() {
-		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN): run as root or grant CAP_BPF"
+	if missing := missingPrivilege(); missing != "" {
+		return missing
 	}
 	return other
 }
 
+// missingPrivilege says what the process lacks of the privilege bpf(2)
+// asks for when unprivileged BPF is disabled, or "" when it has it.
+// Capabilities held only inside a user namespace (unshare -U -r) show in
+// the effective set but do not count: bpf(2) checks them against the
+// initial namespace.
+func missingPrivilege() string {
+	sysctl := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled"); err == nil {
+		sysctl = fmt.Sprintf(" (kernel.unprivileged_bpf_disabled = %s)", strings.TrimSpace(string(b)))
+	}
+	if m := userNamespaceMap(); m != "" {
+		return "the process holds its capabilities only inside a user namespace (uid_map " + m + "): bpf(2) needs CAP_BPF in the initial namespace" + sysctl + "; run it outside the namespace as root or with CAP_BPF"
+	}
+	if !hasBPFCapability() {
+		return "the process lacks CAP_BPF (and CAP_SYS_ADMIN)" + sysctl + ": run as root or grant CAP_BPF"
+	}
+	return ""
+}
+
+// userNamespaceMap returns the process's uid_map, trimmed, when the process
+// runs in a user namespace other than the initial one (whose map is the
+// identity over every uid), else "".
+func userNamespaceMap() string {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return "" // no /proc: cannot tell, so do not blame it
+	}
+	m := strings.Join(strings.Fields(string(b)), " ")
+	if m == "0 0 4294967295" {
+		return ""
+	}
+	return `"` + m + `"`
+}
+
 // hasBPFCapability reports whether the calling thread has CAP_BPF or
 // CAP_SYS_ADMIN in its effective set: what bpf(2) asks for when unprivileged
-// BPF is disabled (kernel.unprivileged_bpf_disabled).
+// BPF is disabled (kernel.unprivileged_bpf_disabled), if the thread runs in
+// the initial user namespace.
 func hasBPFCapability() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -113,20 +149,30 @@ func hasBPFCapability() bool {
 		return true // unknown: do not blame capabilities
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	return has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)
+	return (has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)) && userNamespaceMap() == ""
 }
 
 // createHint explains errno from BPF_MAP_CREATE.
 func createHint(errno unix.Errno) string {
 	switch errno {
 	case unix.EPERM, unix.EACCES:
-		switch charged, known, limit := memlockCharged(); {
-		case charged:
-			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)", memlockString(limit))
-		case !known && hasBPFCapability():
-			return fmt.Sprintf("RLIMIT_MEMLOCK (now %s) is used up if this kernel charges map memory to it: call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited); else a security module (LSM) denied bpf(2)", memlockString(limit))
+		if missing := missingPrivilege(); missing != "" {
+			return missing
 		}
-		return privilegeHint("a security module (LSM) denied bpf(2)")
+		charged, known, limit := memlockCharged()
+		if limit == unix.RLIM_INFINITY || known && !charged {
+			return "a security module (LSM) denied bpf(2)"
+		}
+		// Advise RemoveMemlock only to a caller that has not called it:
+		// after it, only raising the hard limit helps.
+		lift := "call bpfbatch.RemoveMemlock() first, or raise the limit (ulimit -l unlimited)"
+		if memlockRemoveCalled() {
+			lift = "raising it further needs CAP_SYS_RESOURCE (ulimit -l unlimited as root)"
+		}
+		if charged {
+			return fmt.Sprintf("this kernel charges map memory to RLIMIT_MEMLOCK (now %s) and the map needs more; %s", memlockString(limit), lift)
+		}
+		return fmt.Sprintf("RLIMIT_MEMLOCK (now %s) is used up if this kernel charges map memory to it: %s; else a security module (LSM) denied bpf(2)", memlockString(limit), lift)
 	case unix.EINVAL:
 		return "the kernel rejected the spec: check key/value sizes, max_entries and flags for this map type; LPM tries need BPF_F_NO_PREALLOC, map-in-map types a valid InnerMapFD"
 	case unix.ENOMEM:
@@ -168,7 +214,10 @@ func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool)
 			return "the directory does not exist", true
 		}
 		if errno == unix.EPERM || errno == unix.EACCES {
-			return privilegeHint("no write permission on the directory, or a security module (LSM) denied it"), false
+			if h := accessHint(dir, "the directory", unix.W_OK|unix.X_OK, "create a pin in it"); h != "" {
+				return h, false
+			}
+			return privilegeHint("a security module (LSM) denied it"), false
 		}
 		return "", false
 	}
@@ -182,7 +231,35 @@ func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool)
 		return "it is not a pinned BPF object", true
 	}
 	if errno == unix.EPERM || errno == unix.EACCES {
-		return privilegeHint("no read and write permission on the pin, or a security module (LSM) denied it"), false
+		if h := accessHint(path, "the pin", unix.R_OK|unix.W_OK, "open it for reading and writing"); h != "" {
+			return h, false // a permission error, of the file's
+		}
+		return privilegeHint("a security module (LSM) denied it"), false
 	}
 	return "", false
+}
+
+// accessHint checks the file mode and owner of path (what) against the
+// process's effective credentials, as the kernel does before BPF_OBJ_GET
+// and BPF_OBJ_PIN, and says what denies access for mode (unix.R_OK, ...),
+// or "" when the mode allows it.
+func accessHint(path, what string, mode uint32, action string) string {
+	if unix.Faccessat(unix.AT_FDCWD, path, mode, unix.AT_EACCESS) == nil {
+		return ""
+	}
+	// A directory on the way without search permission denies it too.
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if unix.Faccessat(unix.AT_FDCWD, dir, unix.X_OK, unix.AT_EACCESS) != nil {
+			path, what, action = dir, "the directory "+dir, "search it"
+		}
+		if next := filepath.Dir(dir); next == dir {
+			break
+		}
+	}
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s is mode %#o, owned by uid %d gid %d, and this process (uid %d, gid %d) may not %s: change its mode or owner (chmod, chown)",
+		what, st.Mode&0o7777, st.Uid, st.Gid, os.Geteuid(), os.Getegid(), action)
 }

@@ -27,8 +27,11 @@ import (
 // Raising the hard limit needs CAP_SYS_RESOURCE; without it RemoveMemlock
 // raises the soft limit to the hard one and returns an error that says so.
 func RemoveMemlock() error {
-	// Lifted also when the probe cannot tell: a higher limit harms nothing.
-	if charged, known, _ := memlockCharged(); known && !charged {
+	memlock.Lock()
+	memlock.removeCalled = true
+	memlock.Unlock()
+	charged, known, _ := memlockCharged()
+	if known && !charged {
 		return nil
 	}
 	unlimited := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
@@ -41,7 +44,19 @@ func RemoveMemlock() error {
 		cur.Cur = cur.Max
 		unix.Setrlimit(unix.RLIMIT_MEMLOCK, &cur)
 	}
+	if !known {
+		// Lifted as far as it goes, in case the kernel charges it; the
+		// probe could not tell (no CAP_BPF), so there is nothing to report.
+		return nil
+	}
 	return fmt.Errorf("bpfbatch: RemoveMemlock: this kernel charges BPF map memory to RLIMIT_MEMLOCK; lifting it needs CAP_SYS_RESOURCE, so it stays at the hard limit (%s): %w", memlockString(cur.Max), err)
+}
+
+// memlockRemoveCalled reports whether RemoveMemlock was called.
+func memlockRemoveCalled() bool {
+	memlock.Lock()
+	defer memlock.Unlock()
+	return memlock.removeCalled
 }
 
 // memlockCharged reports whether this kernel charges map memory to
@@ -62,6 +77,8 @@ var memlock struct {
 	sync.Mutex // one probe at a time: each sets and restores the limit
 	known      bool
 	charged    bool
+
+	removeCalled bool // the caller has been told of RemoveMemlock already
 }
 
 // memlockProbe answers memlockCharged once it knows; a probe that could not

@@ -248,7 +248,8 @@ func TestRemoveMemlock(t *testing.T) {
 	}
 	defer held.Close()
 	memlock.Lock()
-	memlock.known = false // probe afresh, in this state
+	memlock.known = false        // probe afresh, in this state
+	memlock.removeCalled = false // as in a program that has not called it
 	memlock.Unlock()
 	low := unix.Rlimit{Cur: 64 << 10, Max: orig.Max} // 64 KiB: the default at boot
 	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
