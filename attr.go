@@ -34,10 +34,10 @@ func newElemAttr(fd *sys.FD, key, value []byte, flags Flags) sys.MapElemAttr {
 	return attr
 }
 
-// newCreateAttr builds the attr of BPF_MAP_CREATE, refusing what the kernel
-// would refuse with a bare EINVAL when a message can say why.
-func newCreateAttr(spec MapSpec) (sys.MapCreateAttr, error) {
-	attr := sys.MapCreateAttr{
+// newCreateAttr builds the attr of BPF_MAP_CREATE, and says what is wrong
+// with spec where the kernel would refuse it with a bare EINVAL.
+func newCreateAttr(spec MapSpec) (attr sys.MapCreateAttr, problem string) {
+	attr = sys.MapCreateAttr{
 		MapType:        uint32(spec.Type),
 		KeySize:        spec.KeySize,
 		ValueSize:      spec.ValueSize,
@@ -47,35 +47,35 @@ func newCreateAttr(spec MapSpec) (sys.MapCreateAttr, error) {
 		BTFValueTypeID: spec.BTFValueTypeID,
 		MapExtra:       spec.MapExtra,
 	}
-	if err := checkMapName(spec.Name); err != nil {
-		return attr, err
+	if problem := mapNameProblem(spec.Name); problem != "" {
+		return attr, problem
 	}
 	copy(attr.MapName[:], spec.Name)
 	if spec.Type == ArrayOfMaps || spec.Type == HashOfMaps {
 		if spec.InnerMapFD <= 0 {
-			return attr, fmt.Errorf("InnerMapFD %d is not the file descriptor of an inner map", spec.InnerMapFD)
+			return attr, fmt.Sprintf("InnerMapFD %d is not the file descriptor of an inner map", spec.InnerMapFD)
 		}
 		attr.InnerMapFD = uint32(spec.InnerMapFD)
 	}
 	if spec.BTFKeyTypeID != 0 || spec.BTFValueTypeID != 0 {
 		if spec.BTFFD <= 0 {
-			return attr, fmt.Errorf("BTFFD %d is not the file descriptor of loaded BTF", spec.BTFFD)
+			return attr, fmt.Sprintf("BTFFD %d is not the file descriptor of loaded BTF", spec.BTFFD)
 		}
 		attr.BTFFD = uint32(spec.BTFFD)
 	}
-	return attr, nil
+	return attr, ""
 }
 
-// checkMapName applies the kernel's rule (bpf_obj_name_cpy) before the
+// mapNameProblem applies the kernel's rule (bpf_obj_name_cpy) before the
 // syscall, so a bad name gets a message instead of a bare EINVAL.
-func checkMapName(name string) error {
+func mapNameProblem(name string) string {
 	if len(name) >= sys.ObjNameLen {
-		return fmt.Errorf("name %q is %d bytes; the kernel keeps at most %d", name, len(name), sys.ObjNameLen-1)
+		return fmt.Sprintf("name %q is %d bytes; the kernel keeps at most %d", name, len(name), sys.ObjNameLen-1)
 	}
 	for _, c := range []byte(name) {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.') {
-			return fmt.Errorf("name %q: the kernel accepts only letters, digits, '_' and '.'", name)
+			return fmt.Sprintf("name %q: the kernel accepts only letters, digits, '_' and '.'", name)
 		}
 	}
-	return nil
+	return ""
 }

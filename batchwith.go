@@ -2,7 +2,6 @@ package bpfbatch
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,31 +55,13 @@ func (m *Map) UpdateBatchWith(ctx context.Context, keys, values []byte, opts Bat
 	return m.updateWith(ctx, keys, values, opts, kernelLayout)
 }
 
-// UpdateBatchOfWith is UpdateBatchOf for big loads: the typed form of
-// Map.UpdateBatchWith, with the same chunking, parallelism, cancellation and
-// error contract.
-func UpdateBatchOfWith[K, V any](ctx context.Context, m *Map, keys []K, values []V, opts BatchOptions) (int, error) {
-	type view struct {
-		keys, values []byte
-		lay          layout
-	}
-	v, err := withFD(m, "update batch", func(*sys.FD) (view, error) {
-		kb, vb, lay, err := typedBytes(m, keys, values, opts.Flags)
-		return view{kb, vb, lay}, err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return m.updateWith(ctx, v.keys, v.values, opts, v.lay)
-}
-
 func (m *Map) updateWith(ctx context.Context, keys, values []byte, opts BatchOptions, lay layout) (int, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	count, err := withFD(m, "update batch", func(fd *sys.FD) (int, error) {
-		if opts.Chunk < 0 || opts.Workers < 0 {
-			return 0, fmt.Errorf("bpfbatch: update batch on %s: Chunk %d and Workers %d must not be negative", m.info.describe(), opts.Chunk, opts.Workers)
+	count, err := withFD(m, opUpdate, func(fd *sys.FD) (int, error) {
+		if err := m.checkNotNegative(opUpdate, option{"Chunk", opts.Chunk}, option{"Workers", opts.Workers}); err != nil {
+			return 0, err
 		}
 		return m.checkWrite(fd, keys, values, opts.Flags, lay)
 	})
@@ -125,7 +106,7 @@ func (c *chunkedWrite) write(i int) chunkResult {
 	m := c.m
 	start := i * c.chunk
 	end := min(start+c.chunk, c.count)
-	r, err := withFD(m, "update batch", func(fd *sys.FD) (chunkResult, error) {
+	r, err := withFD(m, opUpdate, func(fd *sys.FD) (chunkResult, error) {
 		ks, vs := int(m.info.KeySize), m.srcStride(c.flags, c.lay)
 		n, f := m.write(fd, c.keys[start*ks:end*ks], c.values[start*vs:end*vs], end-start, start, c.flags, c.lay)
 		return chunkResult{written: n, fault: f}, nil
@@ -151,7 +132,7 @@ func (c *chunkedWrite) sequential(ctx context.Context) (int, error) {
 			c.progress(done)
 		}
 		if r.fault.failed() {
-			return done, c.m.elemError(r.fault, c.flags, c.count, done, nil)
+			return done, c.m.batchError(opUpdate, r.fault, nil, c.flags, c.count, done, nil)
 		}
 	}
 	return done, nil
@@ -214,7 +195,7 @@ func (c chunkedWrite) parallel(ctx context.Context, workers, nchunks int) (int, 
 	case first != nil && first.closed:
 		return n, c.stopped(n, written, ErrClosed)
 	case first != nil:
-		return n, c.m.elemError(first.fault, c.flags, c.count, n, written)
+		return n, c.m.batchError(opUpdate, first.fault, nil, c.flags, c.count, n, written)
 	}
 	if err := ctx.Err(); err != nil && n < c.count {
 		return n, c.stopped(n, written, err)
@@ -224,15 +205,6 @@ func (c chunkedWrite) parallel(ctx context.Context, workers, nchunks int) (int, 
 
 // stopped reports a load that stopped for a reason other than an errno:
 // cancellation or Close.
-func (c *chunkedWrite) stopped(processed int, written []Range, cause error) *BatchError {
-	return &BatchError{
-		Op:        "UpdateBatchWith",
-		Map:       c.m.info,
-		Flags:     c.flags,
-		Requested: c.count,
-		Processed: processed,
-		Index:     -1,
-		Written:   written,
-		Cause:     cause,
-	}
+func (c *chunkedWrite) stopped(processed int, written []Range, cause error) error {
+	return c.m.batchError(opUpdate, fault{}, cause, c.flags, c.count, processed, written)
 }

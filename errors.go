@@ -33,8 +33,9 @@ var (
 	ErrNotSupported = errors.New("operation not supported by this map type or kernel")
 
 	// ErrPermission: bpf(2) needs CAP_BPF (or root), the map or its fd is
-	// read-only (or write-only, for reads) or frozen, or, before Linux 5.11,
-	// the map's memory exceeds RLIMIT_MEMLOCK (EPERM, EACCES).
+	// read-only (or write-only, for reads) or frozen, the pin's file mode
+	// denies access, or, before Linux 5.11, the map's memory exceeds
+	// RLIMIT_MEMLOCK (EPERM, EACCES).
 	ErrPermission = errors.New("permission denied")
 
 	// ErrClosed: the Map was closed.
@@ -49,19 +50,52 @@ var (
 	// (ErrInvalidType): a nil or foreign Cursor, a negative Workers, Chunk
 	// or Batch, a count above the kernel's u32, duplicate keys given to
 	// Sync, an array index or LPM prefix length the map cannot hold, empty
-	// input to Sync without AllowEmpty. Nothing was written.
+	// input to Sync without AllowEmpty, a bad MapSpec. Nothing was written.
 	ErrInvalidArgument = errors.New("invalid argument")
 
 	// ErrEvicted: a call that promised a map's contents (Sync) found,
 	// verifying afterwards, that the kernel evicted some of what it wrote:
-	// LRU maps evict before they are full. The error says how many input
-	// keys are missing.
+	// LRU maps evict before they are full. The error (a *SyncError) says
+	// how many input keys are missing.
 	ErrEvicted = errors.New("evicted by the kernel")
 
-	// ErrInvalidType: UpdateBatchOf was given a key or value type the
-	// kernel cannot copy as raw bytes: it holds pointers.
+	// ErrInvalidType: a typed call (UpdateBatchOf, LookupBatchOf, ...) was
+	// given a key or value type the kernel cannot copy as raw bytes (it
+	// holds pointers), or a map type the operation does not apply to.
 	// Returned before any syscall.
 	ErrInvalidType = errors.New("type cannot be copied to a BPF map")
+)
+
+// The operations, as errors name them (their Op): one short vocabulary for
+// every error type.
+const (
+	opCreate          = "create"
+	opOpen            = "open"
+	opPin             = "pin"
+	opClose           = "close"
+	opProbe           = "probe"
+	opUpdate          = "update"
+	opLookup          = "lookup"
+	opLookupAndDelete = "lookup and delete"
+	opDelete          = "delete"
+	opCount           = "count"
+	opWalk            = "walk"
+	opSync            = "sync"
+	opReplaceInner    = "replace inner map in"
+	opFlags           = "check flags"
+	opMemlock         = "lift RLIMIT_MEMLOCK"
+)
+
+// The bpf(2) commands, as BatchError.Cmd names them.
+const (
+	cmdUpdateBatch          = "BPF_MAP_UPDATE_BATCH"
+	cmdUpdateElem           = "BPF_MAP_UPDATE_ELEM"
+	cmdLookupElem           = "BPF_MAP_LOOKUP_ELEM"
+	cmdLookupBatch          = "BPF_MAP_LOOKUP_BATCH"
+	cmdLookupAndDeleteBatch = "BPF_MAP_LOOKUP_AND_DELETE_BATCH"
+	cmdDeleteBatch          = "BPF_MAP_DELETE_BATCH"
+	cmdDeleteElem           = "BPF_MAP_DELETE_ELEM"
+	cmdGetNextKey           = "BPF_MAP_GET_NEXT_KEY"
 )
 
 // errnoTable is the one mapping from errno to sentinel, for element
@@ -135,99 +169,31 @@ func unwrapErrno(errno unix.Errno, elem bool) []error {
 	return []error{errno}
 }
 
-// Range is a half-open range [Start, End) of element indices.
-type Range struct{ Start, End int }
-
-// BatchError is the error of a failed bpf(2) call on map elements: an
-// update, lookup or delete, batched or per element. It unwraps to the
-// matching sentinel (ErrMapFull, ...) and to Errno, or to Cause.
-type BatchError struct {
-	// Op is the bpf(2) command that failed, e.g. "BPF_MAP_UPDATE_BATCH",
-	// "BPF_MAP_UPDATE_ELEM" (the per-element path) or
-	// "BPF_MAP_LOOKUP_ELEM"; or the method, when Cause is set.
-	Op string
-	// Map describes the map the call was for.
-	Map MapInfo
-	// Flags are the flags of the call.
-	Flags Flags
-	// Requested is the number of elements the call was asked for.
-	Requested int
-	// Processed is the number of elements done before the failure. For a
-	// sequential call they are exactly elements [0, Processed).
-	Processed int
-	// Index is the element that failed, counted in the caller's call, or
-	// -1 when the kernel refused the call as a whole before touching any
-	// element (permission, flags, map type).
-	Index int
-	// Errno is the raw errno from bpf(2).
-	Errno unix.Errno
-	// Written lists the element ranges written when updates ran in
-	// parallel (UpdateBatchWith with Workers > 1); nil otherwise, where
-	// [0, Processed) says the same.
-	Written []Range
-	// Cause is set instead of Errno when a chunked call stopped without a
-	// kernel error: ctx.Err(), or ErrClosed.
-	Cause error
-
-	// Hint says what the errno means for this map and what to do, e.g.
-	// "the trie already holds max_entries (2) prefixes". Error includes it.
-	Hint string
-
-	single bool // a one-element call (Lookup): no count to report
+// messager is implemented by the package's errors: Error() is "bpfbatch: "
+// followed by message(""). A wrapping error passes the map it names
+// already, so that the wrapped message does not name it again.
+type messager interface {
+	message(named string) string
 }
 
-// Error names the map, the operation, the failing element and the cause,
-// e.g. `bpfbatch: BPF_MAP_UPDATE_BATCH on Hash map "conns" (id 7): element
-// 2: E2BIG: map full or index out of range: the hash map holds max_entries
-// (2) elements; 2 of 3 elements written`.
-func (e *BatchError) Error() string {
-	var b strings.Builder
-	b.WriteString("bpfbatch: ")
-	b.WriteString(e.Op)
-	b.WriteString(" on ")
-	b.WriteString(e.Map.describe())
-	if e.Index >= 0 {
-		fmt.Fprintf(&b, ": element %d", e.Index)
+// messageOf is err's text for a message that says "bpfbatch: " and names
+// the map named already.
+func messageOf(err error, named string) string {
+	if m, ok := err.(messager); ok {
+		return m.message(named)
+	}
+	return err.Error()
+}
+
+// writeSubject writes "OP MAP" (the map left out when the message names it
+// already) and the colon after them.
+func writeSubject(b *strings.Builder, op, name, named string) {
+	b.WriteString(op)
+	if name != "" && name != named {
+		b.WriteString(" ")
+		b.WriteString(name)
 	}
 	b.WriteString(": ")
-	if e.Cause != nil {
-		b.WriteString("stopped: ")
-		b.WriteString(e.Cause.Error())
-	} else {
-		writeErrno(&b, e.Errno, true, e.Hint)
-	}
-	if !e.single && e.Requested > 0 {
-		fmt.Fprintf(&b, "; %d of %s %s", e.Processed, plural(e.Requested, "element"), doneVerb(e.Op))
-		writeRanges(&b, e.Written)
-	}
-	return b.String()
-}
-
-// doneVerb says what Processed counts for op.
-func doneVerb(op string) string {
-	switch op {
-	case opLookupBatch, opLookupElem, opGetNextKey:
-		return "read"
-	case opLookupAndDeleteBatch:
-		return "read and deleted"
-	case opDeleteBatch, opDeleteElem:
-		return "deleted"
-	}
-	return "written"
-}
-
-func writeRanges(b *strings.Builder, ranges []Range) {
-	if len(ranges) == 0 {
-		return
-	}
-	b.WriteString(" (")
-	for i, r := range ranges {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "[%d,%d)", r.Start, r.End)
-	}
-	b.WriteString(")")
 }
 
 // plural formats "1 element", "3 elements".
@@ -238,21 +204,13 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
-// Unwrap returns the sentinel matching Errno (if any) and Errno itself, or
-// Cause.
-func (e *BatchError) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Cause}
-	}
-	return unwrapErrno(e.Errno, true)
-}
-
-// MapError is the error of an operation on a map as a whole: creating,
-// opening or pinning it, or asking the kernel about it. It unwraps to the
-// matching sentinel (ErrPermission, ErrNotSupported) and to Errno, or to
-// Err when the failure was found without a syscall.
+// MapError is the error of an operation on a map as a whole (creating,
+// opening or pinning it, asking the kernel about it), or of a call refused
+// before any syscall for a reason other than a buffer's size: invalid
+// arguments or flags, a map type the call does not apply to, a closed Map.
+// It unwraps to Err, or to the sentinel matching Errno and Errno itself.
 type MapError struct {
-	// Op is the operation, e.g. "create", "open pinned map", "pin".
+	// Op is the operation, e.g. "create", "open", "pin", "lookup", "sync".
 	Op string
 	// Map names the map or the spec, e.g. `Hash map "conns" (id 7)`; empty
 	// when only Path is known.
@@ -261,7 +219,9 @@ type MapError struct {
 	Path string
 	// Errno is the raw errno from bpf(2), 0 when Err says what failed.
 	Errno unix.Errno
-	// Err is the cause when it is not (only) an errno.
+	// Err is the cause when it is not (only) an errno: a sentinel such as
+	// ErrInvalidArgument for a call refused before any syscall, or the
+	// error of a step (ReplaceInner's CreateMap, say).
 	Err error
 	// Hint says what the failure means here and what to do.
 	Hint string
@@ -269,13 +229,35 @@ type MapError struct {
 	notPrivilege bool // the hint found the cause: not the errno's sentinel
 }
 
-// Error reads e.g. `bpfbatch: open pinned map "/sys/fs/bpf/x": ENOENT: no
-// such file or directory: nothing is pinned there`.
-func (e *MapError) Error() string {
+// newMapError is the one constructor of *MapError: op on the map or spec
+// called name (and path) failed with cause, an errno from bpf(2) or an
+// error, which hint explains.
+func newMapError(op, name, path string, cause error, hint string) *MapError {
+	e := &MapError{Op: op, Map: name, Path: path, Hint: hint}
+	if errno, ok := cause.(unix.Errno); ok {
+		e.Errno = errno
+	} else {
+		e.Err = cause
+	}
+	return e
+}
+
+// refuse returns the error of op on m refused before any syscall: a
+// sentinel (ErrInvalidArgument, ErrInvalidFlags, ErrNotSupported, ...) and
+// what is wrong.
+func (m *Map) refuse(op string, sentinel error, format string, args ...any) error {
+	return newMapError(op, m.info.describe(), "", sentinel, fmt.Sprintf(format, args...))
+}
+
+// Error reads e.g. `bpfbatch: open "/sys/fs/bpf/x": ENOENT: nothing is
+// pinned there` or `bpfbatch: lookup Hash map (id 7): invalid argument:
+// nil *Cursor; pass &Cursor{} to start a walk`.
+func (e *MapError) Error() string { return "bpfbatch: " + e.message("") }
+
+func (e *MapError) message(named string) string {
 	var b strings.Builder
-	b.WriteString("bpfbatch: ")
 	b.WriteString(e.Op)
-	if e.Map != "" {
+	if e.Map != "" && e.Map != named {
 		b.WriteString(" ")
 		b.WriteString(e.Map)
 	}
@@ -283,15 +265,21 @@ func (e *MapError) Error() string {
 		fmt.Fprintf(&b, " %q", e.Path)
 	}
 	b.WriteString(": ")
+	var step messager
 	switch {
 	case e.Errno != 0:
 		writeErrno(&b, e.Errno, false, e.Hint)
-	case e.Hint != "" && e.Err != nil:
+	case errors.As(e.Err, &step) && e.Hint != "":
+		// A step of e.Op failed: say which, then its own error.
+		b.WriteString(e.Hint)
+		b.WriteString(": ")
+		b.WriteString(step.message(e.Map))
+	case e.Err != nil && e.Hint != "":
 		b.WriteString(e.Err.Error())
 		b.WriteString(": ")
 		b.WriteString(e.Hint)
 	case e.Err != nil:
-		b.WriteString(e.Err.Error())
+		b.WriteString(messageOf(e.Err, e.Map))
 	default:
 		b.WriteString(e.Hint)
 	}
@@ -311,90 +299,4 @@ func (e *MapError) Unwrap() []error {
 		errs = append(errs, unwrapErrno(e.Errno, false)...)
 	}
 	return errs
-}
-
-// SizeError is returned before any syscall when a buffer does not match the
-// map's layout. Nothing is written.
-type SizeError struct {
-	// Buffer is "keys" or "values" (also for the single key and value of
-	// Lookup).
-	Buffer string
-	// Got is the number of bytes given.
-	Got int
-	// Want is the number of bytes required; for the keys of a batch, the
-	// length must be a multiple of Want (the key size).
-	Want int
-
-	// Op is the operation, e.g. "update batch".
-	Op string
-	// Map describes the map.
-	Map MapInfo
-	// Elements is the element count the keys imply (for values errors).
-	Elements int
-	// CPUs is the number of possible CPUs for per-CPU maps, else 0.
-	CPUs int
-	// Type is the Go type given to UpdateBatchOf, when the error is about
-	// its size; Got and Want are then the type's size and the map's.
-	Type string
-	// Entry is the size of one typed value (UpdateBatchOf on a per-CPU map,
-	// one entry per CPU per element), when the count of entries is wrong.
-	Entry int
-	// Flags are the call's flags; with OnCPU or UpdateAllCPUs a per-CPU
-	// map takes one value_size value per element.
-	Flags Flags
-
-	single bool // a one-element call: the buffer must be exactly Want bytes
-}
-
-// Error states the layout the map needs, e.g. `values: got 32 bytes, want
-// 64 = 4 elements x 2 possible CPUs x 8`.
-func (e *SizeError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "bpfbatch: %s on %s: %s: ", e.Op, e.Map.describe(), e.Buffer)
-	perCPU := e.CPUs > 0 && !e.Flags.onePerElement()
-	switch {
-	case e.Type != "":
-		what := "key_size"
-		if e.Buffer == "values" {
-			what = "value_size"
-			if perCPU {
-				what = "value_size (or its 8-byte-rounded per-CPU slot)"
-			}
-		}
-		fmt.Fprintf(&b, "type %s is %d bytes, map %s is %d", e.Type, e.Got, what, e.Want)
-	case e.Entry > 0 && e.Elements > 0:
-		fmt.Fprintf(&b, "got %d entries, want %d = %d elements x %d possible CPUs (one %d-byte value per CPU per element, element-major)",
-			e.Got/e.Entry, e.Want/e.Entry, e.Elements, e.CPUs, e.Entry)
-	case e.Entry > 0:
-		fmt.Fprintf(&b, "got %d entries, want a multiple of %d possible CPUs (one value per CPU per element)", e.Got/e.Entry, e.CPUs)
-	case e.Buffer == "keys" && e.Map.KeySize == 0:
-		fmt.Fprintf(&b, "got %d bytes, want none: %s maps have no keys (key_size 0); pass nil keys and the count comes from values", e.Got, e.Map.Type)
-	case e.Buffer == "keys" && e.single:
-		fmt.Fprintf(&b, "got %d bytes, want key_size %d", e.Got, e.Want)
-	case e.Buffer == "keys":
-		fmt.Fprintf(&b, "got %d bytes, want a multiple of key_size %d (%d whole keys and %d bytes left over)", e.Got, e.Want, e.Got/e.Want, e.Got%e.Want)
-	case e.single && perCPU:
-		fmt.Fprintf(&b, "got %d bytes, want %d = %d possible CPUs x %d (value_size %d rounded up to 8 per CPU slot)",
-			e.Got, e.Want, e.CPUs, slotSize(e.Map.ValueSize), e.Map.ValueSize)
-	case e.single:
-		fmt.Fprintf(&b, "got %d bytes, want value_size %d", e.Got, e.Want)
-		if e.CPUs > 0 {
-			fmt.Fprintf(&b, " (one CPU's value with %s)", e.Flags)
-		}
-	case e.Map.KeySize == 0:
-		fmt.Fprintf(&b, "got %d bytes, want a multiple of %d (one value per element", e.Got, e.Want)
-		if perCPU {
-			fmt.Fprintf(&b, ": %d possible CPUs x %d", e.CPUs, slotSize(e.Map.ValueSize))
-		}
-		b.WriteString(")")
-	case perCPU:
-		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x %d possible CPUs x %d (value_size %d rounded up to 8 per CPU slot, element-major: all CPUs of element 0, then element 1, ...)",
-			e.Got, e.Want, e.Elements, e.CPUs, slotSize(e.Map.ValueSize), e.Map.ValueSize)
-	case e.CPUs > 0:
-		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x value_size %d (%s: one value per element, no per-CPU slots)",
-			e.Got, e.Want, e.Elements, e.Map.ValueSize, e.Flags)
-	default:
-		fmt.Fprintf(&b, "got %d bytes, want %d = %d elements x value_size %d", e.Got, e.Want, e.Elements, e.Map.ValueSize)
-	}
-	return b.String()
 }

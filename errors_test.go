@@ -159,10 +159,17 @@ func TestErrnoNotAMapFD(t *testing.T) {
 	}
 }
 
-func TestErrnoReadOnlyMap(t *testing.T) {
+// A map created read-only (BPF_F_RDONLY: its fd is O_RDONLY) refuses
+// writes before any syscall; the kernel refuses the count-0 probe too.
+func TestReadOnlyMapRefusesWrites(t *testing.T) {
 	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8, Flags: unix.BPF_F_RDONLY})
 	n, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
-	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "read-only", "BPF_F_RDONLY")
+	if n != 0 || !errors.Is(err, ErrPermission) || !strings.Contains(fmt.Sprint(err), "opened read-only") {
+		t.Fatalf("UpdateBatch on a read-only map = %d, %v; want ErrPermission saying it was opened read-only", n, err)
+	}
+	if raw := testutil.Update(m.FD(), u32s(1), u64s(1), 0); !errors.Is(raw, unix.EPERM) {
+		t.Fatalf("kernel %s: raw update of a read-only map = %v, want EPERM", testutil.KernelRelease(), raw)
+	}
 	if _, err := m.UpdatePath(); !errors.Is(err, ErrPermission) {
 		t.Fatalf("UpdatePath on a read-only map = %v, want ErrPermission (the count-0 probe is refused too)", err)
 	}

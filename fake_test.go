@@ -130,7 +130,7 @@ func newFakeMap(t testing.TB, info sys.MapInfo, f *fakeKernel) *Map {
 		t.Fatal(err)
 	}
 	remove := sys.InjectFake(fd.Int(), f.call)
-	m, err := mapFromInfo(fd, &info)
+	m, err := mapFromInfo(fd, &info, unix.O_RDWR)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func TestPre56KernelFallsBackToPerElement(t *testing.T) {
 	f.elem = func(i int) unix.Errno { return map[bool]unix.Errno{true: unix.E2BIG}[i == 2] }
 	n, err = m.UpdateBatch(make([]byte, 5*4), make([]byte, 5*8), UpdateAny)
 	var be *BatchError
-	if n != 2 || !errors.As(err, &be) || be.Index != 2 || be.Op != "BPF_MAP_UPDATE_ELEM" || !errors.Is(err, ErrMapFull) {
+	if n != 2 || !errors.As(err, &be) || be.Index != 2 || be.Cmd != "BPF_MAP_UPDATE_ELEM" || !errors.Is(err, ErrMapFull) {
 		t.Fatalf("UpdateBatch = %d, %v", n, err)
 	}
 	if f.nelem != 3 {

@@ -131,18 +131,49 @@ func (f Flags) String() string {
 // UpdateAllCPUs. Whether a map and an operation take f is checked by each
 // call. The error wraps ErrInvalidFlags.
 func (f Flags) Validate() error {
+	if problem := f.problem(); problem != "" {
+		return newMapError(opFlags, f.String(), "", ErrInvalidFlags, problem)
+	}
+	return nil
+}
+
+// problem says what is wrong with f on any map, or "".
+func (f Flags) problem() string {
 	rest := f &^ knownFlags
 	if f&flagCPU != 0 {
 		rest &^= cpuMask
 	}
-	if rest != 0 {
-		return fmt.Errorf("%w: unknown bits %#x in %s (use UpdateAny, UpdateNoExist, UpdateExist, UpdateLock, UpdateAllCPUs, OnCPU(n))", ErrInvalidFlags, uint64(rest), f)
+	switch {
+	case rest != 0:
+		return fmt.Sprintf("unknown bits %#x (use UpdateAny, UpdateNoExist, UpdateExist, UpdateLock, UpdateAllCPUs, OnCPU(n))", uint64(rest))
+	case f&perElementFlags == perElementFlags:
+		return "asks for keys that both must and must not exist; pick one"
+	case f&perCPUFlags == perCPUFlags:
+		return "OnCPU touches one CPU's value, UpdateAllCPUs every CPU's; pick one"
 	}
-	if f&perElementFlags == perElementFlags {
-		return fmt.Errorf("%w: %s asks for keys that both must and must not exist; pick one", ErrInvalidFlags, f)
+	return ""
+}
+
+// checkFlags checks, before any syscall, that m and the operation op (a
+// lookup when lookup is set) can take flags.
+func (m *Map) checkFlags(op string, flags Flags, lookup bool) error {
+	if problem := flags.problem(); problem != "" {
+		return m.refuse(op, ErrInvalidFlags, "%s: %s", flags, problem)
 	}
-	if f&perCPUFlags == perCPUFlags {
-		return fmt.Errorf("%w: %s: OnCPU touches one CPU's value, UpdateAllCPUs every CPU's; pick one", ErrInvalidFlags, f)
+	if lookup && flags&(perElementFlags|UpdateAllCPUs) != 0 {
+		return m.refuse(op, ErrInvalidFlags, "%s: lookups take UpdateLock and OnCPU only", flags)
+	}
+	if flags&perCPUFlags == 0 {
+		return nil
+	}
+	if m.cpus == 0 {
+		return m.refuse(op, ErrInvalidFlags, "%s applies to per-CPU maps (PerCPUHash, PerCPUArray, LRUPerCPUHash); this map has one value per element", flags)
+	}
+	if flags&flagCPU == 0 {
+		return nil
+	}
+	if cpu := flags.cpu(); uint64(cpu) >= uint64(m.cpus) {
+		return m.refuse(op, ErrInvalidFlags, "OnCPU(%d): this machine has %d possible CPUs, 0 to %d", cpu, m.cpus, m.cpus-1)
 	}
 	return nil
 }

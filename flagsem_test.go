@@ -51,7 +51,7 @@ func TestUpdateNoExistStopsAtExistingKey(t *testing.T) {
 			if n != 2 || !errors.Is(err, ErrKeyExist) || !errors.Is(err, unix.EEXIST) || !errors.As(err, &be) {
 				t.Fatalf("UpdateBatch(NoExist) = %d, %v; want 2, ErrKeyExist", n, err)
 			}
-			if be.Processed != 2 || be.Index != 2 || be.Requested != 5 || be.Op != "BPF_MAP_UPDATE_ELEM" {
+			if be.Processed != 2 || be.Index != 2 || be.Requested != 5 || be.Cmd != "BPF_MAP_UPDATE_ELEM" {
 				t.Fatalf("BatchError = %+v", be)
 			}
 			for k, want := range map[uint32]uint64{1: 10, 2: 20, 3: 300} {

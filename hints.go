@@ -16,13 +16,15 @@ import (
 // share one, the hint looks at what it can (fd mode, capabilities, the
 // path's filesystem) before naming one.
 
-// elemHint explains errno from an element operation (op) on m. index is the
-// failing element, or -1 when the kernel refused the whole call.
-func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, index int) string {
+// elemHint explains errno from the bpf(2) command cmd on m's elements.
+// index is the failing element, or -1 when the kernel refused the whole
+// call.
+func (m *Map) elemHint(fd *sys.FD, cmd string, errno unix.Errno, flags Flags, index int) string {
 	t := m.info.Type
+	writes := cmd != cmdLookupBatch && cmd != cmdLookupElem && cmd != cmdGetNextKey
 	switch errno {
 	case unix.EPERM, unix.EACCES:
-		return permissionHint(fd, doneVerb(op) != "read")
+		return permissionHint(fd, writes)
 	case unix.E2BIG:
 		switch {
 		case t == Queue || t == Stack:
@@ -44,7 +46,7 @@ func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, ind
 		}
 		return "the key is not in the map"
 	case sys.ENOTSUPP, unix.EOPNOTSUPP:
-		return fmt.Sprintf("%s maps do not support %s from user space on this kernel", t, op)
+		return fmt.Sprintf("%s maps do not support %s from user space on this kernel", t, cmd)
 	case unix.EBADF:
 		if t == ArrayOfMaps || t == HashOfMaps {
 			return "the value must be the fd (u32) of an open inner map"
@@ -67,7 +69,7 @@ func (m *Map) elemHint(fd *sys.FD, op string, errno unix.Errno, flags Flags, ind
 	case unix.EBUSY, unix.EAGAIN:
 		return "a BPF program held the bucket lock on this CPU; retry"
 	case unix.ENOMEM:
-		if doneVerb(op) == "written" { // write retries ENOMEM before it reports one
+		if cmd == cmdUpdateBatch || cmd == cmdUpdateElem { // write retries ENOMEM before it reports one
 			return fmt.Sprintf("the kernel ran out of memory for the element, still after %v of pauses", enomemPauses)
 		}
 		return "the kernel ran out of memory for the element"
@@ -185,41 +187,40 @@ func createHint(errno unix.Errno) string {
 	return ""
 }
 
-// pathError is the error of BPF_OBJ_GET (pin false) or BPF_OBJ_PIN (pin
-// true) on path. It checks the real cause (the filesystem, the file type)
+// pathError is the error of BPF_OBJ_GET on path, opened with opts. It
+// checks the real cause (the filesystem, the file type, the file's mode)
 // before blaming privileges: the kernel answers a path outside bpffs and a
 // directory with the same EACCES/EPERM as missing privileges, and then the
 // error does not claim ErrPermission.
-func pathError(op, name, path string, pin bool, errno unix.Errno) *MapError {
-	hint, found := pathHint(path, pin, errno)
-	return &MapError{Op: op, Map: name, Path: path, Errno: errno, Hint: hint, notPrivilege: found}
+func pathError(op, name, path string, opts OpenOptions, errno unix.Errno) *MapError {
+	hint, notPrivilege := objGetHint(path, opts, errno)
+	e := newMapError(op, name, path, errno, hint)
+	e.notPrivilege = notPrivilege
+	return e
 }
 
-// pathHint explains errno for path; found reports a cause other than
-// privileges.
-func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool) {
-	dir := path
-	if pin {
-		dir = filepath.Dir(path)
-	}
+// pinError is the error of BPF_OBJ_PIN of the map name at path.
+func pinError(name, path string, errno unix.Errno) *MapError {
+	hint, notPrivilege := pinHint(path, errno)
+	e := newMapError(opPin, name, path, errno, hint)
+	e.notPrivilege = notPrivilege
+	return e
+}
+
+// bpffsHint says that dir is not on a bpf filesystem, or "".
+func bpffsHint(dir string) string {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err == nil && uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
-		return fmt.Sprintf("%s is not on a bpf filesystem; pinned maps live on one (mount -t bpf bpf /sys/fs/bpf)", dir), true
+		return fmt.Sprintf("%s is not on a bpf filesystem; pinned maps live on one (mount -t bpf bpf /sys/fs/bpf)", dir)
 	}
-	if pin {
-		switch errno {
-		case unix.EEXIST:
-			return "an object is already pinned there; remove it first", true
-		case unix.ENOENT:
-			return "the directory does not exist", true
-		}
-		if errno == unix.EPERM || errno == unix.EACCES {
-			if h := accessHint(dir, "the directory", unix.W_OK|unix.X_OK, "create a pin in it"); h != "" {
-				return h, false
-			}
-			return privilegeHint("a security module (LSM) denied it"), false
-		}
-		return "", false
+	return ""
+}
+
+// objGetHint explains errno from BPF_OBJ_GET of path; notPrivilege reports
+// a cause other than permissions.
+func objGetHint(path string, opts OpenOptions, errno unix.Errno) (hint string, notPrivilege bool) {
+	if h := bpffsHint(path); h != "" {
+		return h, true
 	}
 	fi, err := os.Lstat(path)
 	switch {
@@ -230,9 +231,36 @@ func pathHint(path string, pin bool, errno unix.Errno) (hint string, found bool)
 	case err == nil && !fi.Mode().IsRegular():
 		return "it is not a pinned BPF object", true
 	}
-	if errno == unix.EPERM || errno == unix.EACCES {
-		if h := accessHint(path, "the pin", unix.R_OK|unix.W_OK, "open it for reading and writing"); h != "" {
-			return h, false // a permission error, of the file's
+	if errno != unix.EPERM && errno != unix.EACCES {
+		return "", false
+	}
+	mode, action := uint32(unix.R_OK|unix.W_OK), "open it for reading and writing (OpenOptions{ReadOnly: true} needs only read permission)"
+	switch {
+	case opts.ReadOnly:
+		mode, action = unix.R_OK, "open it for reading"
+	case opts.WriteOnly:
+		mode, action = unix.W_OK, "open it for writing"
+	}
+	if h := accessHint(path, "the pin", mode, action); h != "" {
+		return h, false // a permission error, of the file's
+	}
+	return privilegeHint("a security module (LSM) denied it"), false
+}
+
+// pinHint explains errno from BPF_OBJ_PIN at path.
+func pinHint(path string, errno unix.Errno) (hint string, notPrivilege bool) {
+	dir := filepath.Dir(path)
+	if h := bpffsHint(dir); h != "" {
+		return h, true
+	}
+	switch errno {
+	case unix.EEXIST:
+		return "an object is already pinned there; remove it first", true
+	case unix.ENOENT:
+		return "the directory does not exist", true
+	case unix.EPERM, unix.EACCES:
+		if h := accessHint(dir, "the directory", unix.W_OK|unix.X_OK, "create a pin in it"); h != "" {
+			return h, false
 		}
 		return privilegeHint("a security module (LSM) denied it"), false
 	}

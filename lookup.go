@@ -1,7 +1,6 @@
 package bpfbatch
 
 import (
-	"fmt"
 	"math"
 
 	"golang.org/x/sys/unix"
@@ -9,40 +8,45 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
 
-// Cursor is a position in a batch walk of a map; the zero value starts at
-// the beginning. A Cursor belongs to one map: the first LookupBatch or
-// LookupAndDeleteBatch binds it. It is not safe for concurrent use.
-type Cursor struct {
-	m     *Map
-	began bool // the kernel has written a position to batch
-	done  bool // the kernel said the walk is complete
-
-	// batch is the kernel's cursor, read as in_batch and written as
-	// out_batch: a u32 bucket index for hash maps
-	// (__htab_map_lookup_and_delete_batch), the last key returned for the
-	// others (generic_map_lookup_batch).
-	batch []byte
-
-	// last is the last key of a per-element walk (GET_NEXT_KEY), for maps
-	// without BPF_MAP_LOOKUP_BATCH.
-	last []byte
-
-	// Elements the kernel returned beyond what the caller's buffers held:
-	// a hash bucket is copied whole or not at all, and the kernel answers
-	// ENOSPC when the buffer is smaller than the bucket.
-	pendKeys, pendValues []byte
-	pendStride           int
-	pendOff, pendN       int
+// Lookup reads the value of key into value (BPF_MAP_LOOKUP_ELEM). value must
+// be ValueStride() bytes: for per-CPU maps every possible CPU's slot, in the
+// layout UpdateBatch takes. A missing key gives ErrKeyNotExist. For
+// map-in-map types the value read back is the inner map's ID, not an fd.
+// On a Queue or Stack (nil key) it reads the next value without removing
+// it.
+func (m *Map) Lookup(key, value []byte) error {
+	return m.LookupWith(key, value, UpdateAny)
 }
 
-// Reset makes c start a new walk, of any map.
-func (c *Cursor) Reset() {
-	*c = Cursor{batch: c.batch[:0], last: c.last[:0], pendKeys: c.pendKeys[:0], pendValues: c.pendValues[:0]}
+// LookupWith is Lookup with flags: UpdateLock (BPF_F_LOCK: read the value
+// under its bpf_spin_lock) or OnCPU(n) (Linux 7.0: read CPU n's value of a
+// per-CPU map; value is then value_size bytes). Other flags are refused
+// before the syscall.
+func (m *Map) LookupWith(key, value []byte, flags Flags) error {
+	_, err := withFD(m, opLookup, func(fd *sys.FD) (struct{}, error) {
+		if err := m.checkReadable(opLookup); err != nil {
+			return struct{}{}, err
+		}
+		if err := m.checkFlags(opLookup, flags, true); err != nil {
+			return struct{}{}, err
+		}
+		if len(key) != int(m.info.KeySize) {
+			return struct{}{}, m.sizeError(SizeError{Op: opLookup, Buffer: "keys", Got: len(key), Want: int(m.info.KeySize), Elements: 1, Flags: flags, single: true})
+		}
+		if want := m.strideFor(flags); len(value) != want {
+			return struct{}{}, m.sizeError(SizeError{Op: opLookup, Buffer: "values", Got: len(value), Want: want, Elements: 1, Flags: flags, single: true})
+		}
+		if err := m.checkOnCPU(fd, opLookup, flags); err != nil {
+			return struct{}{}, err
+		}
+		attr := newElemAttr(fd, key, value, flags)
+		if errno := sys.MapLookupElem(&attr); errno != 0 {
+			return struct{}{}, m.singleError(opLookup, m.newFault(fd, cmdLookupElem, errno, flags, 0), flags)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
-
-// Done reports whether the walk is complete: the next LookupBatch returns
-// (0, nil).
-func (c *Cursor) Done() bool { return c.done && c.pendN == 0 }
 
 // LookupBatch reads the elements after c into keys and values and advances
 // c: up to len(keys)/key_size elements, values in UpdateBatch's layout (for
@@ -77,75 +81,93 @@ func (m *Map) LookupAndDeleteBatch(c *Cursor, keys, values []byte, flags Flags) 
 }
 
 func (m *Map) read(c *Cursor, keys, values []byte, flags Flags, del bool) (int, error) {
-	op := "lookup batch"
+	op := opLookup
 	if del {
-		op = "lookup and delete batch"
+		op = opLookupAndDelete
 	}
 	return withFD(m, op, func(fd *sys.FD) (int, error) {
 		max, err := m.checkRead(fd, op, c, keys, values, flags, del)
 		if err != nil {
 			return 0, err
 		}
-		if c.pendN > 0 {
-			return c.takePending(keys, values, max, int(m.info.KeySize)), nil
-		}
-		if c.done {
-			return 0, nil
-		}
-		var n int
-		var f fault
-		if path, errno := m.probeBatch(fd, &m.readPath, sys.MapLookupBatch); errno == 0 && path == PerElementPath {
-			n, f = m.readElems(fd, c, keys, values, max, flags, del)
-		} else {
-			n, f = m.readBatch(fd, c, keys, values, max, flags, del)
-		}
-		return n, m.elemError(f, flags, max, n, nil)
+		n, f := m.readNext(fd, c, keys, values, max, flags, del)
+		return n, m.batchError(op, f, nil, flags, max, n, nil)
 	})
+}
+
+// readNext reads up to max elements after c, validated, into keys and
+// values: what the Cursor holds back first, then from the kernel.
+func (m *Map) readNext(fd *sys.FD, c *Cursor, keys, values []byte, max int, flags Flags, del bool) (int, fault) {
+	if c.pendN > 0 {
+		return c.takePending(keys, values, max, int(m.info.KeySize)), fault{}
+	}
+	if c.done {
+		return 0, fault{}
+	}
+	if m.perElement(fd, &m.readPath, sys.MapLookupBatch) {
+		return m.readElems(fd, c, keys, values, max, flags, del)
+	}
+	return m.readBatch(fd, c, keys, values, max, flags, del)
 }
 
 // checkRead validates a batch read before any syscall and returns how many
 // elements the buffers hold.
 func (m *Map) checkRead(fd *sys.FD, op string, c *Cursor, keys, values []byte, flags Flags, del bool) (int, error) {
-	fail := func(sentinel error, format string, args ...any) (int, error) {
-		return 0, fmt.Errorf("bpfbatch: %s on %s: %w: %s", op, m.info.describe(), sentinel, fmt.Sprintf(format, args...))
-	}
-	if err := m.checkFlags(op, flags, true); err != nil {
+	if err := m.checkWalk(op, flags, del); err != nil {
 		return 0, err
 	}
-	ks := int(m.info.KeySize)
 	switch {
 	case c == nil:
-		return 0, fmt.Errorf("bpfbatch: %s on %s: nil *Cursor; pass &Cursor{} to start a walk", op, m.info.describe())
+		return 0, m.refuse(op, ErrInvalidArgument, "nil *Cursor; pass &Cursor{} to start a walk")
 	case c.m != nil && c.m != m:
-		return 0, fmt.Errorf("bpfbatch: %s on %s: the Cursor walks %s; use a Cursor per map (or Reset it)", op, m.info.describe(), c.m.info.describe())
-	case ks == 0:
-		return fail(ErrNotSupported, "%s maps have no keys to walk", m.info.Type)
-	case del && !m.info.Type.hashCursor():
-		return fail(ErrNotSupported, "%s maps have no BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps only)", m.info.Type)
-	case del && flags&flagCPU != 0:
-		// The kernel's lookup-and-delete takes no BPF_F_CPU (EINVAL on
-		// 7.2): deleting an element removes every CPU's value anyway.
-		return fail(ErrNotSupported, "%s: BPF_MAP_LOOKUP_AND_DELETE_BATCH reads every CPU's value; use LookupBatch with OnCPU, or no OnCPU here", flags)
+		return 0, m.refuse(op, ErrInvalidArgument, "the Cursor walks %s; use a Cursor per map (or Reset it)", c.m.info.describe())
 	}
-	stride := m.strideFor(flags)
+	ks, stride := int(m.info.KeySize), m.strideFor(flags)
 	if len(keys) == 0 || len(keys)%ks != 0 {
-		return 0, &SizeError{Buffer: "keys", Got: len(keys), Want: ks, Op: op, Map: m.info, CPUs: m.cpus, Flags: flags}
+		return 0, m.sizeError(SizeError{Op: op, Buffer: "keys", Got: len(keys), Want: ks, Flags: flags})
 	}
 	max := len(keys) / ks
-	if uint64(max) > math.MaxUint32 {
-		return 0, fmt.Errorf("bpfbatch: %s on %s: %d elements exceed the kernel's u32 count; use smaller buffers", op, m.info.describe(), max)
+	if err := m.checkCount(op, max); err != nil {
+		return 0, err
 	}
 	if len(values) != max*stride {
-		return 0, &SizeError{Buffer: "values", Got: len(values), Want: max * stride, Op: op, Map: m.info, Elements: max, CPUs: m.cpus, Flags: flags}
+		return 0, m.sizeError(SizeError{Op: op, Buffer: "values", Got: len(values), Want: max * stride, Elements: max, Flags: flags})
 	}
 	if c.pendN > 0 && c.pendStride != stride {
-		return 0, fmt.Errorf("bpfbatch: %s on %s: %w: the Cursor holds elements read with other per-CPU flags; keep the flags of a walk", op, m.info.describe(), ErrInvalidFlags)
+		return 0, m.refuse(op, ErrInvalidFlags, "the Cursor holds elements read with other per-CPU flags; keep the flags of a walk")
 	}
 	if err := m.checkOnCPU(fd, op, flags); err != nil {
 		return 0, err
 	}
 	c.m = m
 	return max, nil
+}
+
+// checkWalk checks, before any syscall, that m can be walked by op (which
+// deletes what it reads when del is set) with flags.
+func (m *Map) checkWalk(op string, flags Flags, del bool) error {
+	if err := m.checkReadable(op); err != nil {
+		return err
+	}
+	if del {
+		if err := m.checkWritable(op); err != nil {
+			return err
+		}
+	}
+	if err := m.checkFlags(op, flags, true); err != nil {
+		return err
+	}
+	switch {
+	case m.info.KeySize == 0:
+		return m.refuse(op, ErrNotSupported, "%s maps have no keys to walk", m.info.Type)
+	case del && !m.info.Type.hashCursor():
+		return m.refuse(op, ErrNotSupported, "%s maps have no BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps only)", m.info.Type)
+	case del && flags&flagCPU != 0:
+		// The kernel's lookup-and-delete takes no BPF_F_CPU (EINVAL on
+		// 7.2): deleting an element removes every CPU's value anyway.
+		return m.refuse(op, ErrNotSupported, "%s: BPF_MAP_LOOKUP_AND_DELETE_BATCH reads every CPU's value; use LookupBatch with OnCPU, or no OnCPU here", flags)
+	}
+	return nil
 }
 
 // readBatch reads with one BPF_MAP_LOOKUP(_AND_DELETE)_BATCH into the
@@ -156,43 +178,9 @@ func (m *Map) readBatch(fd *sys.FD, c *Cursor, keys, values []byte, max int, fla
 		return m.readBucket(fd, c, keys, values, max, flags, del)
 	}
 	if errno != 0 {
-		return 0, m.newFault(fd, readOp(del), errno, flags, -1)
+		return 0, m.newFault(fd, readCmd(del), errno, flags, -1)
 	}
 	return n, fault{}
-}
-
-// call issues one batch read of up to count elements after c into keys and
-// values. ENOENT (the end) is success with c done; the count that comes
-// with it is the last partial batch.
-func (c *Cursor) call(fd *sys.FD, keys, values []byte, count int, flags Flags, del bool) (int, unix.Errno) {
-	// The kernel writes out_batch (a u32 bucket, or a key) at every call:
-	// size it for this map now, whatever walk the Cursor served before a
-	// Reset.
-	c.batch = grow(c.batch, max(4, int(c.m.info.KeySize)))
-	attr := newBatchAttr(fd, keys, values, count, flags)
-	if c.began {
-		attr.InBatch = sys.SlicePointer(c.batch)
-	}
-	attr.OutBatch = sys.SlicePointer(c.batch)
-	var errno unix.Errno
-	if del {
-		errno = sys.MapLookupAndDeleteBatch(&attr)
-	} else {
-		errno = sys.MapLookupBatch(&attr)
-	}
-	n := int(min(attr.Count, uint32(count)))
-	switch errno {
-	case 0:
-		c.began = true
-		return n, 0
-	case unix.ENOENT:
-		c.done = true
-		return n, 0
-	case unix.ENOSPC:
-		// Nothing was copied; out_batch holds the bucket that did not fit.
-		c.began = true
-	}
-	return 0, errno
 }
 
 // readBucket reads into the Cursor's own buffers, doubling them until the
@@ -203,7 +191,7 @@ func (m *Map) readBucket(fd *sys.FD, c *Cursor, keys, values []byte, max int, fl
 		if uint64(size) > min(math.MaxUint32, 2*uint64(m.info.MaxEntries)+64) {
 			// A bucket cannot hold more than the map; the kernel keeps
 			// saying ENOSPC for another reason.
-			return 0, m.newFault(fd, readOp(del), unix.ENOSPC, flags, -1)
+			return 0, m.newFault(fd, readCmd(del), unix.ENOSPC, flags, -1)
 		}
 		c.pendKeys = grow(c.pendKeys, size*ks)
 		c.pendValues = grow(c.pendValues, size*stride)
@@ -212,37 +200,18 @@ func (m *Map) readBucket(fd *sys.FD, c *Cursor, keys, values []byte, max int, fl
 			continue
 		}
 		if errno != 0 {
-			return 0, m.newFault(fd, readOp(del), errno, flags, -1)
+			return 0, m.newFault(fd, readCmd(del), errno, flags, -1)
 		}
 		c.pendOff, c.pendN, c.pendStride = 0, n, stride
 		return c.takePending(keys, values, max, ks), fault{}
 	}
 }
 
-// grow returns b with length n, reusing its memory when it can.
-func grow(b []byte, n int) []byte {
-	if cap(b) >= n {
-		return b[:n]
-	}
-	return make([]byte, n)
-}
-
-// takePending copies up to max held-back elements into keys and values.
-func (c *Cursor) takePending(keys, values []byte, max, ks int) int {
-	n := min(max, c.pendN)
-	off, stride := c.pendOff, c.pendStride
-	copy(keys, c.pendKeys[off*ks:(off+n)*ks])
-	copy(values, c.pendValues[off*stride:(off+n)*stride])
-	c.pendOff += n
-	c.pendN -= n
-	return n
-}
-
-func readOp(del bool) string {
+func readCmd(del bool) string {
 	if del {
-		return opLookupAndDeleteBatch
+		return cmdLookupAndDeleteBatch
 	}
-	return opLookupBatch
+	return cmdLookupBatch
 }
 
 // readElems walks the map one key at a time (BPF_MAP_GET_NEXT_KEY, then
@@ -264,7 +233,7 @@ func (m *Map) readElems(fd *sys.FD, c *Cursor, keys, values []byte, max int, fla
 			c.done = true
 			return n, fault{}
 		default:
-			return n, m.newFault(fd, opGetNextKey, errno, flags, -1)
+			return n, m.newFault(fd, cmdGetNextKey, errno, flags, -1)
 		}
 		c.began = true
 		c.last = append(c.last[:0], key...)
@@ -274,40 +243,17 @@ func (m *Map) readElems(fd *sys.FD, c *Cursor, keys, values []byte, max int, fla
 		case unix.ENOENT:
 			continue // deleted since GET_NEXT_KEY
 		default:
-			return n, m.newFault(fd, opLookupElem, errno, flags, n)
+			return n, m.newFault(fd, cmdLookupElem, errno, flags, n)
 		}
 		if del {
 			attr = newElemAttr(fd, key, nil, 0)
 			if errno := sys.MapDeleteElem(&attr); errno == unix.ENOENT {
 				continue // someone else deleted it: not ours to return
 			} else if errno != 0 {
-				return n, m.newFault(fd, opDeleteElem, errno, flags, n)
+				return n, m.newFault(fd, cmdDeleteElem, errno, flags, n)
 			}
 		}
 		n++
 	}
 	return n, fault{}
-}
-
-// Count returns the number of elements in the map: a batch walk of its keys
-// (values are read too: the kernel keeps no count). On a map that changes
-// meanwhile the count is of some moment of the walk.
-func (m *Map) Count() (int, error) {
-	var c Cursor
-	chunk := countChunk(m.ValueStride(), int(m.Info().KeySize))
-	keys := make([]byte, chunk*int(m.Info().KeySize))
-	values := make([]byte, chunk*m.ValueStride())
-	total := 0
-	for {
-		n, err := m.LookupBatch(&c, keys, values, UpdateAny)
-		total += n
-		if err != nil || n == 0 {
-			return total, err
-		}
-	}
-}
-
-// countChunk sizes the buffers of a whole-map read: about 1 MiB.
-func countChunk(stride, keySize int) int {
-	return max(64, (1<<20)/max(1, stride+keySize))
 }

@@ -26,13 +26,14 @@ type Map struct {
 	info   MapInfo
 	cpus   int // possible CPUs for per-CPU maps, else 0
 	stride int // bytes per element in a values buffer, without per-CPU flags
+	access int // the fd's access mode: unix.O_RDWR, O_RDONLY or O_WRONLY
 
-	path       atomic.Uint32 // UpdatePath once probed, 0 before
+	updatePath atomic.Uint32 // SyscallPath of updates once probed, 0 before
 	readPath   atomic.Uint32 // the same for BPF_MAP_LOOKUP_BATCH
 	deletePath atomic.Uint32 // and for BPF_MAP_DELETE_BATCH
 	cpuFlags   atomic.Uint32 // cpuFlagsNative or cpuFlagsAbsent once probed
 
-	// plainPair remembers the last K, V that UpdateBatchOf checked, so a
+	// plainPair remembers the last K, V that a typed call checked, so a
 	// loop of typed calls skips the type-cache lookups.
 	plainPair atomic.Pointer[typePair]
 
@@ -40,33 +41,6 @@ type Map struct {
 	// typed values, UpdateAllCPUs before Linux 7.0).
 	scratchMu sync.Mutex
 	scratch   []byte
-}
-
-// MapSpec describes a map for CreateMap.
-type MapSpec struct {
-	Type       MapType
-	KeySize    uint32
-	ValueSize  uint32
-	MaxEntries uint32
-	// Flags are BPF_F_* map flags, e.g. BPF_F_NO_PREALLOC (1), which LPM
-	// tries require. (BPF_F_RDONLY and BPF_F_WRONLY here restrict the
-	// returned fd, not the map.)
-	Flags uint32
-	// Name is up to 15 bytes of letters, digits, '_' and '.'.
-	Name string
-	// InnerMapFD is a map of the inner type, for ArrayOfMaps and
-	// HashOfMaps; ignored for other types.
-	InnerMapFD int
-
-	// BTFFD, BTFKeyTypeID and BTFValueTypeID describe key and value with
-	// BTF, which spin-locked values (UpdateLock) need. BTFFD is used only
-	// when a type ID is non-zero.
-	BTFFD          int
-	BTFKeyTypeID   uint32
-	BTFValueTypeID uint32
-	// MapExtra is map_extra, e.g. the number of hash functions of a
-	// BloomFilter.
-	MapExtra uint64
 }
 
 // MapInfo is what the kernel reports about a map (struct bpf_map_info).
@@ -79,9 +53,11 @@ type MapInfo struct {
 	Flags      uint32
 	Name       string
 
-	// BTFID and BTFValueTypeID are non-zero when the map's value is
-	// described by BTF (needed for spin locks).
+	// BTFID, BTFKeyTypeID and BTFValueTypeID are non-zero when the map's
+	// key and value are described by BTF (as every map of a libbpf or
+	// cilium/ebpf program is; spin locks need it).
 	BTFID          uint32
+	BTFKeyTypeID   uint32
 	BTFValueTypeID uint32
 }
 
@@ -99,91 +75,80 @@ func (i MapInfo) describe() string {
 func withFD[T any](m *Map, op string, f func(fd *sys.FD) (T, error)) (T, error) {
 	var zero T
 	if m == nil {
-		return zero, fmt.Errorf("bpfbatch: %s on a nil *Map: %w", op, ErrClosed)
+		return zero, newMapError(op, "a nil *Map", "", ErrClosed, "")
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.fd == nil {
-		return zero, fmt.Errorf("bpfbatch: %s on %s: %w", op, m.info.describe(), ErrClosed)
+		return zero, newMapError(op, m.info.describe(), "", ErrClosed, "")
 	}
 	return f(m.fd)
+}
+
+// checkWritable refuses op, which writes or deletes, on a map opened
+// read-only, before any syscall.
+func (m *Map) checkWritable(op string) error {
+	if m.access == unix.O_RDONLY {
+		return m.refuse(op, ErrPermission, "the map was opened read-only (OpenOptions.ReadOnly, a read-only fd, or a map created with BPF_F_RDONLY): user space cannot write or delete through it")
+	}
+	return nil
+}
+
+// checkReadable refuses op, which reads, on a map opened write-only.
+func (m *Map) checkReadable(op string) error {
+	if m.access == unix.O_WRONLY {
+		return m.refuse(op, ErrPermission, "the map was opened write-only (OpenOptions.WriteOnly, a write-only fd, or a map created with BPF_F_WRONLY): user space cannot read through it")
+	}
+	return nil
 }
 
 // NewMap returns a Map for the BPF map behind fd. It duplicates fd (with
 // O_CLOEXEC), so the caller keeps ownership of fd and may close it; close
 // the Map too. The map's type, sizes, flags and name are read once with
-// BPF_OBJ_GET_INFO_BY_FD.
+// BPF_OBJ_GET_INFO_BY_FD, and the fd's access mode with fcntl: a read-only
+// fd makes a Map that refuses writes before any syscall, a write-only one
+// a Map that refuses reads.
 func NewMap(fd int) (*Map, error) {
 	name := "fd " + strconv.Itoa(fd)
 	if fd < 0 {
-		return nil, &MapError{Op: "NewMap", Map: name, Hint: "not a file descriptor"}
+		return nil, newMapError(opOpen, name, "", ErrInvalidArgument, "not a file descriptor")
 	}
 	dup, err := sys.DupRaw(fd)
 	if err != nil {
-		return nil, &MapError{Op: "NewMap", Map: name, Err: err}
+		return nil, newMapError(opOpen, name, "", err, "")
 	}
-	return open(dup, "NewMap", name, "")
-}
-
-// OpenPinned opens the map pinned at path on a BPF filesystem (usually under
-// /sys/fs/bpf) for reading and writing, with BPF_OBJ_GET.
-func OpenPinned(path string) (*Map, error) {
-	const op = "open pinned map"
-	p, err := sys.PathPointer(path)
-	if err != nil {
-		return nil, &MapError{Op: op, Path: path, Err: err}
-	}
-	attr := sys.ObjAttr{Pathname: p}
-	fd, errno := sys.ObjGet(&attr)
-	if errno != 0 {
-		return nil, pathError(op, "", path, false, errno)
-	}
-	return open(fd, op, "", path)
-}
-
-// OpenByID opens the map with the kernel ID id (BPF_MAP_GET_FD_BY_ID, which
-// needs CAP_SYS_ADMIN), e.g. the inner map a map-in-map slot holds, whose
-// lookups return IDs.
-func OpenByID(id uint32) (*Map, error) {
-	const op = "open map"
-	name := "id " + strconv.FormatUint(uint64(id), 10)
-	attr := sys.MapGetFDByIDAttr{ID: id}
-	fd, errno := sys.MapGetFDByID(&attr)
-	if errno != 0 {
-		hint := ""
-		if errno == unix.ENOENT {
-			hint = "no map has this ID (it was freed, or the ID is of another object)"
-		}
-		return nil, &MapError{Op: op, Map: name, Errno: errno, Hint: hint}
-	}
-	return open(fd, op, name, "")
+	return open(dup, opOpen, name, "")
 }
 
 // open takes ownership of fd, checks that it is a map, and reads its info.
 // Errors name the object as the caller knows it: name or path.
 func open(fd *sys.FD, op, name, path string) (*Map, error) {
-	fail := func(e MapError) (*Map, error) {
+	fail := func(cause error, hint string) (*Map, error) {
 		fd.Close()
-		e.Op, e.Map, e.Path = op, name, path
-		return nil, &e
+		return nil, newMapError(op, name, path, cause, hint)
 	}
 	if what := objectKind(fd); what != "" {
-		return fail(MapError{Hint: "not a BPF map but " + what})
+		return fail(ErrInvalidArgument, "not a BPF map but "+what)
 	}
 	var raw sys.MapInfo
 	if errno := sys.MapGetInfo(fd, &raw); errno != 0 {
-		return fail(MapError{Errno: errno, Hint: "reading the map's description (BPF_OBJ_GET_INFO_BY_FD)"})
+		return fail(errno, "reading the map's description (BPF_OBJ_GET_INFO_BY_FD)")
 	}
-	m, err := mapFromInfo(fd, &raw)
+	fl, err := unix.FcntlInt(uintptr(fd.Int()), unix.F_GETFL, 0)
 	if err != nil {
-		return fail(MapError{Err: err})
+		return fail(err, "reading the fd's access mode")
+	}
+	m, err := mapFromInfo(fd, &raw, fl&unix.O_ACCMODE)
+	if err != nil {
+		return fail(err, m.info.describe()+" is per-CPU")
 	}
 	return m, nil
 }
 
-// mapFromInfo builds the Map for fd from the kernel's description of it.
-func mapFromInfo(fd *sys.FD, raw *sys.MapInfo) (*Map, error) {
-	m := &Map{fd: fd}
+// mapFromInfo builds the Map for fd, whose access mode is access, from the
+// kernel's description of it.
+func mapFromInfo(fd *sys.FD, raw *sys.MapInfo, access int) (*Map, error) {
+	m := &Map{fd: fd, access: access}
 	m.info = MapInfo{
 		Type:           MapType(raw.Type),
 		ID:             raw.ID,
@@ -193,13 +158,16 @@ func mapFromInfo(fd *sys.FD, raw *sys.MapInfo) (*Map, error) {
 		Flags:          raw.MapFlags,
 		Name:           unix.ByteSliceToString(raw.Name[:]),
 		BTFID:          raw.BTFID,
+		BTFKeyTypeID:   raw.BTFKeyTypeID,
 		BTFValueTypeID: raw.BTFValueTypeID,
 	}
+	// The per-CPU stride is worked out here, once: every call takes it
+	// from m (strideFor), so that no two places can disagree on it.
 	m.stride = int(raw.ValueSize)
 	if m.info.Type.PerCPU() {
 		n, err := cpus.Possible()
 		if err != nil {
-			return nil, fmt.Errorf("%s is per-CPU: %w", m.info.describe(), err)
+			return m, err
 		}
 		m.cpus = n
 		m.stride = slotSize(raw.ValueSize) * n
@@ -222,34 +190,6 @@ func objectKind(fd *sys.FD) string {
 	return link
 }
 
-// CreateMap creates a map with BPF_MAP_CREATE. Close it when done; the map
-// lives on while a BPF program or a pin still refers to it. On kernels
-// before 5.11, call RemoveMemlock first (see there).
-func CreateMap(spec MapSpec) (*Map, error) {
-	const op = "create"
-	what := spec.describe()
-	attr, err := newCreateAttr(spec)
-	if err != nil {
-		return nil, &MapError{Op: op, Map: what, Err: err}
-	}
-	fd, errno := sys.MapCreate(&attr)
-	if errno != 0 {
-		return nil, &MapError{Op: op, Map: what, Errno: errno, Hint: createHint(errno)}
-	}
-	return open(fd, op, what, "")
-}
-
-func (s MapSpec) describe() string {
-	if s.Name == "" {
-		return s.Type.String() + " map"
-	}
-	return fmt.Sprintf("%s map %q", s.Type, s.Name)
-}
-
-// slotSize is the bytes one CPU's copy of a value takes in a per-CPU buffer:
-// the kernel copies value_size rounded up to 8 per CPU (bpf_percpu_*_copy).
-func slotSize(valueSize uint32) int { return (int(valueSize) + 7) &^ 7 }
-
 // Close releases the map's file descriptor, after waiting for calls in
 // flight. It is idempotent; later calls on m return ErrClosed.
 func (m *Map) Close() error {
@@ -267,32 +207,15 @@ func (m *Map) Close() error {
 	m.scratch = nil
 	m.scratchMu.Unlock()
 	if err != nil {
-		return &MapError{Op: "close", Map: m.info.describe(), Err: err}
+		return newMapError(opClose, m.info.describe(), "", err, "")
 	}
 	return nil
-}
-
-// Pin pins the map at path on a BPF filesystem (BPF_OBJ_PIN), so that it
-// outlives this process; OpenPinned opens it again. path must not exist.
-func (m *Map) Pin(path string) error {
-	_, err := withFD(m, "pin", func(fd *sys.FD) (struct{}, error) {
-		p, err := sys.PathPointer(path)
-		if err != nil {
-			return struct{}{}, &MapError{Op: "pin", Map: m.info.describe(), Path: path, Err: err}
-		}
-		attr := sys.ObjAttr{Pathname: p, BPFFD: fd.Uint()}
-		if errno := sys.ObjPin(&attr); errno != 0 {
-			return struct{}{}, pathError("pin", m.info.describe(), path, true, errno)
-		}
-		return struct{}{}, nil
-	})
-	return err
 }
 
 // FD returns the map's file descriptor, or -1 once the Map is closed. The
 // fd stays owned by m: do not close it, and do not use it after Close.
 func (m *Map) FD() int {
-	fd, err := withFD(m, "FD", func(fd *sys.FD) (int, error) { return fd.Int(), nil })
+	fd, err := withFD(m, opOpen, func(fd *sys.FD) (int, error) { return fd.Int(), nil })
 	if err != nil {
 		return -1
 	}
@@ -326,15 +249,6 @@ func (m *Map) ValueStrideFor(flags Flags) int {
 		return 0
 	}
 	return m.strideFor(flags)
-}
-
-// strideFor is the bytes per element of a values buffer for a call with
-// flags.
-func (m *Map) strideFor(flags Flags) int {
-	if m.cpus > 0 && flags.onePerElement() {
-		return int(m.info.ValueSize)
-	}
-	return m.stride
 }
 
 // String describes the map, e.g. `Hash map "conns" (id 7)`.

@@ -251,7 +251,7 @@ func TestReadsRefuseMisuse(t *testing.T) {
 		{"empty buffers", Hash, func(m, _ *Map) error {
 			_, err := m.LookupBatch(&Cursor{}, nil, nil, UpdateAny)
 			return err
-		}, nil, "keys: got 0 bytes"},
+		}, nil, "keys: got none"},
 		{"values for fewer elements", Hash, func(m, _ *Map) error {
 			_, err := m.LookupBatch(&Cursor{}, make([]byte, 8), make([]byte, 8), UpdateAny)
 			return err

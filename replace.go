@@ -2,7 +2,6 @@ package bpfbatch
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
@@ -19,33 +18,30 @@ import (
 // type, key and value size, and flags), or the kernel refuses the swap with
 // EINVAL. On any error the slot is unchanged and the new map is closed.
 func ReplaceInner(outer *Map, key []byte, spec MapSpec, keys, values []byte) (*Map, error) {
-	const op = "replace inner map"
-	if outer != nil && outer.info.Type != ArrayOfMaps && outer.info.Type != HashOfMaps {
-		return nil, fmt.Errorf("bpfbatch: %s of %s: %w: the outer map must be an ArrayOfMaps or HashOfMaps", op, outer.info.describe(), ErrNotSupported)
-	}
-	if outer != nil && len(key) != int(outer.info.KeySize) {
-		return nil, &SizeError{Buffer: "keys", Got: len(key), Want: int(outer.info.KeySize), Op: op, Map: outer.info, Elements: 1, single: true}
-	}
-	inner, err := CreateMap(spec)
-	if err != nil {
-		return nil, fmt.Errorf("bpfbatch: %s: creating the new inner map: %w", op, err)
-	}
-	if _, err := inner.UpdateBatch(keys, values, UpdateAny); err != nil {
-		inner.Close()
-		return nil, fmt.Errorf("bpfbatch: %s: filling the new inner map, the slot is unchanged: %w", op, err)
-	}
-	_, err = withFD(outer, op, func(fd *sys.FD) (struct{}, error) {
+	return withFD(outer, opReplaceInner, func(fd *sys.FD) (*Map, error) {
+		if outer.info.Type != ArrayOfMaps && outer.info.Type != HashOfMaps {
+			return nil, outer.refuse(opReplaceInner, ErrNotSupported, "the outer map must be an ArrayOfMaps or HashOfMaps")
+		}
+		if err := outer.checkWritable(opReplaceInner); err != nil {
+			return nil, err
+		}
+		if len(key) != int(outer.info.KeySize) {
+			return nil, outer.sizeError(SizeError{Op: opReplaceInner, Buffer: "keys", Got: len(key), Want: int(outer.info.KeySize), Elements: 1, single: true})
+		}
+		inner, err := CreateMap(spec)
+		if err != nil {
+			return nil, newMapError(opReplaceInner, outer.info.describe(), "", err, "creating the new inner map")
+		}
+		if _, err := inner.UpdateBatch(keys, values, UpdateAny); err != nil {
+			inner.Close()
+			return nil, newMapError(opReplaceInner, outer.info.describe(), "", err, "filling the new inner map, the slot is unchanged")
+		}
 		value := binary.NativeEndian.AppendUint32(nil, uint32(inner.FD()))
 		attr := newElemAttr(fd, key, value, UpdateAny)
 		if errno := sys.MapUpdateElem(&attr); errno != 0 {
-			f := outer.newFault(fd, opUpdateElem, errno, UpdateAny, 0)
-			return struct{}{}, outer.elemError(f, UpdateAny, 1, 0, nil)
+			inner.Close()
+			return nil, outer.singleError(opReplaceInner, outer.newFault(fd, cmdUpdateElem, errno, UpdateAny, 0), UpdateAny)
 		}
-		return struct{}{}, nil
+		return inner, nil
 	})
-	if err != nil {
-		inner.Close()
-		return nil, err
-	}
-	return inner, nil
 }

@@ -260,7 +260,10 @@ func TestHintsFitTheCall(t *testing.T) {
 // Every error message says each fact once: no segment repeats, and counts
 // agree in number ("1 element").
 func TestErrorMessagesSayEachFactOnce(t *testing.T) {
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1, Flags: unix.BPF_F_RDONLY})
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err := testutil.Freeze(m.FD()); err != nil {
+		t.Fatal(err)
+	}
 	_, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
 	checkSaysEachFactOnce(t, err)
 	if !strings.Contains(err.Error(), "0 of 1 element written") {

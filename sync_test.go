@@ -152,7 +152,7 @@ func TestSyncWritesOnlyWhatChanged(t *testing.T) {
 	}
 	values[0] ^= 1
 	_, err := m.Sync(context.Background(), keys, values, SyncOptions{})
-	if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "0 of 1 new and changed elements written") {
+	if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "0 of 1 new and changed element written") {
 		t.Fatalf("Sync with one change on a frozen map = %v", err)
 	}
 }

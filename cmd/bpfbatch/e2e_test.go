@@ -659,7 +659,7 @@ func TestKernelFailureReportsLine(t *testing.T) {
 		// of the failing block, which starts at line 6.
 		for _, w := range []string{
 			"wrote 4 entries, then the entry at stdin:7 failed; nothing from that line on was written",
-			"cause (elements counted from the block starting at stdin:6): BPF_MAP_UPDATE_BATCH on Hash map",
+			"cause (elements counted from the block starting at stdin:6): update Hash map",
 			"element 1: E2BIG", "; 1 of 3 elements written",
 		} {
 			if !strings.Contains(r.stderr, w) {

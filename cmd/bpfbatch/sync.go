@@ -82,9 +82,10 @@ func (c *cli) sync(ctx context.Context, args []string) int {
 	readTime := time.Since(start)
 	s.prog.startWriting(-1)
 	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
-		DryRun:  *dryRun,
-		Workers: *workers,
-		Chunk:   *chunk,
+		DryRun:     *dryRun,
+		Workers:    *workers,
+		Chunk:      *chunk,
+		AllowEmpty: *allowEmpty,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)
