@@ -32,6 +32,7 @@ type Map struct {
 	readPath   atomic.Uint32 // the same for BPF_MAP_LOOKUP_BATCH
 	deletePath atomic.Uint32 // and for BPF_MAP_DELETE_BATCH
 	cpuFlags   atomic.Uint32 // cpuFlagsNative or cpuFlagsAbsent once probed
+	walkProbe  walkProbe     // how a parallel Walk may split the map (walkprobe.go)
 
 	// plainPair remembers the last K, V that a typed call checked, so a
 	// loop of typed calls skips the type-cache lookups.

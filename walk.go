@@ -30,13 +30,25 @@ const walkAhead = 4
 // time: keys and values in LookupBatch's layout (per-CPU maps: every CPU's
 // slot; with OnCPU(n) one value_size value each). The slices are reused
 // after fn returns: copy what you keep. Each element of a map not modified
-// during the walk is passed to fn exactly once; elements added or deleted
-// meanwhile at most once. An error from fn, or ctx's, stops the walk and is
-// returned; after it, no further fn call starts.
+// during the walk is passed to fn exactly once, whatever Workers is;
+// elements added or deleted meanwhile at most once. An error from fn, or
+// ctx's, stops the walk and is returned.
 //
 // With Workers <= 1 one walk reads the map in the kernel's order, one batch
 // ahead of fn on a goroutine of its own, and fn is called on the caller's
-// goroutine, one call at a time.
+// goroutine, one call at a time; after an error no further fn call starts.
+//
+// With Workers > 1 the map is split into up to Workers parts, walked at
+// once, and fn runs on several goroutines at once (the caller's among
+// them), each part's elements in the kernel's order; after an error at
+// most Workers further fn calls start. Hash maps split by bucket range,
+// arrays by index range, LPM tries by key range in the kernel's walk
+// order, at keys the previous walk with Workers > 1 saw (the first one
+// walks once and learns them). Before a map is split, a probe proves on
+// the map itself, once, that the kernel's cursor behaves as the split
+// needs; map types or kernels where it cannot (other types, maps without
+// BPF_MAP_LOOKUP_BATCH, OnCPU) walk once, sequentially, as do maps with
+// too few elements for a split to pay.
 func (m *Map) Walk(ctx context.Context, opts WalkOptions, fn func(keys, values []byte, n int) error) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -60,6 +72,9 @@ func (m *Map) Walk(ctx context.Context, opts WalkOptions, fn func(keys, values [
 	if err != nil {
 		return err
 	}
+	if opts.Workers > 1 {
+		return m.walkParallel(ctx, opts.Workers, batch, opts.Flags, fn)
+	}
 	return m.walkSequential(ctx, batch, opts.Flags, fn)
 }
 
@@ -72,6 +87,12 @@ type walkBuffer struct {
 // walkSequential is Walk with one Cursor, reading on a goroutine of its
 // own up to walkAhead batches ahead of fn.
 func (m *Map) walkSequential(ctx context.Context, batch int, flags Flags, fn func(keys, values []byte, n int) error) error {
+	return m.walkSequentialFrom(ctx, Cursor{}, 0, batch, flags, fn)
+}
+
+// walkSequentialFrom is walkSequential continuing the walk at c, after read
+// elements (for errors' counts).
+func (m *Map) walkSequentialFrom(ctx context.Context, c Cursor, read int, batch int, flags Flags, fn func(keys, values []byte, n int) error) error {
 	ks, stride := int(m.info.KeySize), m.strideFor(flags)
 	filled := make(chan walkBuffer, walkAhead)
 	free := make(chan walkBuffer, walkAhead+1)
@@ -82,8 +103,6 @@ func (m *Map) walkSequential(ctx context.Context, batch int, flags Flags, fn fun
 	var readErr error // written before filled is closed
 	go func() {
 		defer close(filled)
-		var c Cursor
-		read := 0
 		for {
 			var b walkBuffer
 			select {

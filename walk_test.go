@@ -1,0 +1,893 @@
+package bpfbatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
+)
+
+// walked collects what a walk passed to fn, from every goroutine fn runs
+// on, and notes a key passed twice.
+type walked struct {
+	mu           sync.Mutex
+	ks           int
+	seen         map[string]bool
+	keys, values [][]byte
+	calls        int
+	twice        []byte
+}
+
+func newWalked(m *Map) *walked { return &walked{ks: int(m.Info().KeySize), seen: map[string]bool{}} }
+
+func (w *walked) fn(keys, values []byte, n int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls++
+	stride := len(values) / n
+	for i := range n {
+		k := bytes.Clone(keys[i*w.ks : (i+1)*w.ks])
+		if w.seen[string(k)] && w.twice == nil {
+			w.twice = k
+		}
+		w.seen[string(k)] = true
+		w.keys = append(w.keys, k)
+		w.values = append(w.values, bytes.Clone(values[i*stride:(i+1)*stride]))
+	}
+	return nil
+}
+
+// walkAll walks m with opts and fails the test on an error or a key
+// passed to fn twice.
+func walkAll(t testing.TB, m *Map, opts WalkOptions) *walked {
+	t.Helper()
+	w := newWalked(m)
+	if err := m.Walk(context.Background(), opts, w.fn); err != nil {
+		t.Fatalf("Walk(%+v): %v", opts, err)
+	}
+	if w.twice != nil {
+		t.Fatalf("Walk(%+v) passed key %x to fn twice", opts, w.twice)
+	}
+	return w
+}
+
+// splitAlways makes every walk with Workers > 1 split, however small the
+// map, for the rest of the test.
+func splitAlways(t testing.TB) {
+	old := walkSplitMin
+	walkSplitMin = 1
+	t.Cleanup(func() { walkSplitMin = old })
+}
+
+// wantLayout is how this kernel lets a parallel walk split a map of type
+// typ: by bucket, index or key where it has BPF_MAP_LOOKUP_BATCH for the
+// type (5.6; per-CPU arrays and LPM tries 5.13; map-in-map types 5.19),
+// else not at all.
+func wantLayout(typ MapType) walkLayout {
+	if !hasBatchOps(typ) {
+		return layoutSequential
+	}
+	switch {
+	case typ.hashCursor():
+		return layoutBuckets
+	case typ == LPMTrie:
+		return layoutTrie
+	}
+	return layoutIndices
+}
+
+// Every element of every map type is passed to fn exactly once, with the
+// value a raw lookup reads, whatever Workers and Batch are; where this
+// kernel lets the walk split the map it does (every walk with Workers > 1
+// after the first of an LPM trie, which learns where to split), elsewhere
+// it walks once.
+func TestWalkEveryMapTypeExactlyOnce(t *testing.T) {
+	splitAlways(t)
+	for _, size := range []struct {
+		n       int
+		batches []int
+	}{{2000, []int{1, 7}}, {20000, []int{4096}}} {
+		for _, spec := range batchMapSpecs(uint32(size.n)) {
+			t.Run(fmt.Sprintf("%s/n=%d", specName(spec), size.n), func(t *testing.T) {
+				inner := needsInner(t, &spec)
+				m := createMap(t, spec)
+				rng := rand.New(rand.NewPCG(11, uint64(spec.Type)))
+				keys := testKeys(m, size.n, rng)
+				if _, err := m.UpdateBatch(keys, testValues(t, m, size.n, rng, true, inner), UpdateAny); err != nil {
+					t.Fatal(err)
+				}
+				layout := wantLayout(spec.Type)
+				learned := false
+				for workers := 1; workers <= 4; workers++ {
+					for _, batch := range size.batches {
+						opts := WalkOptions{Workers: workers, Batch: batch}
+						w := walkAll(t, m, opts)
+						checkWalk(t, m, keys, w.keys, w.values)
+						if workers == 1 {
+							continue
+						}
+						parts := int(m.walkProbe.parts.Load())
+						switch {
+						case layout == layoutSequential && parts != 1:
+							t.Fatalf("kernel %s: %+v split a %s map it cannot split into %d parts", testutil.KernelRelease(), opts, spec.Type, parts)
+						case layout == layoutTrie && !learned:
+							learned = true // the first walk learns where to split
+						case layout != layoutSequential && parts != workers:
+							t.Fatalf("kernel %s: %+v walked a %s map in %d parts, want %d", testutil.KernelRelease(), opts, spec.Type, parts, workers)
+						}
+					}
+				}
+				if got := m.walkProbe.layout; got != layout {
+					t.Fatalf("kernel %s: the probe decided %d for a %s map, want %d", testutil.KernelRelease(), got, spec.Type, layout)
+				}
+			})
+		}
+	}
+}
+
+// On a map that does not change, every part end is settled by the next
+// part's boundary, also when parts hold fewer elements than a read (a
+// part's first read then runs past its end, and its boundary takes in the
+// next part's).
+func TestWalkHashPartEndsSettledByBoundaries(t *testing.T) {
+	splitAlways(t)
+	const n = 20000
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	keys := testKeys(m, n, rand.New(rand.NewPCG(5, 5)))
+	if _, err := m.UpdateBatch(keys, make([]byte, n*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{64, 6000} {
+		m.walkProbe.byRecord.Store(0)
+		m.walkProbe.byAttribute.Store(0)
+		w := walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+		checkWalk(t, m, keys, w.keys, w.values)
+		if rec, attr := m.walkProbe.byRecord.Load(), m.walkProbe.byAttribute.Load(); rec != 3 || attr != 0 {
+			t.Fatalf("Batch %d: %d part ends settled by boundaries, %d by attribute; want 3 and 0", batch, rec, attr)
+		}
+	}
+}
+
+// Under churn of other keys (a goroutine adding and deleting them during
+// every walk), each key that stays in the map is passed to fn exactly
+// once, with its value, and no key twice. LPM tries walked sequentially
+// (5.10, whose tries have no batch lookup) are not covered: a walk by key
+// starts again from the first key when the key it stood on is deleted.
+func TestWalkUnderChurnReturnsEachUntouchedKeyOnce(t *testing.T) {
+	splitAlways(t)
+	const stay, churn = 3000, 3000
+	for _, spec := range []MapSpec{
+		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: stay + churn},
+		{Type: PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: stay + churn},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 4 * (stay + churn)},
+		{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: stay + churn, Flags: noPrealloc},
+	} {
+		t.Run(specName(spec), func(t *testing.T) {
+			m := createMap(t, spec)
+			if wantLayout(spec.Type) == layoutSequential {
+				w := walkAll(t, m, WalkOptions{Workers: 2})
+				if len(w.keys) != 0 || m.walkProbe.layout != layoutSequential {
+					t.Fatalf("kernel %s: %s walks in parts", testutil.KernelRelease(), spec.Type)
+				}
+				return
+			}
+			rng := rand.New(rand.NewPCG(9, uint64(spec.Type)))
+			all := testKeys(m, stay+churn, rng)
+			ks, stride := int(spec.KeySize), m.ValueStride()
+			staying, churning := all[:stay*ks], all[stay*ks:]
+			values := testValues(t, m, stay+churn, rng, false, nil)
+			if _, err := m.UpdateBatch(staying, values[:stay*stride], UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			var churned atomic.Int64
+			var wg sync.WaitGroup
+			churner := func() {
+				r := rand.New(rand.NewPCG(1, 1))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					i := r.IntN(churn)
+					key := churning[i*ks : (i+1)*ks]
+					if r.IntN(2) == 0 {
+						testutil.Update(m.FD(), key, values[(stay+i)*stride:(stay+i+1)*stride], 0)
+					} else {
+						testutil.Delete(m.FD(), key)
+					}
+					churned.Add(1)
+				}
+			}
+			wg.Go(churner)
+			defer func() { close(stop); wg.Wait() }()
+
+			inAll := map[string]bool{}
+			for i := range stay + churn {
+				inAll[string(all[i*ks:(i+1)*ks])] = true
+			}
+			if spec.Type == LPMTrie {
+				// The first walk learns where to split the trie, walking
+				// it once by key, as LookupBatch does: a walk that starts
+				// again from the first key when the key it stood on is
+				// deleted. It must see a trie that does not change.
+				close(stop)
+				wg.Wait()
+				walkAll(t, m, WalkOptions{Workers: 2})
+				stop = make(chan struct{})
+				wg.Go(churner)
+			}
+			first := 1
+			if spec.Type == LPMTrie {
+				first = 2 // a sequential walk of a trie is by key
+			}
+			for workers := first; workers <= 4; workers++ {
+				for _, batch := range []int{7, 64, 1500, 4096} {
+					before := churned.Load()
+					w := newWalked(m)
+					err := m.Walk(context.Background(), WalkOptions{Workers: workers, Batch: batch}, func(keys, values []byte, n int) error {
+						time.Sleep(20 * time.Microsecond) // let the churn run between reads
+						return w.fn(keys, values, n)
+					})
+					if err != nil || w.twice != nil {
+						t.Fatalf("Workers %d, Batch %d: %v; key passed twice: %x", workers, batch, err, w.twice)
+					}
+					got := map[string][]byte{}
+					for i, k := range w.keys {
+						if !inAll[string(k)] {
+							t.Fatalf("Workers %d, Batch %d: key %x was never written", workers, batch, k)
+						}
+						got[string(k)] = w.values[i]
+					}
+					for i := range stay {
+						k := staying[i*ks : (i+1)*ks]
+						v, ok := got[string(k)]
+						if !ok {
+							t.Fatalf("Workers %d, Batch %d: key %x, in the map throughout, was not passed to fn", workers, batch, k)
+						}
+						if want := asStored(m, values[i*stride:(i+1)*stride]); !bytes.Equal(v, want) {
+							t.Fatalf("Workers %d, Batch %d: key %x: %x, want %x", workers, batch, k, v, want)
+						}
+					}
+					if churned.Load() == before {
+						t.Fatalf("Workers %d, Batch %d: no churn during the walk", workers, batch)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Empty maps: fn is never called, with any Workers. Arrays are never
+// empty: every index exists.
+func TestWalkEmptyMaps(t *testing.T) {
+	splitAlways(t)
+	for _, spec := range batchMapSpecs(5000) {
+		if spec.Type.isArray() && spec.Type != ArrayOfMaps {
+			continue
+		}
+		t.Run(specName(spec), func(t *testing.T) {
+			needsInner(t, &spec)
+			m := createMap(t, spec)
+			for workers := 1; workers <= 4; workers++ {
+				if w := walkAll(t, m, WalkOptions{Workers: workers, Batch: 7}); w.calls != 0 {
+					t.Fatalf("Workers %d: fn called %d times on an empty map", workers, w.calls)
+				}
+			}
+		})
+	}
+}
+
+// A sparse map (few elements, many buckets or slots) walks once with the
+// default split threshold: its first read, which reaches far to fill a
+// batch, says there is too little to split. Split anyway, it still passes
+// every element once.
+func TestWalkSparseMaps(t *testing.T) {
+	for _, spec := range []MapSpec{
+		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
+		{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
+		{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1 << 16},
+	} {
+		t.Run(specName(spec), func(t *testing.T) {
+			inner := needsInner(t, &spec)
+			m := createMap(t, spec)
+			const n = 100
+			rng := rand.New(rand.NewPCG(3, uint64(spec.Type)))
+			keys := testKeys(m, n, rng)
+			if spec.Type == ArrayOfMaps { // scattered slots
+				for i := range n {
+					binary.NativeEndian.PutUint32(keys[4*i:], uint32(i)*2654435761%(1<<16))
+				}
+			}
+			if _, err := m.UpdateBatch(keys, testValues(t, m, n, rng, false, inner), UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{2, 4} {
+				w := walkAll(t, m, WalkOptions{Workers: workers})
+				checkWalk(t, m, keys, w.keys, w.values)
+				if parts := m.walkProbe.parts.Load(); parts != 1 {
+					t.Fatalf("Workers %d: a map of %d elements walked in %d parts", workers, n, parts)
+				}
+			}
+			splitAlways(t)
+			for _, batch := range []int{1, 7, 4096} {
+				w := walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+				checkWalk(t, m, keys, w.keys, w.values)
+			}
+		})
+	}
+}
+
+// An error from fn ends the walk and is returned as is; after it, at most
+// Workers further fn calls start (none with one worker).
+func TestWalkStopsAtFnError(t *testing.T) {
+	splitAlways(t)
+	m := filledHash(t, 20000)
+	errStop := errors.New("stop")
+	for workers := 1; workers <= 4; workers++ {
+		var calls, after atomic.Int64
+		var failed atomic.Bool
+		err := m.Walk(context.Background(), WalkOptions{Workers: workers, Batch: 7}, func(_, _ []byte, _ int) error {
+			if failed.Load() {
+				after.Add(1)
+			}
+			if calls.Add(1) == 20 {
+				failed.Store(true)
+				return errStop
+			}
+			return nil
+		})
+		if err != errStop {
+			t.Fatalf("Workers %d: Walk = %v, want fn's error", workers, err)
+		}
+		if limit := int64(workers - 1); after.Load() > limit {
+			t.Fatalf("Workers %d: %d fn calls started after fn failed, want at most %d", workers, after.Load(), limit)
+		}
+	}
+}
+
+// ctx cancelled during the walk ends it with ctx.Err(); after the cancel at
+// most Workers further fn calls start. A ctx done before the walk starts
+// calls fn never.
+func TestWalkStopsAtCancel(t *testing.T) {
+	splitAlways(t)
+	m := filledHash(t, 20000)
+	for workers := 1; workers <= 4; workers++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls, after atomic.Int64
+		var cancelled atomic.Bool
+		err := m.Walk(ctx, WalkOptions{Workers: workers, Batch: 7}, func(_, _ []byte, _ int) error {
+			if cancelled.Load() {
+				after.Add(1)
+			}
+			if calls.Add(1) == 20 {
+				cancel()
+				cancelled.Store(true)
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Workers %d: Walk = %v, want context.Canceled", workers, err)
+		}
+		if after.Load() > int64(workers) {
+			t.Fatalf("Workers %d: %d fn calls started after the cancel, want at most %d", workers, after.Load(), workers)
+		}
+		calls.Store(0)
+		if err := m.Walk(ctx, WalkOptions{Workers: workers}, func(_, _ []byte, _ int) error { calls.Add(1); return nil }); !errors.Is(err, context.Canceled) || calls.Load() != 0 {
+			t.Fatalf("Workers %d: Walk with a done ctx = %v after %d fn calls", workers, err, calls.Load())
+		}
+	}
+}
+
+// With Workers > 1, fn runs on several goroutines at once: the first call
+// of each part waits here until every part has made one.
+func TestWalkRunsFnAtOnce(t *testing.T) {
+	splitAlways(t)
+	m := filledHash(t, 20000)
+	for _, workers := range []int{2, 4} {
+		var arrived sync.WaitGroup
+		arrived.Add(workers)
+		var once sync.Map
+		all := make(chan struct{})
+		go func() { arrived.Wait(); close(all) }()
+		var waits atomic.Int64
+		err := m.Walk(context.Background(), WalkOptions{Workers: workers, Batch: 64}, func(keys, _ []byte, n int) error {
+			// A part's first call is the first of its goroutine; tell
+			// goroutines apart by the first key they see only once.
+			if _, loaded := once.LoadOrStore(goroutineID(), true); !loaded {
+				arrived.Done()
+				select {
+				case <-all:
+				case <-time.After(10 * time.Second):
+					return errors.New("the other parts never called fn meanwhile")
+				}
+				waits.Add(1)
+			}
+			return nil
+		})
+		if err != nil || waits.Load() != int64(workers) {
+			t.Fatalf("Workers %d: %v (%d parts waited for each other)", workers, err, waits.Load())
+		}
+	}
+}
+
+// goroutineID is the calling goroutine's number, from its stack header.
+func goroutineID() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return ""
+	}
+	return string(f[1])
+}
+
+// An LPM trie splits at keys the previous walk saw, in the kernel's walk
+// order, also when those keys have been deleted since (a part then starts
+// after an earlier key, or at the start, and skips what is not its own).
+// The trie mixes prefix lengths, so the order checked along the first walk
+// is post-order, not address order.
+func TestWalkTrieSplitsAtKeysItSaw(t *testing.T) {
+	if !hasBatchOps(LPMTrie) {
+		m := createMap(t, MapSpec{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 16, Flags: noPrealloc})
+		walkAll(t, m, WalkOptions{Workers: 2})
+		if m.walkProbe.layout != layoutSequential {
+			t.Fatalf("kernel %s: an LPM trie without batch lookups walks in parts", testutil.KernelRelease())
+		}
+		return
+	}
+	splitAlways(t)
+	const n = 6000
+	m := createMap(t, MapSpec{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: n, Flags: noPrealloc})
+	rng := rand.New(rand.NewPCG(4, 4))
+	seen := map[netip.Prefix]bool{}
+	var keys []byte
+	for len(seen) < n {
+		bitsLen := []int{8, 16, 20, 24, 28, 32}[rng.IntN(6)]
+		p, _ := netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256))}).Prefix(bitsLen)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		keys = append(keys, lpmKey4(p)...)
+	}
+	if _, err := m.UpdateBatch(keys, make([]byte, n*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	w := walkAll(t, m, WalkOptions{Workers: 4, Batch: 64})
+	checkWalk(t, m, keys, w.keys, w.values)
+	trie := m.walkProbe.trieSamples()
+	if m.walkProbe.parts.Load() != 1 || trie == nil || trie.total != n || m.walkProbe.layout != layoutTrie {
+		t.Fatalf("the first walk did not learn the trie: %d parts, samples %v", m.walkProbe.parts.Load(), trie)
+	}
+	for _, batch := range []int{1, 64, 4096} {
+		w = walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+		checkWalk(t, m, keys, w.keys, w.values)
+		if parts := m.walkProbe.parts.Load(); parts != 4 {
+			t.Fatalf("Batch %d: %d parts, want 4", batch, parts)
+		}
+	}
+	// Delete every key the parts would start after: each part starts
+	// after a key from before, or at the start.
+	trie = m.walkProbe.trieSamples()
+	if _, err := m.DeleteBatch(trie.keys, UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	gone := map[string]bool{}
+	for i := 0; i < len(trie.keys); i += 8 {
+		gone[string(trie.keys[i:i+8])] = true
+	}
+	var left []byte
+	for i := 0; i < len(keys); i += 8 {
+		if !gone[string(keys[i:i+8])] {
+			left = append(left, keys[i:i+8]...)
+		}
+	}
+	for _, batch := range []int{7, 4096} {
+		w = walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+		checkWalk(t, m, left, w.keys, w.values)
+	}
+}
+
+// trieCompare is the order of the example in kernel/bpf/lpm_trie.c's
+// trie_get_next_key: more specific prefixes first, then by address.
+func TestTrieCompareIsPostOrder(t *testing.T) {
+	var ordered [][]byte
+	for _, s := range []string{"192.168.0.0/24", "192.168.1.0/24", "192.168.128.0/24", "192.168.0.0/16", "192.169.0.0/16", "10.0.0.0/8"} {
+		ordered = append(ordered, lpmKey4(netip.MustParsePrefix(s)))
+	}
+	ordered = append(ordered[5:], ordered[:5]...) // 10.0.0.0/8 ends before 192.168.0.0/24 starts
+	for i := range ordered {
+		for j := range ordered {
+			if got, want := trieCompare(ordered[i], ordered[j]), cmpInt(i, j); got != want {
+				t.Errorf("trieCompare(%x, %x) = %d, want %d", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+	// Host bits past the prefix length do not count.
+	a := append(binary.NativeEndian.AppendUint32(nil, 16), 192, 168, 7, 7)
+	if trieCompare(a, ordered[4]) != 0 {
+		t.Error("host bits changed the order")
+	}
+}
+
+// lpmKey4 is the 8-byte LPM trie key of an IPv4 prefix.
+func lpmKey4(p netip.Prefix) []byte {
+	a := p.Masked().Addr().As4()
+	return append(binary.NativeEndian.AppendUint32(nil, uint32(p.Bits())), a[:]...)
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// filledHash is a hash map of n elements, keys 0..n-1.
+func filledHash(t testing.TB, n int) *Map {
+	t.Helper()
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: uint32(n)})
+	if _, err := m.UpdateBatch(indexKeys(n), make([]byte, n*8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The kernel facts the hash probe relies on, on this kernel: in_batch =
+// n_buckets ends at once without writing out_batch; in_batch =
+// n_buckets-1 ends with out_batch = n_buckets.
+func TestWalkHashCursorFacts(t *testing.T) {
+	for _, max := range []uint32{1, 5, 1000, 1024} {
+		m := filledHash(t, int(max))
+		n := bucketCount(max)
+		kb, vb := make([]byte, 4*2048), make([]byte, 8*2048)
+		out := probeUnwritten(4)
+		count, errno := testutil.LookupBatch(m.FD(), bucketCursor(n), out, kb, vb, 2048)
+		if errno != unix.ENOENT || count != 0 || !bytes.Equal(out, probeUnwritten(4)) {
+			t.Fatalf("max_entries %d: from bucket %d: count %d, %v, out %x", max, n, count, errno, out)
+		}
+		count, errno = testutil.LookupBatch(m.FD(), bucketCursor(n-1), out, kb, vb, 2048)
+		if errno != unix.ENOENT || binary.NativeEndian.Uint32(out) != n || count > max {
+			t.Fatalf("max_entries %d: from bucket %d: count %d, %v, out %d; want ENOENT at %d", max, n-1, count, errno, binary.NativeEndian.Uint32(out), n)
+		}
+	}
+}
+
+// fakeHash is a hash map as __htab_map_lookup_and_delete_batch walks it,
+// behind the fake kernel (fake_test.go): u32 keys in fixed buckets, u64
+// values, whole buckets per read. lie makes its cursor other than the
+// kernel's, in ways a sequential walk does not notice:
+//   - "offsets": the cursor counts elements, not buckets;
+//   - "double": twice the buckets the kernel has for max_entries;
+//   - "stateful": a read goes on where the last one stopped, whatever
+//     in_batch says (but for NULL and the last buckets).
+type fakeHash struct {
+	mu      sync.Mutex
+	buckets [][]uint32
+	values  map[uint32]uint64
+	lie     string
+	next    uint32
+	// before and after, if set, run around each read with a count, with
+	// in_batch (-1: NULL), without f.mu held.
+	before, after func(in int64)
+	reads         []int64 // in_batch of each read with a count, -1 for NULL
+}
+
+func newFakeHash(maxEntries uint32, keys int, lie string) *fakeHash {
+	n := bucketCount(maxEntries)
+	if lie == "double" {
+		n *= 2
+	}
+	f := &fakeHash{buckets: make([][]uint32, n), values: map[uint32]uint64{}, lie: lie}
+	for k := range uint32(keys) {
+		f.add(k)
+	}
+	return f
+}
+
+func (f *fakeHash) bucket(k uint32) int { return int(k*2654435761>>7) % len(f.buckets) }
+
+func (f *fakeHash) add(k uint32) {
+	b := f.bucket(k)
+	f.buckets[b] = append([]uint32{k}, f.buckets[b]...) // hlist_nulls_add_head
+	f.values[k] = uint64(k)*3 + 1
+}
+
+func (f *fakeHash) remove(k uint32) {
+	b := f.bucket(k)
+	f.buckets[b] = bytesDelete(f.buckets[b], k)
+	delete(f.values, k)
+}
+
+func bytesDelete(s []uint32, k uint32) []uint32 {
+	for i, x := range s {
+		if x == k {
+			return append(s[:i:i], s[i+1:]...)
+		}
+	}
+	return s
+}
+
+// newMap returns a Hash map of maxEntries whose syscalls go to f, as
+// newFakeMap does; but calls are not serialized, so that a read can wait
+// for reads of other parts.
+func (f *fakeHash) newMap(t *testing.T, maxEntries uint32) *Map {
+	t.Helper()
+	raw, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := sys.NewFD(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove := sys.InjectFake(fd.Int(), func(cmd int, attr []byte) (uintptr, unix.Errno) { return 0, f.call(cmd, attr) })
+	info := fakeInfo(Hash, 4, 8, maxEntries)
+	m, err := mapFromInfo(fd, &info, unix.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		remove()
+		m.Close()
+	})
+	return m
+}
+
+// call is the fake kernel's answer to every command on the map.
+func (f *fakeHash) call(cmd int, attr []byte) unix.Errno {
+	if cmd == unix.BPF_MAP_LOOKUP_BATCH && decodeBatch(attr).Count > 0 {
+		a := decodeBatch(attr)
+		in := int64(-1)
+		if a.InBatch != 0 {
+			in = int64(binary.NativeEndian.Uint32(peek(a.InBatch, 4)))
+		}
+		if f.before != nil {
+			f.before(in)
+		}
+		if f.after != nil {
+			defer f.after(in)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch cmd {
+	case unix.BPF_MAP_LOOKUP_BATCH:
+		return f.lookupBatch(attr)
+	case unix.BPF_MAP_LOOKUP_ELEM:
+		key := binary.NativeEndian.Uint32(peek(binary.NativeEndian.Uint64(attr[8:]), 4))
+		v, ok := f.values[key]
+		if !ok {
+			return unix.ENOENT
+		}
+		poke(binary.NativeEndian.Uint64(attr[16:]), binary.NativeEndian.AppendUint64(nil, v))
+		return 0
+	}
+	return unix.EINVAL
+}
+
+func (f *fakeHash) lookupBatch(attr []byte) unix.Errno {
+	a := decodeBatch(attr)
+	if a.Count == 0 {
+		return 0 // the library's probe for the command
+	}
+	binary.NativeEndian.PutUint32(attr[uapiCount:], 0)
+	in := int64(-1)
+	if a.InBatch != 0 {
+		in = int64(binary.NativeEndian.Uint32(peek(a.InBatch, 4)))
+	}
+	f.reads = append(f.reads, in)
+	var order []uint32 // what the read returns, in order
+	nb := uint32(len(f.buckets))
+	start := uint32(max(in, 0))
+	var out uint32
+	errno := unix.Errno(0)
+	if f.lie == "offsets" {
+		var all []uint32
+		for _, b := range f.buckets {
+			all = append(all, b...)
+		}
+		if start >= uint32(len(all)) {
+			return unix.ENOENT
+		}
+		order = all[start:min(uint32(len(all)), start+a.Count)]
+		out = start + uint32(len(order))
+		if out == uint32(len(all)) {
+			errno = unix.ENOENT
+		}
+	} else {
+		if f.lie == "stateful" && in >= 0 && start < nb-1 {
+			start = f.next
+		}
+		if start >= nb {
+			return unix.ENOENT
+		}
+		b := start
+		for {
+			if b >= nb {
+				out, errno = nb, unix.ENOENT
+				break
+			}
+			size := uint32(len(f.buckets[b]))
+			if size == 0 {
+				b++
+				continue
+			}
+			if size > a.Count-uint32(len(order)) {
+				out = b
+				if len(order) == 0 {
+					errno = unix.ENOSPC
+				}
+				break
+			}
+			order = append(order, f.buckets[b]...)
+			b++
+		}
+		f.next = out
+	}
+	var keys, values []byte
+	for _, k := range order {
+		keys = binary.NativeEndian.AppendUint32(keys, k)
+		values = binary.NativeEndian.AppendUint64(values, f.values[k])
+	}
+	poke(a.Keys, keys)
+	poke(a.Values, values)
+	poke(a.OutBatch, binary.NativeEndian.AppendUint32(nil, out))
+	binary.NativeEndian.PutUint32(attr[uapiCount:], uint32(len(order)))
+	return errno
+}
+
+// peek and poke read and write this process's memory at an address a
+// fake kernel got in an attr (process_vm_readv/writev: no unsafe
+// conversion of an integer to a pointer).
+func peek(addr uint64, n int) []byte {
+	b := make([]byte, n)
+	if _, err := unix.ProcessVMReadv(os.Getpid(), []unix.Iovec{{Base: &b[0], Len: uint64(n)}}, []unix.RemoteIovec{{Base: uintptr(addr), Len: n}}, 0); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func poke(addr uint64, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if _, err := unix.ProcessVMWritev(os.Getpid(), []unix.Iovec{{Base: &b[0], Len: uint64(len(b))}}, []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}, 0); err != nil {
+		panic(err)
+	}
+}
+
+// walkFake walks a fake hash map with Workers 4 and checks that every key
+// comes once, with its value.
+func walkFake(t *testing.T, m *Map, f *fakeHash, batch int) {
+	t.Helper()
+	w := walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(w.keys) != len(f.values) {
+		t.Fatalf("the walk passed %d keys, the map holds %d", len(w.keys), len(f.values))
+	}
+	for i, k := range w.keys {
+		key := binary.NativeEndian.Uint32(k)
+		if v, ok := f.values[key]; !ok || binary.NativeEndian.Uint64(w.values[i]) != v {
+			t.Fatalf("key %d: %x, want %d (in the map: %v)", key, w.values[i], v, ok)
+		}
+	}
+}
+
+// A kernel whose batch cursor is not the bucket index the split needs
+// (the fake lies) fails the probe: the walk does not split, and still
+// passes every element once. The same fake telling the truth passes the
+// probe and splits.
+func TestWalkProbeFallsBackOnALyingCursor(t *testing.T) {
+	splitAlways(t)
+	for _, lie := range []string{"", "offsets", "double", "stateful"} {
+		t.Run("lie="+lie, func(t *testing.T) {
+			f := newFakeHash(1000, 700, lie)
+			m := f.newMap(t, 1000)
+			for _, batch := range []int{1, 7, 64} {
+				walkFake(t, m, f, batch)
+				parts := m.walkProbe.parts.Load()
+				if lie == "" && (parts != 4 || m.walkProbe.layout != layoutBuckets) || lie != "" && parts != 1 {
+					t.Fatalf("Batch %d: %d parts (layout %d)", batch, parts, m.walkProbe.layout)
+				}
+			}
+			if lie != "" && m.walkProbe.layout != layoutSequential {
+				t.Fatalf("after %d walks the probe still has not settled on one walk: layout %d", probeRetries, m.walkProbe.layout)
+			}
+		})
+	}
+}
+
+// When every key a part's boundary lists is deleted before the part
+// before it reads past its end, that part's last read cannot be settled by
+// the boundary: attribute reads the buckets again and looks keys up. A key
+// the part owning its bucket passed on, and deleted before that second
+// read, is passed on once: the lookup drops it.
+func TestWalkAttributesWhenTheBoundaryIsGone(t *testing.T) {
+	splitAlways(t)
+	// 64 buckets, 4 parts of 16, reads of 10. One key in each of buckets
+	// 0-25 and 32-63. Part 1's first read returns buckets 16-25 and ends at
+	// 32, its end: its boundary lists them, up to bucket 32. Part 0 reads
+	// 0-9, then, once parts 1 and 2 have read and keys 16-25 are deleted,
+	// 10-15 and 32-35, past the boundary, which lists none of them. The
+	// victim, in bucket 32, is part 2's and in its first read; it is
+	// deleted after part 0's read, before attribute's.
+	f := newFakeHash(64, 0, "")
+	for b := range 64 {
+		if b >= 26 && b < 32 {
+			continue
+		}
+		for k := uint32(0); len(f.buckets[b]) == 0; k++ {
+			if _, taken := f.values[k]; !taken && f.bucket(k) == b {
+				f.add(k)
+			}
+		}
+	}
+	victim := f.buckets[32][0]
+	var gone []uint32
+	for b := 16; b < 26; b++ {
+		gone = append(gone, f.buckets[b][0])
+	}
+	total := len(f.values) - len(gone)
+	read16, read32 := make(chan struct{}), make(chan struct{})
+	var once16, once32 sync.Once
+	f.before = func(in int64) {
+		if in == 10 {
+			for _, c := range []chan struct{}{read16, read32} {
+				select {
+				case <-c:
+				case <-time.After(10 * time.Second):
+					panic("parts 1 and 2 never read")
+				}
+			}
+			f.mu.Lock()
+			for _, k := range gone {
+				f.remove(k)
+			}
+			f.mu.Unlock()
+		}
+	}
+	f.after = func(in int64) {
+		switch in {
+		case 16:
+			once16.Do(func() { close(read16) })
+		case 32:
+			once32.Do(func() { close(read32) })
+		case 10:
+			f.mu.Lock()
+			f.remove(victim)
+			f.mu.Unlock()
+		}
+	}
+	m := f.newMap(t, 64)
+	w := walkAll(t, m, WalkOptions{Workers: 4, Batch: 10})
+	if m.walkProbe.parts.Load() != 4 || m.walkProbe.byAttribute.Load() != 1 || m.walkProbe.byRecord.Load() != 1 {
+		t.Fatalf("%d parts, part ends settled %d by attribute and %d by record", m.walkProbe.parts.Load(), m.walkProbe.byAttribute.Load(), m.walkProbe.byRecord.Load())
+	}
+	// Every key once: keys 16-25 from part 1 (before they were deleted),
+	// the victim from part 2.
+	if len(w.keys) != total+len(gone) {
+		t.Fatalf("%d keys passed on, want %d", len(w.keys), total+len(gone))
+	}
+}

@@ -1,0 +1,630 @@
+package bpfbatch
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/keyset"
+	"github.com/bpfbatch/bpfbatch/internal/sys"
+)
+
+// Parallel walks: Walk with Workers > 1 splits the map into parts, walked
+// at once, one goroutine each, where the probe (walkprobe.go) has proven
+// how the kernel's cursor addresses the map:
+//
+//   - Hash maps by bucket range. A read copies whole buckets until one does
+//     not fit, so the last read of a part may run into the next part;
+//     crossing removes that overlap exactly (see there).
+//   - Arrays by index range: a read starts after in_batch = the part's
+//     first index - 1 and is cut at the part's end.
+//   - LPM tries by key range, in the order the kernel walks them
+//     (walktrie.go).
+//
+// Everything else walks once, sequentially. So does a map too small for a
+// split to pay: walkSplitMin.
+
+// walkSplitMin is the number of elements each part must expect for a walk
+// to be split: below it, the split's fixed costs (goroutines, the part of a
+// read that the end of a part reads twice) outweigh what a second core
+// saves. Measured in bench/ (BenchmarkWalkSplit).
+var walkSplitMin = 16384
+
+// recordMin is the number of keys, at least, that a part records of its
+// first reads for the part before it (bucketWorker).
+const recordMin = 64
+
+// walkParallel is Walk with Workers > 1.
+func (m *Map) walkParallel(ctx context.Context, workers, batch int, flags Flags, fn func(keys, values []byte, n int) error) error {
+	layout, err := withFD(m, opWalk, func(fd *sys.FD) (walkLayout, error) { return m.walkLayoutFor(fd, flags), nil })
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := m.newWalkRun(ctx, batch, flags, fn)
+	defer r.cancel()
+	m.walkProbe.parts.Store(1)
+	switch layout {
+	case layoutBuckets:
+		return r.walkBuckets(workers)
+	case layoutIndices:
+		return r.walkIndices(workers)
+	case layoutTrie:
+		return r.walkTrie(workers)
+	}
+	return m.walkSequential(ctx, batch, flags, fn)
+}
+
+// walkRun is one parallel walk: what its workers share.
+type walkRun struct {
+	m          *Map
+	parent     context.Context
+	ctx        context.Context // cancelled when any worker fails
+	cancel     context.CancelFunc
+	flags      Flags
+	batch      int
+	ks, stride int
+	fn         func(keys, values []byte, n int) error
+
+	mu   sync.Mutex
+	err  error        // the first failure: fn's, a read's, ctx's
+	read atomic.Int64 // elements read, for errors' counts
+}
+
+func (m *Map) newWalkRun(ctx context.Context, batch int, flags Flags, fn func(keys, values []byte, n int) error) *walkRun {
+	r := &walkRun{m: m, parent: ctx, flags: flags, batch: batch, fn: fn, ks: int(m.info.KeySize), stride: m.strideFor(flags)}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	return r
+}
+
+// fail records the walk's first error and stops every worker.
+func (r *walkRun) fail(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	r.cancel()
+}
+
+// stopped reports whether the walk is over: a worker failed, or ctx is
+// done (which then becomes the walk's error).
+func (r *walkRun) stopped() bool {
+	if r.ctx.Err() == nil {
+		return false
+	}
+	if err := r.parent.Err(); err != nil {
+		r.fail(err)
+	}
+	return true
+}
+
+// result is the walk's error once every worker has returned.
+func (r *walkRun) result() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// run runs work(0) on the caller's goroutine and work(1..parts-1) on
+// goroutines of their own, and returns the walk's error once all are done.
+func (r *walkRun) run(parts int, work func(part int)) error {
+	r.m.walkProbe.parts.Store(int32(parts))
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		wg.Go(func() { work(p) })
+	}
+	work(0)
+	wg.Wait()
+	return r.result()
+}
+
+// deliver calls fn with elements [from, to) of b, batch at a time, unless
+// the walk is over; it reports whether the walk goes on. fn gets slices
+// capped at their length, so that appending to one cannot overwrite the
+// elements of the next call.
+func (r *walkRun) deliver(b *walkBuf, from, to int) bool {
+	ks, vs := r.ks, r.stride
+	for i := from; i < to; i += r.batch {
+		j := min(i+r.batch, to)
+		if r.stopped() {
+			return false
+		}
+		if err := r.fn(b.keys[i*ks:j*ks:j*ks], b.values[i*vs:j*vs:j*vs], j-i); err != nil {
+			r.fail(err)
+			return false
+		}
+	}
+	return true
+}
+
+// withFD runs f with the map's fd held, and turns its fault into the walk's
+// error; it reports whether f succeeded.
+func (r *walkRun) withFD(f func(fd *sys.FD) fault) bool {
+	_, err := withFD(r.m, opWalk, func(fd *sys.FD) (struct{}, error) {
+		return struct{}{}, r.m.batchError(opWalk, f(fd), nil, r.flags, 0, int(r.read.Load()), nil)
+	})
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	return true
+}
+
+// inconsistent stops the walk because the kernel's cursor did something
+// the probe had proven it does not do: no element has been passed to fn
+// twice, but the walk cannot go on exactly.
+func (r *walkRun) inconsistent(what string) {
+	r.fail(newMapError(opWalk, r.m.info.describe(), "", ErrNotSupported, "BPF_MAP_LOOKUP_BATCH "+what+" during a parallel walk, which the probe of this map had ruled out; walk with Workers 1"))
+}
+
+// walkBuf holds the elements of one read (or of several, appended), and
+// the kernel's cursors, on the heap.
+type walkBuf struct {
+	keys, values []byte
+	n            int // elements held
+	in, out      []byte
+}
+
+// reserve makes room for count elements.
+func (b *walkBuf) reserve(count, ks, stride int) {
+	if len(b.keys) < count*ks {
+		b.keys = make([]byte, count*ks)
+	}
+	if len(b.values) < count*stride {
+		b.values = make([]byte, count*stride)
+	}
+}
+
+// appendFrom adds the elements o holds.
+func (b *walkBuf) appendFrom(o *walkBuf, ks, stride int) {
+	b.keys = append(b.keys[:b.n*ks], o.keys[:o.n*ks]...)
+	b.values = append(b.values[:b.n*stride], o.values[:o.n*stride]...)
+	b.n += o.n
+}
+
+// key is the i-th key b holds.
+func (b *walkBuf) key(i, ks int) []byte { return b.keys[i*ks : (i+1)*ks] }
+
+// lookupBatchAt issues one BPF_MAP_LOOKUP_BATCH of up to count elements
+// after the cursor in (nil: from the start) into keys and values, with the
+// kernel's next cursor written to out. end reports ENOENT: the walk is
+// complete, and the n elements are its last.
+func lookupBatchAt(fd *sys.FD, in, out, keys, values []byte, count int, flags Flags) (n int, end bool, errno unix.Errno) {
+	attr := newBatchAttr(fd, keys, values, count, flags)
+	if in != nil {
+		attr.InBatch = sys.SlicePointer(in)
+	}
+	attr.OutBatch = sys.SlicePointer(out)
+	errno = sys.MapLookupBatch(&attr)
+	n = int(min(attr.Count, uint32(count)))
+	switch errno {
+	case 0:
+		return n, false, 0
+	case unix.ENOENT:
+		return n, true, 0
+	}
+	return 0, false, errno
+}
+
+// --- Hash maps, by bucket range ---
+
+// bucketSplit is a hash map cut into parts of buckets: part p walks
+// buckets [ends[p], ends[p+1]).
+type bucketSplit struct {
+	n      uint32 // n_buckets
+	ends   []uint32
+	bounds []boundary // bounds[p]: what part p+1 read first, for part p
+}
+
+// boundary is what the parts from p on pass to fn from the first buckets
+// of part p, for part p-1, whose last read may run into them.
+type boundary struct {
+	ready chan struct{} // closed once the fields below are final
+	once  sync.Once
+	// keys (indexed by set) are every key the parts from p on pass to fn
+	// from buckets [start of part p, cover): what part p's first reads
+	// returned (or, when its first read ran past its end, what it kept
+	// of that read, and the next part's boundary).
+	keys  []byte
+	set   *keyset.Set
+	cover uint32
+	// usable is false when the keys cannot settle anything: the walk
+	// stopped before they were known, or a read returned a key twice,
+	// which the kernel does not.
+	usable bool
+}
+
+// publish makes the keys of the given buffers (copied: fn may change the
+// caller's) what b says, once.
+func (b *boundary) publish(ks int, cover uint32, usable bool, keys ...[]byte) {
+	b.once.Do(func() {
+		b.cover, b.usable = cover, usable
+		for _, k := range keys {
+			b.keys = append(b.keys, k...)
+		}
+		if usable && len(b.keys) > 0 {
+			set, dup, _ := keyset.New(b.keys, ks)
+			b.set, b.usable = set, dup < 0
+		}
+		close(b.ready)
+	})
+}
+
+// bucketRead is what one read of buckets did: the first bucket it did not
+// copy, and whether it reached the end (out is then n_buckets).
+type bucketRead struct {
+	out uint32
+	end bool
+}
+
+// walkBuckets walks a hash map in up to workers parts of buckets.
+func (r *walkRun) walkBuckets(workers int) error {
+	n := bucketCount(r.m.info.MaxEntries)
+	// The first read, from the start, says how full the map is, and
+	// decides the split.
+	first := new(walkBuf)
+	rd, ok := r.readBuckets(first, 0, r.batch, n)
+	if !ok {
+		return r.result()
+	}
+	if rd.end {
+		r.deliver(first, 0, first.n)
+		return r.result()
+	}
+	expect := uint64(first.n) * uint64(n) / uint64(rd.out)
+	parts := int(min(uint64(workers), expect/uint64(max(1, walkSplitMin))))
+	if parts < 2 {
+		// One walk: go on from where the first read stopped.
+		if !r.deliver(first, 0, first.n) {
+			return r.result()
+		}
+		c := Cursor{m: r.m, began: true, batch: bucketCursor(rd.out)}
+		return r.m.walkSequentialFrom(r.parent, c, first.n, r.batch, r.flags, r.fn)
+	}
+	s := &bucketSplit{n: n, ends: make([]uint32, parts+1), bounds: make([]boundary, parts-1)}
+	for p := range parts + 1 {
+		s.ends[p] = uint32(uint64(p) * uint64(n) / uint64(parts))
+	}
+	for p := range s.bounds {
+		s.bounds[p].ready = make(chan struct{})
+	}
+	return r.run(parts, func(p int) {
+		if p == 0 {
+			r.bucketPart(s, 0, first, &rd)
+		} else {
+			r.bucketPart(s, p, new(walkBuf), nil)
+		}
+	})
+}
+
+// bucketPart walks part p of s. Part 0 starts with first, read already
+// (rd). Any other part first publishes its boundary for the part before
+// it: the keys of its first reads (recordMin at least, from reads that
+// stay inside the part), which it passes to fn only then; or, when such a
+// read runs past the part's end, what it keeps of it once the next part's
+// boundary is known, together with that boundary.
+func (r *walkRun) bucketPart(s *bucketSplit, p int, buf *walkBuf, pre *bucketRead) {
+	lo, hi := s.ends[p], s.ends[p+1]
+	pos := lo
+	if p > 0 {
+		b := &s.bounds[p-1]
+		defer b.publish(r.ks, lo, false) // the walk stopped: part p-1 waits no more
+		var held walkBuf
+		for {
+			rd, ok := r.readBuckets(buf, pos, r.batch, s.n)
+			if !ok {
+				return
+			}
+			if rd.out > hi {
+				keep, ok := r.settle(s, p, buf, rd)
+				if !ok {
+					return
+				}
+				next := &s.bounds[p]
+				b.publish(r.ks, next.cover, next.usable, held.keys[:held.n*r.ks], buf.keys[:keep*r.ks], next.keys)
+				if r.deliver(&held, 0, held.n) {
+					r.deliver(buf, 0, keep)
+				}
+				return
+			}
+			held.appendFrom(buf, r.ks, r.stride)
+			pos = rd.out
+			if held.n >= recordMin || rd.out == hi {
+				b.publish(r.ks, rd.out, true, held.keys[:held.n*r.ks])
+				if !r.deliver(&held, 0, held.n) || rd.out == hi {
+					return
+				}
+				break
+			}
+		}
+	}
+	for {
+		var rd bucketRead
+		if pre != nil {
+			rd, pre = *pre, nil
+		} else {
+			var ok bool
+			if rd, ok = r.readBuckets(buf, pos, r.batch, s.n); !ok {
+				return
+			}
+		}
+		if rd.out > hi {
+			if keep, ok := r.settle(s, p, buf, rd); ok {
+				r.deliver(buf, 0, keep)
+			}
+			return
+		}
+		if !r.deliver(buf, 0, buf.n) || rd.out == hi {
+			return
+		}
+		pos = rd.out
+	}
+}
+
+// readBuckets reads whole buckets from bucket pos on into b, count
+// elements or fewer, or more when the first bucket does not fit (b grows
+// for it, as LookupBatch's readBucket does). It checks what the probe
+// proved: the read ends past pos, at n_buckets when it reached the end.
+func (r *walkRun) readBuckets(b *walkBuf, pos uint32, count int, n uint32) (bucketRead, bool) {
+	var rd bucketRead
+	if b.in == nil {
+		b.in, b.out = make([]byte, 4), make([]byte, 4)
+	}
+	binary.NativeEndian.PutUint32(b.in, pos)
+	bad := ""
+	ok := r.withFD(func(fd *sys.FD) fault {
+		for {
+			b.reserve(count, r.ks, r.stride)
+			k, end, errno := lookupBatchAt(fd, b.in, b.out, b.keys, b.values, count, r.flags)
+			if errno == unix.ENOSPC && uint64(2*count) <= growLimit(r.m) {
+				count *= 2
+				continue
+			}
+			if errno != 0 {
+				return r.m.newFault(fd, cmdLookupBatch, errno, r.flags, -1)
+			}
+			b.n, rd.end = k, end
+			rd.out = binary.NativeEndian.Uint32(b.out)
+			switch {
+			case end && rd.out != n:
+				bad = "ended with a cursor other than n_buckets"
+			case !end && (rd.out <= pos || rd.out > n):
+				bad = "returned a cursor that does not move forward"
+			}
+			return fault{}
+		}
+	})
+	if ok && bad != "" {
+		r.inconsistent(bad)
+		return rd, false
+	}
+	if ok {
+		r.read.Add(int64(b.n))
+	}
+	return rd, ok
+}
+
+// settle decides what part p passes to fn of its last read (in buf),
+// which ran past the part's end hi into buckets [hi, rd.out): the elements
+// of its own buckets, and those of buckets from hi on that no later part
+// passes to fn, so that every element goes to fn once. It returns how many
+// elements, now at the front of buf, to pass on.
+//
+// The kernel does not say which bucket an element came from, but it
+// returns buckets in order, and a key's bucket never changes. Part p+1's
+// boundary lists every key the parts after p pass to fn from buckets
+// [hi, cover), and no other key of those buckets goes to fn from them. So,
+// in the order of buf:
+//   - keys before the first listed one come from buckets up to the listed
+//     key's, below cover: below hi they are part p's, and in [hi, cover)
+//     no later part passes them on (they are not listed);
+//   - the first listed key, and every key after it, come from buckets from
+//     hi on: a later part passes each on if the key is in the map when it
+//     reads the key's bucket, and always if it stays in the map.
+//
+// When no key of buf is listed and the read stopped at or before cover,
+// all of buf is below cover: the first case. Neither holds only when the
+// boundary's buckets held no key that stayed in the map until this read
+// (a key that stayed would be in buf and listed): then attribute decides.
+func (r *walkRun) settle(s *bucketSplit, p int, buf *walkBuf, rd bucketRead) (int, bool) {
+	b := &s.bounds[p]
+	select {
+	case <-b.ready:
+	case <-r.ctx.Done():
+		r.stopped()
+		return 0, false
+	}
+	if b.usable {
+		for i := range buf.n {
+			if b.set != nil && b.set.Find(buf.key(i, r.ks)) >= 0 {
+				r.m.walkProbe.byRecord.Add(1)
+				return i, true
+			}
+		}
+		if rd.out <= b.cover {
+			r.m.walkProbe.byRecord.Add(1)
+			return buf.n, true
+		}
+	}
+	r.m.walkProbe.byAttribute.Add(1)
+	return r.attribute(buf, s.ends[p+1], rd.out, s.n)
+}
+
+// attribute keeps, at the front of buf, the elements of a read that ran
+// past bucket hi into [hi, out) that come from buckets below hi, and
+// returns how many. It reads buckets [hi, out) again: a key found there
+// has its bucket there, as does every key after it in buf (buckets come in
+// order). A key before it that the read does not find was either below hi
+// or deleted since buf read it; a lookup tells which, and a deleted key is
+// dropped: it was modified during the walk, and the part that owns its
+// bucket may have passed it on.
+//
+// A key deleted and added again between the read and the lookup is the
+// one case this cannot tell from a key below hi; it is kept, with the
+// value buf read. settle calls attribute only when no key the boundary
+// lists stayed in the map.
+func (r *walkRun) attribute(buf *walkBuf, hi, out, n uint32) (int, bool) {
+	var again walkBuf
+	var seen []byte
+	for pos := hi; ; {
+		rd, ok := r.readBuckets(&again, pos, r.batch, n)
+		if !ok {
+			return 0, false
+		}
+		seen = append(seen, again.keys[:again.n*r.ks]...)
+		if rd.end || rd.out >= out {
+			break
+		}
+		pos = rd.out
+	}
+	set, dup, _ := keyset.New(seen, r.ks)
+	if dup >= 0 {
+		r.inconsistent("returned a key twice")
+		return 0, false
+	}
+	q := buf.n
+	for i := range buf.n {
+		if set.Find(buf.key(i, r.ks)) >= 0 {
+			q = i
+			break
+		}
+	}
+	kept := 0
+	ok := r.withFD(func(fd *sys.FD) fault {
+		value := make([]byte, r.stride)
+		for i := range q {
+			attr := newElemAttr(fd, buf.key(i, r.ks), value, r.flags)
+			switch errno := sys.MapLookupElem(&attr); errno {
+			case 0:
+				copy(buf.keys[kept*r.ks:], buf.key(i, r.ks))
+				copy(buf.values[kept*r.stride:], buf.values[i*r.stride:(i+1)*r.stride])
+				kept++
+			case unix.ENOENT:
+			default:
+				return r.m.newFault(fd, cmdLookupElem, errno, r.flags, -1)
+			}
+		}
+		return fault{}
+	})
+	return kept, ok
+}
+
+// --- Arrays, by index range ---
+
+// walkIndices walks an array in up to workers parts of indices. Every
+// index of an Array or PerCPUArray exists, so a read of count elements
+// after index i-1 returns indices [i, i+count); an ArrayOfMaps skips unset
+// slots, and a read may run past the part's end: it is cut there, by
+// index.
+func (r *walkRun) walkIndices(workers int) error {
+	entries := r.m.info.MaxEntries
+	var first *walkBuf
+	expect := uint64(entries)
+	var last int64 = -1
+	end := false
+	if r.m.info.Type == ArrayOfMaps {
+		// How many slots are set: the first read says.
+		first = new(walkBuf)
+		var ok bool
+		if end, ok = r.readIndices(first, -1, r.batch); !ok {
+			return r.result()
+		}
+		if first.n > 0 {
+			last = int64(binary.NativeEndian.Uint32(first.key(first.n-1, 4)))
+			expect = uint64(first.n) * uint64(entries) / uint64(last+1)
+		}
+	}
+	parts := int(min(uint64(workers), expect/uint64(max(1, walkSplitMin))))
+	if parts < 2 || end {
+		if first == nil {
+			return r.m.walkSequential(r.parent, r.batch, r.flags, r.fn)
+		}
+		if !r.deliver(first, 0, first.n) || end {
+			return r.result()
+		}
+		c := Cursor{m: r.m, began: true, batch: binary.NativeEndian.AppendUint32(nil, uint32(last))}
+		return r.m.walkSequentialFrom(r.parent, c, first.n, r.batch, r.flags, r.fn)
+	}
+	ends := make([]uint32, parts+1)
+	for p := range parts + 1 {
+		ends[p] = uint32(uint64(p) * uint64(entries) / uint64(parts))
+	}
+	return r.run(parts, func(p int) {
+		if p == 0 && first != nil {
+			r.indexPart(ends[0], ends[1], first)
+		} else {
+			r.indexPart(ends[p], ends[p+1], nil)
+		}
+	})
+}
+
+// indexPart walks indices [lo, hi), starting with first when part 0's
+// first read is done already.
+func (r *walkRun) indexPart(lo, hi uint32, first *walkBuf) {
+	buf := first
+	if buf == nil {
+		buf = new(walkBuf)
+	}
+	next := lo
+	for next < hi {
+		end := false
+		if first != nil {
+			first = nil
+		} else {
+			var ok bool
+			if end, ok = r.readIndices(buf, int64(next)-1, int(min(uint64(r.batch), uint64(hi-next)))); !ok {
+				return
+			}
+		}
+		// Indices come in increasing order, from next on; cut at hi.
+		prev, keep := int64(next)-1, 0
+		for ; keep < buf.n; keep++ {
+			i := int64(binary.NativeEndian.Uint32(buf.key(keep, 4)))
+			if i <= prev {
+				r.inconsistent("returned indices out of order")
+				return
+			}
+			if i >= int64(hi) {
+				break
+			}
+			prev = i
+		}
+		if !r.deliver(buf, 0, keep) || keep < buf.n || end || buf.n == 0 {
+			return
+		}
+		next = uint32(prev + 1)
+	}
+}
+
+// readIndices reads up to count elements after index after (-1: from the
+// start) into b. At the end of the array it returns fewer.
+func (r *walkRun) readIndices(b *walkBuf, after int64, count int) (end, ok bool) {
+	if b.out == nil {
+		b.in, b.out = make([]byte, 4), make([]byte, 4)
+	}
+	in := b.in
+	if after < 0 {
+		in = nil
+	} else {
+		binary.NativeEndian.PutUint32(b.in, uint32(after))
+	}
+	ok = r.withFD(func(fd *sys.FD) fault {
+		b.reserve(count, r.ks, r.stride)
+		var errno unix.Errno
+		b.n, end, errno = lookupBatchAt(fd, in, b.out, b.keys, b.values, count, r.flags)
+		if errno != 0 {
+			return r.m.newFault(fd, cmdLookupBatch, errno, r.flags, -1)
+		}
+		return fault{}
+	})
+	if ok {
+		r.read.Add(int64(b.n))
+	}
+	return end, ok
+}
