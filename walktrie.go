@@ -78,18 +78,30 @@ type trieSampler struct {
 
 func newTrieSampler(ks int) *trieSampler { return &trieSampler{ks: ks, step: 1, ordered: true} }
 
-// observe takes the next n keys of the walk.
+// observe takes the next n keys of a walk that has not checked their
+// order.
 func (s *trieSampler) observe(keys []byte, n int) {
 	ks := s.ks
 	for i := range n {
-		k := keys[i*ks : (i+1)*ks]
 		prev := s.last
 		if i > 0 {
 			prev = keys[(i-1)*ks : i*ks]
 		}
-		if (i > 0 || s.count > 0) && trieCompare(prev, k) >= 0 {
+		if (i > 0 || s.count > 0) && trieCompare(prev, keys[i*ks:(i+1)*ks]) >= 0 {
 			s.ordered = false
 		}
+	}
+	s.sample(keys, n)
+	if n > 0 {
+		s.last = append(s.last[:0], keys[(n-1)*ks:n*ks]...)
+	}
+}
+
+// sample takes the next n keys of the walk, in order.
+func (s *trieSampler) sample(keys []byte, n int) {
+	ks := s.ks
+	for i := range n {
+		k := keys[i*ks : (i+1)*ks]
 		if s.count%s.step == 0 {
 			s.keys = append(s.keys, k...)
 			s.pos = append(s.pos, s.count)
@@ -98,9 +110,6 @@ func (s *trieSampler) observe(keys []byte, n int) {
 			}
 		}
 		s.count++
-	}
-	if n > 0 {
-		s.last = append(s.last[:0], keys[(n-1)*ks:n*ks]...)
 	}
 }
 
@@ -263,11 +272,12 @@ func (r *walkRun) triePart(from, to []byte, seeks [][]byte, s *trieSampler) {
 		for lo < valid && lower != nil && trieCompare(buf.key(lo, ks), lower) <= 0 {
 			lo++
 		}
-		hi := lo
-		for hi < valid && (to == nil || trieCompare(buf.key(hi, ks), to) <= 0) {
-			hi++
+		hi := valid
+		if to != nil && lo < valid && trieCompare(buf.key(valid-1, ks), to) > 0 {
+			for hi = lo; trieCompare(buf.key(hi, ks), to) <= 0; hi++ {
+			}
 		}
-		s.observe(buf.keys[lo*ks:], hi-lo)
+		s.sample(buf.keys[lo*ks:], hi-lo)
 		if !r.deliver(buf, lo, hi) || hi < valid || n == 0 || end && valid == n {
 			return
 		}
