@@ -49,6 +49,11 @@ const walkAhead = 4
 // needs; map types or kernels where it cannot (other types, maps without
 // BPF_MAP_LOOKUP_BATCH, OnCPU) walk once, sequentially, as do maps with
 // too few elements for a split to pay.
+//
+// LPM tries: the kernel's step from one key to the next
+// (trie_get_next_key), which every walk of a trie takes, can skip a key
+// while other keys are added or deleted, so on a trie that changes during
+// the walk an unmodified key may be missed, whatever Workers is.
 func (m *Map) Walk(ctx context.Context, opts WalkOptions, fn func(keys, values []byte, n int) error) error {
 	if ctx == nil {
 		ctx = context.Background()

@@ -164,10 +164,15 @@ func TestWalkHashPartEndsSettledByBoundaries(t *testing.T) {
 }
 
 // Under churn of other keys (a goroutine adding and deleting them during
-// every walk), each key that stays in the map is passed to fn exactly
-// once, with its value, and no key twice. LPM tries walked sequentially
-// (5.10, whose tries have no batch lookup) are not covered: a walk by key
-// starts again from the first key when the key it stood on is deleted.
+// every walk), each key that stays in a hash map is passed to fn exactly
+// once, with its value, and no key twice. On an LPM trie no key comes
+// twice either, but a key that stays may be missed: the kernel's
+// trie_get_next_key, every walk of a trie goes through, can skip keys while
+// others are added or deleted (seen on 6.18 with raw BPF_MAP_LOOKUP_BATCH
+// walks: about one skip per two million steps), so misses are counted,
+// not failed. LPM tries walked sequentially (5.10, whose tries have no
+// batch lookup) are not covered: a sequential walk by key starts again
+// from the first key when the key it stood on is deleted.
 func TestWalkUnderChurnReturnsEachUntouchedKeyOnce(t *testing.T) {
 	splitAlways(t)
 	const stay, churn = 3000, 3000
@@ -262,6 +267,10 @@ func TestWalkUnderChurnReturnsEachUntouchedKeyOnce(t *testing.T) {
 					for i := range stay {
 						k := staying[i*ks : (i+1)*ks]
 						v, ok := got[string(k)]
+						if !ok && spec.Type == LPMTrie {
+							t.Logf("Workers %d, Batch %d: the kernel's walk skipped key %x, in the map throughout", workers, batch, k)
+							continue
+						}
 						if !ok {
 							t.Fatalf("Workers %d, Batch %d: key %x, in the map throughout, was not passed to fn", workers, batch, k)
 						}
