@@ -979,3 +979,45 @@ func BenchmarkWalkSparse(b *testing.B) {
 		})
 	}
 }
+
+// A map read element by element (no BPF_MAP_LOOKUP_BATCH for its type on
+// this kernel, here forced) and a walk of one CPU's values (OnCPU, Linux
+// 7.0) walk once, whatever Workers is.
+func TestWalkOnceWhereNoSplitIsProven(t *testing.T) {
+	splitAlways(t)
+	m := filledHash(t, 5000)
+	m.readPath.Store(uint32(PerElementPath))
+	w := walkAll(t, m, WalkOptions{Workers: 4, Batch: 64})
+	checkWalk(t, m, indexKeys(5000), w.keys, w.values)
+	if parts := m.walkProbe.parts.Load(); parts != 1 || m.walkProbe.layout != layoutSequential {
+		t.Fatalf("per element: %d parts, layout %d", parts, m.walkProbe.layout)
+	}
+
+	p := createMap(t, MapSpec{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 5000})
+	values := make([]byte, 5000*p.ValueStride())
+	for i := range values {
+		values[i] = byte(i * 7)
+	}
+	if _, err := p.UpdateBatch(indexKeys(5000), values, UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	cpus, _ := PossibleCPUs()
+	cpu := cpus - 1
+	got := newWalked(p)
+	err := p.Walk(context.Background(), WalkOptions{Workers: 4, Flags: OnCPU(cpu)}, got.fn)
+	if !cpuFlagsKernel {
+		if err == nil {
+			t.Fatalf("kernel %s: Walk with OnCPU succeeded", testutil.KernelRelease())
+		}
+		return
+	}
+	if err != nil || len(got.keys) != 5000 || p.walkProbe.parts.Load() != 1 {
+		t.Fatalf("OnCPU(%d): %v, %d keys, %d parts", cpu, err, len(got.keys), p.walkProbe.parts.Load())
+	}
+	for i, k := range got.keys {
+		e := int(binary.NativeEndian.Uint32(k))
+		if want := values[e*p.ValueStride()+cpu*8 : e*p.ValueStride()+cpu*8+8]; !bytes.Equal(got.values[i], want) {
+			t.Fatalf("key %d CPU %d: %x, want %x", e, cpu, got.values[i], want)
+		}
+	}
+}

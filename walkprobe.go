@@ -68,7 +68,7 @@ type walkProbe struct {
 // map type walk sequentially, as does a map whose probe failed with an
 // errno (the sequential walk then reports it).
 func (m *Map) walkLayoutFor(fd *sys.FD, flags Flags) walkLayout {
-	if flags&perCPUFlags != 0 || m.perElement(fd, &m.readPath, sys.MapLookupBatch) {
+	if flags&perCPUFlags != 0 {
 		return layoutSequential
 	}
 	p := &m.walkProbe
@@ -80,6 +80,8 @@ func (m *Map) walkLayoutFor(fd *sys.FD, flags Flags) walkLayout {
 	var proven, final bool
 	layout := layoutSequential
 	switch {
+	case m.perElement(fd, &m.readPath, sys.MapLookupBatch):
+		proven, final = false, true
 	case m.info.Type.hashCursor():
 		layout = layoutBuckets
 		proven, final = m.probeBuckets(fd, flags)
