@@ -1021,3 +1021,78 @@ func TestWalkOnceWhereNoSplitIsProven(t *testing.T) {
 		}
 	}
 }
+
+// fakeArray is an array map as generic_map_lookup_batch walks it: the
+// cursor is the last index returned. With lie "next" the cursor is the
+// next index instead, which a sequential walk does not notice.
+type fakeArray struct {
+	max uint32
+	lie string
+}
+
+func (f *fakeArray) call(cmd int, attr []byte) (uintptr, unix.Errno) {
+	if cmd != unix.BPF_MAP_LOOKUP_BATCH {
+		return 0, unix.EINVAL
+	}
+	a := decodeBatch(attr)
+	if a.Count == 0 {
+		return 0, 0
+	}
+	next := uint32(0)
+	if a.InBatch != 0 {
+		next = binary.NativeEndian.Uint32(peek(a.InBatch, 4))
+		if f.lie == "" {
+			next++
+		}
+	}
+	binary.NativeEndian.PutUint32(attr[uapiCount:], 0)
+	if next >= f.max {
+		return 0, unix.ENOENT
+	}
+	n := min(a.Count, f.max-next)
+	var keys, values []byte
+	for i := next; i < next+n; i++ {
+		keys = binary.NativeEndian.AppendUint32(keys, i)
+		values = binary.NativeEndian.AppendUint64(values, uint64(i)*5)
+	}
+	poke(a.Keys, keys)
+	poke(a.Values, values)
+	out := next + n - 1
+	if f.lie == "next" {
+		out++
+	}
+	poke(a.OutBatch, binary.NativeEndian.AppendUint32(nil, out))
+	binary.NativeEndian.PutUint32(attr[uapiCount:], n)
+	if next+n == f.max {
+		return 0, unix.ENOENT
+	}
+	return 0, 0
+}
+
+// The same for arrays: a cursor that is the next index rather than the
+// last one returned fails the probe, and the walk does not split.
+func TestWalkProbeFallsBackOnALyingArrayCursor(t *testing.T) {
+	splitAlways(t)
+	for _, lie := range []string{"", "next"} {
+		f := &fakeArray{max: 1000, lie: lie}
+		m := newFakeMap(t, fakeInfo(Array, 4, 8, 1000), &fakeKernel{other: func(cmd int, attr []byte) unix.Errno {
+			_, errno := f.call(cmd, attr)
+			return errno
+		}})
+		for _, batch := range []int{1, 7, 64} {
+			w := walkAll(t, m, WalkOptions{Workers: 4, Batch: batch})
+			if len(w.keys) != 1000 {
+				t.Fatalf("lie %q, Batch %d: %d indices, want 1000", lie, batch, len(w.keys))
+			}
+			for i, k := range w.keys {
+				if e := binary.NativeEndian.Uint32(k); binary.NativeEndian.Uint64(w.values[i]) != uint64(e)*5 {
+					t.Fatalf("lie %q: index %d: %x", lie, e, w.values[i])
+				}
+			}
+			wantParts := map[string]int32{"": 4, "next": 1}[lie]
+			if parts := m.walkProbe.parts.Load(); parts != wantParts {
+				t.Fatalf("lie %q, Batch %d: %d parts, want %d", lie, batch, parts, wantParts)
+			}
+		}
+	}
+}

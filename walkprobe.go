@@ -35,8 +35,8 @@ const (
 	// goes up by index (array_map_get_next_key).
 	layoutIndices
 	// layoutTrie: the cursor is the last key returned and the walk goes
-	// up in trieOrder (trie_get_next_key); proven by a whole walk that
-	// checked every step (trieSamples).
+	// up in trieCompare's order (trie_get_next_key); proven by a whole
+	// walk that checked every step (walkTrie).
 	layoutTrie
 )
 
@@ -62,11 +62,12 @@ type walkProbe struct {
 	byAttribute atomic.Int64
 }
 
-// walkLayoutFor returns how a walk with flags may split m: probed once per
-// Map and flags class. A walk that reads one CPU's values (OnCPU), a map
-// without BPF_MAP_LOOKUP_BATCH (walked element by element) and any other
-// map type walk sequentially, as does a map whose probe failed with an
-// errno (the sequential walk then reports it).
+// walkLayoutFor returns how a walk with flags may split m, probed once per
+// Map (with flags 0: the cursor does not depend on BPF_F_LOCK). A walk that
+// reads one CPU's values (OnCPU), a map without BPF_MAP_LOOKUP_BATCH
+// (walked element by element) and any other map type walk sequentially.
+// So does a map whose probe failed with an errno, this time (the
+// sequential walk then reports what is wrong, if it lasts).
 func (m *Map) walkLayoutFor(fd *sys.FD, flags Flags) walkLayout {
 	if flags&perCPUFlags != 0 {
 		return layoutSequential
@@ -84,10 +85,10 @@ func (m *Map) walkLayoutFor(fd *sys.FD, flags Flags) walkLayout {
 		proven, final = false, true
 	case m.info.Type.hashCursor():
 		layout = layoutBuckets
-		proven, final = m.probeBuckets(fd, flags)
+		proven, final = m.probeBuckets(fd)
 	case m.info.Type == Array || m.info.Type == PerCPUArray || m.info.Type == ArrayOfMaps:
 		layout = layoutIndices
-		proven, final = m.probeIndices(fd, flags)
+		proven, final = m.probeIndices(fd)
 	case m.info.Type == LPMTrie && m.info.KeySize > 4:
 		// The order is proven by the first walk (walkTrie).
 		layout, proven, final = layoutTrie, true, true
@@ -140,34 +141,39 @@ type probeRead struct {
 // the middle agree with each other. It returns whether the layout is
 // proven, and whether a failure is final (the cursor's shape is not the
 // one the split needs) or may be the map changing under the probe.
-func (m *Map) probeBuckets(fd *sys.FD, flags Flags) (proven, final bool) {
+func (m *Map) probeBuckets(fd *sys.FD) (proven, final bool) {
 	n := bucketCount(m.info.MaxEntries)
 	if n == 0 {
 		return false, true
 	}
 	// Past the last bucket: ENOENT, nothing read, out_batch not written.
-	if r, errno := m.probeOnce(fd, bucketCursor(n), 1, flags); errno != 0 || !r.end || r.n != 0 || !bytes.Equal(r.out, probeUnwritten(4)) {
+	// (An errno is no answer: the next walk probes again.)
+	r, errno := m.probeOnce(fd, bucketCursor(n), 1)
+	if errno != 0 {
+		return false, false
+	}
+	if !r.end || r.n != 0 || !bytes.Equal(r.out, probeUnwritten(4)) {
 		return false, true
 	}
 	// From the last bucket: the end, and out_batch = n_buckets.
-	if r, ok := m.probeGrow(fd, bucketCursor(n-1), 16, flags); !ok || !r.end || r.bucket() != n {
-		return false, true
+	if r, ok := m.probeGrow(fd, bucketCursor(n-1), 16); !ok || !r.end || r.bucket() != n {
+		return false, ok
 	}
 
 	// From the start: an explicit bucket 0 is the start, and the nested
 	// reads agree.
 	const count = 64
-	a, ok := m.probeGrow(fd, nil, count, flags)
+	a, ok := m.probeGrow(fd, nil, count)
 	if !ok {
 		return false, false
 	}
-	if a0, ok := m.probeGrow(fd, bucketCursor(0), count, flags); !ok || !a0.same(a) {
+	if a0, ok := m.probeGrow(fd, bucketCursor(0), count); !ok || !a0.same(a) {
 		return false, false
 	}
 	if a.end {
 		return a.bucket() == n, false // the whole map in one read
 	}
-	if !m.probeNested(fd, a, n, flags) {
+	if !m.probeNested(fd, a, n) {
 		return false, false
 	}
 	// The same from the middle, which must return none of the keys the
@@ -176,7 +182,7 @@ func (m *Map) probeBuckets(fd *sys.FD, flags Flags) (proven, final bool) {
 	if mid <= a.bucket() {
 		return true, false
 	}
-	s, ok := m.probeGrow(fd, bucketCursor(mid), count, flags)
+	s, ok := m.probeGrow(fd, bucketCursor(mid), count)
 	if !ok || !s.end && s.bucket() <= mid || s.end && s.bucket() != n {
 		return false, false
 	}
@@ -189,16 +195,16 @@ func (m *Map) probeBuckets(fd *sys.FD, flags Flags) (proven, final bool) {
 	if s.end {
 		return true, false
 	}
-	return m.probeNested(fd, s, n, flags), false
+	return m.probeNested(fd, s, n), false
 }
 
 // probeNested checks the reads around a (which did not end): b resumes at
 // a's out_batch; one read of both counts from a's start returns a's keys
 // and then b's, and stops where b did; a read from a bucket inside a's
 // returns a suffix of a's keys and then b's.
-func (m *Map) probeNested(fd *sys.FD, a probeRead, n uint32, flags Flags) bool {
+func (m *Map) probeNested(fd *sys.FD, a probeRead, n uint32) bool {
 	ks := int(m.info.KeySize)
-	b, ok := m.probeGrow(fd, a.out, 64, flags)
+	b, ok := m.probeGrow(fd, a.out, 64)
 	if !ok || !b.end && b.bucket() <= a.bucket() || b.end && b.bucket() != n {
 		return false
 	}
@@ -206,7 +212,7 @@ func (m *Map) probeNested(fd *sys.FD, a probeRead, n uint32, flags Flags) bool {
 	if seenTwice(both, ks) {
 		return false
 	}
-	ab, errno := m.probeOnce(fd, a.start, a.n+b.n, flags)
+	ab, errno := m.probeOnce(fd, a.start, a.n+b.n)
 	if errno != 0 || !bytes.Equal(ab.keys, both) || ab.end != b.end || ab.bucket() != b.bucket() {
 		return false
 	}
@@ -217,7 +223,7 @@ func (m *Map) probeNested(fd *sys.FD, a probeRead, n uint32, flags Flags) bool {
 	if a.bucket()-first < 2 {
 		return true
 	}
-	inside, ok := m.probeGrow(fd, bucketCursor(first+(a.bucket()-first)/2), a.n+b.n, flags)
+	inside, ok := m.probeGrow(fd, bucketCursor(first+(a.bucket()-first)/2), a.n+b.n)
 	if !ok || inside.n == 0 {
 		return false
 	}
@@ -239,17 +245,20 @@ func (r probeRead) bucket() uint32 { return binary.NativeEndian.Uint32(r.out) }
 // lowest index, in_batch = the last index ends it, and in_batch = i-1
 // resumes at index i or the next one set (array of maps: unset slots are
 // skipped); out_batch is the last index returned.
-func (m *Map) probeIndices(fd *sys.FD, flags Flags) (proven, final bool) {
+func (m *Map) probeIndices(fd *sys.FD) (proven, final bool) {
 	max := m.info.MaxEntries
 	if m.info.KeySize != 4 || max == 0 {
 		return false, true
 	}
 	dense := m.info.Type != ArrayOfMaps // every index exists
-	// check reads two elements after in, which must be the indices from
-	// on: from and from+1 when dense, else any two set ones, in order.
-	check := func(in []byte, from uint32) bool {
-		r, errno := m.probeOnce(fd, in, 2, flags)
+	errored := false
+	// read reads count elements after in, which must be the indices from
+	// from on (dense), or set ones above from-1 (not), in order; out_batch
+	// is the last one.
+	read := func(in []byte, from uint32, count int) bool {
+		r, errno := m.probeOnce(fd, in, count)
 		if errno != 0 {
+			errored = true
 			return false
 		}
 		prev := int64(from) - 1
@@ -260,21 +269,15 @@ func (m *Map) probeIndices(fd *sys.FD, flags Flags) (proven, final bool) {
 			}
 			prev = int64(k)
 		}
-		if dense && r.n != int(min(2, max-from)) {
+		if dense && r.n != int(min(uint32(count), max-from)) || from >= max && (!r.end || r.n != 0) {
 			return false
 		}
 		return r.n == 0 || int64(binary.NativeEndian.Uint32(r.out)) == prev
 	}
-	if !check(nil, 0) {
-		return false, true
-	}
-	if r, errno := m.probeOnce(fd, bucketCursor(max-1), 1, flags); errno != 0 || !r.end || r.n != 0 {
-		return false, true
-	}
-	if max >= 4 && !check(bucketCursor(max/2-1), max/2) {
-		return false, true
-	}
-	return true, true
+	ok := read(nil, 0, 2) && // from the start
+		read(bucketCursor(max-1), max, 1) && // past the last index: the end
+		(max < 4 || read(bucketCursor(max/2-1), max/2, 2)) // from the middle
+	return ok, !errored
 }
 
 // probeUnwritten is what an out_batch buffer of size bytes holds before a
@@ -283,11 +286,11 @@ func probeUnwritten(size int) []byte { return bytes.Repeat([]byte{0xa5}, size) }
 
 // probeOnce issues one read of count elements after in (nil: the start)
 // and copies what it returned; out_batch is as big as the map's cursor.
-func (m *Map) probeOnce(fd *sys.FD, in []byte, count int, flags Flags) (probeRead, unix.Errno) {
+func (m *Map) probeOnce(fd *sys.FD, in []byte, count int) (probeRead, unix.Errno) {
 	var b walkBuf
-	b.reserve(count, int(m.info.KeySize), m.strideFor(flags))
+	b.reserve(count, int(m.info.KeySize), m.stride)
 	r := probeRead{start: in, out: probeUnwritten(m.cursorSize())}
-	n, end, errno := lookupBatchAt(fd, in, r.out, b.keys, b.values, count, flags)
+	n, end, errno := lookupBatchAt(fd, in, r.out, b.keys, b.values, count, UpdateAny)
 	if errno != 0 {
 		return r, errno
 	}
@@ -297,9 +300,9 @@ func (m *Map) probeOnce(fd *sys.FD, in []byte, count int, flags Flags) (probeRea
 
 // probeGrow is probeOnce that doubles count while the kernel answers
 // ENOSPC (a hash bucket bigger than count).
-func (m *Map) probeGrow(fd *sys.FD, in []byte, count int, flags Flags) (probeRead, bool) {
+func (m *Map) probeGrow(fd *sys.FD, in []byte, count int) (probeRead, bool) {
 	for {
-		r, errno := m.probeOnce(fd, in, count, flags)
+		r, errno := m.probeOnce(fd, in, count)
 		if errno == unix.ENOSPC && uint64(2*count) <= growLimit(m) {
 			count *= 2
 			continue
