@@ -234,8 +234,9 @@ func (r *walkRun) walkTrie(workers int) error {
 // first key returned shows, and the part starts again after an earlier
 // key: one it read before, one of seeks (keys before from), or the start,
 // passing on only keys above the last one passed on. So within a part the
-// keys passed on only go up: none twice, and none that stayed in the trie
-// is skipped.
+// keys passed on only go up, none twice, and the part skips none that
+// stayed in the trie (the kernel's own step may, while the trie changes:
+// see Walk).
 func (r *walkRun) triePart(from, to []byte, seeks [][]byte, s *trieSampler) {
 	ks := r.ks
 	buf := &walkBuf{out: make([]byte, ks)}
