@@ -241,72 +241,6 @@ func TestSyncUnderAConcurrentWriter(t *testing.T) {
 	t.Logf("%v; %d of the writer's keys survive", stats, writers)
 }
 
-// ReplaceInner swaps a map-in-map slot to a new, filled inner map in one
-// update; on failure the slot keeps the old one.
-func TestReplaceInner(t *testing.T) {
-	innerSpec := MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16}
-	old := createMap(t, innerSpec)
-	if _, err := old.UpdateBatch(u32s(1), u64s(1), UpdateAny); err != nil {
-		t.Fatal(err)
-	}
-	outer := createMap(t, MapSpec{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMapFD: old.FD()})
-	slot := u32s(0)
-	if _, err := outer.UpdateBatch(slot, u32s(uint32(old.FD())), UpdateAny); err != nil {
-		t.Fatal(err)
-	}
-	slotID := func() uint32 {
-		v, err := testutil.Lookup(outer.FD(), slot, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return binary.NativeEndian.Uint32(v)
-	}
-
-	inner, err := ReplaceInner(outer, slot, innerSpec, u32s(2, 3), u64s(20, 30))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inner.Close()
-	if got := slotID(); got != inner.Info().ID {
-		t.Fatalf("slot holds map %d, want the new inner map %d", got, inner.Info().ID)
-	}
-	checkWritten(t, inner, u32s(2, 3), u64s(20, 30), nil)
-	checkWritten(t, old, u32s(1), u64s(1), nil) // the old map is untouched
-
-	for _, tc := range []struct {
-		name string
-		spec MapSpec
-		keys []byte
-		want error
-	}{
-		{"incompatible inner map", MapSpec{Type: Hash, KeySize: 4, ValueSize: 16, MaxEntries: 16}, nil, unix.EINVAL},
-		{"the new map cannot hold the input", MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1}, u32s(1, 2), ErrMapFull},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			values := make([]byte, len(tc.keys)/4*int(tc.spec.ValueSize))
-			m, err := ReplaceInner(outer, slot, tc.spec, tc.keys, values)
-			if err == nil {
-				m.Close()
-				t.Fatal("ReplaceInner succeeded")
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("= %v, want %v", err, tc.want)
-			}
-			if got := slotID(); got != inner.Info().ID {
-				t.Fatalf("after a failed ReplaceInner the slot holds %d, want %d", got, inner.Info().ID)
-			}
-		})
-	}
-	if _, err := ReplaceInner(old, slot, innerSpec, nil, nil); !errors.Is(err, ErrNotSupported) {
-		t.Fatalf("ReplaceInner on a hash = %v", err)
-	}
-}
-
-// lpm4 is an IPv4 LPM trie key: prefixlen, then the address.
-func lpm4(plen uint32, a, b, c, d byte) []byte {
-	return append(binary.NativeEndian.AppendUint32(nil, plen), a, b, c, d)
-}
-
 // An LPM trie compares prefixes, not bytes: a prefix held with host bits set
 // (10.0.0.1/8, as another tool may write it) is the input's 10.0.0.0/8. Sync
 // leaves it alone when the value is equal, updates it in place when not, and
@@ -402,22 +336,6 @@ func TestSyncProgressReachesTotalWhenAWriterDeletedAStaleKey(t *testing.T) {
 	if last != 4 || total != 4 {
 		t.Fatalf("Progress ended at %d of %d, want 4 of 4", last, total)
 	}
-}
-
-// presentKeys counts the keys (of ks bytes) a raw lookup finds in m.
-func presentKeys(t *testing.T, m *Map, keys []byte) int {
-	t.Helper()
-	ks, n := int(m.Info().KeySize), 0
-	for i := range len(keys) / ks {
-		_, err := testutil.Lookup(m.FD(), keys[i*ks:(i+1)*ks], m.ValueStride())
-		switch {
-		case err == nil:
-			n++
-		case !errors.Is(err, unix.ENOENT):
-			t.Fatal(err)
-		}
-	}
-	return n
 }
 
 var evictedCount = regexp.MustCompile(`(\d+) of the (\d+) input keys checked after writing are missing`)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -17,64 +16,37 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
 
-// walk reads the whole map with LookupBatch in buffers of per elements and
-// returns what it read, failing on a repeated key.
-func walk(t testing.TB, m *Map, per int, flags Flags) (keys, values [][]byte) {
-	t.Helper()
-	ks, stride := int(m.Info().KeySize), m.strideFor(flags)
-	kb, vb := make([]byte, per*ks), make([]byte, per*stride)
-	var c Cursor
-	seen := map[string]bool{}
-	for calls := 0; ; calls++ {
-		n, err := m.LookupBatch(&c, kb, vb, flags)
-		if err != nil {
-			t.Fatalf("LookupBatch after %d elements: %v", len(keys), err)
-		}
-		if n == 0 {
-			break
-		}
-		if n > per {
-			t.Fatalf("LookupBatch returned %d elements into buffers for %d", n, per)
-		}
-		for i := range n {
-			k := bytes.Clone(kb[i*ks : (i+1)*ks])
-			if seen[string(k)] {
-				t.Fatalf("key %x returned twice", k)
+func TestLookupReadsWhatUpdateBatchWrote(t *testing.T) {
+	for _, spec := range []MapSpec{
+		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8},
+		{Type: PerCPUArray, KeySize: 4, ValueSize: 12, MaxEntries: 8},
+	} {
+		t.Run(specName(spec), func(t *testing.T) {
+			m := createMap(t, spec)
+			rng := rand.New(rand.NewPCG(3, 3))
+			keys := testKeys(m, 4, rng)
+			values := testValues(t, m, 4, rng, false, nil)
+			if _, err := m.UpdateBatch(keys, values, UpdateAny); err != nil {
+				t.Fatal(err)
 			}
-			seen[string(k)] = true
-			keys = append(keys, k)
-			values = append(values, bytes.Clone(vb[i*stride:(i+1)*stride]))
-		}
-		if calls > 10*len(seen)+10 {
-			t.Fatal("walk does not end")
-		}
-	}
-	if n, err := m.LookupBatch(&c, kb, vb, flags); n != 0 || err != nil || !c.Done() {
-		t.Fatalf("LookupBatch after the end = %d, %v (Done %v); want 0, nil", n, err, c.Done())
-	}
-	return keys, values
-}
-
-// checkWalk asserts that a walk returned exactly the keys written, each with
-// the value a raw BPF_MAP_LOOKUP_ELEM reads.
-func checkWalk(t testing.TB, m *Map, written []byte, gotKeys, gotValues [][]byte) {
-	t.Helper()
-	ks := int(m.Info().KeySize)
-	want := map[string]bool{}
-	for i := range len(written) / ks {
-		want[string(written[i*ks:(i+1)*ks])] = true
-	}
-	if len(gotKeys) != len(want) {
-		t.Fatalf("walk returned %d elements, the map holds %d", len(gotKeys), len(want))
-	}
-	for i, k := range gotKeys {
-		if !want[string(k)] {
-			t.Fatalf("walk returned key %x, which was never written", k)
-		}
-		raw, err := testutil.Lookup(m.FD(), k, len(gotValues[i]))
-		if err != nil || !bytes.Equal(raw, gotValues[i]) {
-			t.Fatalf("key %x: walk read %x, raw lookup %x (%v)", k, gotValues[i], raw, err)
-		}
+			got := make([]byte, m.ValueStride())
+			if err := m.Lookup(keys[:4], got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, values[:m.ValueStride()]) {
+				t.Fatalf("Lookup = %x, want %x", got, values[:m.ValueStride()])
+			}
+			if spec.Type == Hash {
+				err := m.Lookup([]byte{0xff, 0xff, 0xff, 0xff}, got)
+				if !errors.Is(err, ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
+					t.Fatalf("Lookup of a missing key = %v, want ErrKeyNotExist", err)
+				}
+			}
+			var se *SizeError
+			if err := m.Lookup(keys[:4], got[:1]); !errors.As(err, &se) {
+				t.Fatalf("Lookup with a short value buffer = %v, want *SizeError", err)
+			}
+		})
 	}
 }
 
@@ -109,15 +81,6 @@ func TestLookupBatchReturnsEveryElementOnce(t *testing.T) {
 			})
 		}
 	}
-}
-
-// pathsOf lists the read and delete paths the kernel has for a map type:
-// per element always, the batch commands where they exist.
-func pathsOf(t MapType) []UpdatePath {
-	if hasBatchOps(t) {
-		return []UpdatePath{BatchPath, PerElementPath}
-	}
-	return []UpdatePath{PerElementPath}
 }
 
 // A hash bucket is copied whole or not at all: with buffers smaller than a
@@ -326,91 +289,6 @@ func TestLookupBatchOnCPU(t *testing.T) {
 	}
 }
 
-// DeleteBatch has UpdateBatch's contract: keys [0, n) are gone, key n
-// failed (a missing key: ErrKeyNotExist), nothing after it was deleted; on
-// the batch command and on the per-element path.
-func TestDeleteBatchStopsAtTheFirstMissingKey(t *testing.T) {
-	for _, spec := range []MapSpec{
-		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64},
-		{Type: PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 64},
-		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 256},
-		{Type: LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 64, Flags: noPrealloc},
-	} {
-		for _, path := range pathsOf(spec.Type) {
-			t.Run(specName(spec)+"/"+path.String(), func(t *testing.T) {
-				m := createMap(t, spec)
-				keys := testKeys(m, 10, rand.New(rand.NewPCG(1, 2)))
-				if _, err := m.UpdateBatch(keys, make([]byte, 10*m.ValueStride()), UpdateAny); err != nil {
-					t.Fatal(err)
-				}
-				wantPath := PerElementPath
-				if hasBatchOps(spec.Type) {
-					wantPath = BatchPath
-				}
-				if got, errno := m.probeBatch(m.fd, &m.deletePath, sys.MapDeleteBatch); errno != 0 || got != wantPath {
-					t.Fatalf("kernel %s: delete path %v (%v), want %v", testutil.KernelRelease(), got, errno, wantPath)
-				}
-				m.deletePath.Store(uint32(path))
-				ks := int(spec.KeySize)
-				if n, err := m.DeleteBatch(keys[:3*ks], UpdateAny); n != 3 || err != nil {
-					t.Fatalf("DeleteBatch = %d, %v", n, err)
-				}
-				checkMissing(t, m, keys[:3*ks])
-				// keys 3, 4, then 1 (gone), then 5: stops at the third.
-				again := append(append(bytes.Clone(keys[3*ks:5*ks]), keys[ks:2*ks]...), keys[5*ks:6*ks]...)
-				n, err := m.DeleteBatch(again, UpdateAny)
-				wantBatchError(t, n, err, unix.ENOENT, ErrKeyNotExist, 2, 2, "element 2", "2 of 4 elements deleted")
-				checkMissing(t, m, keys[:5*ks])
-				checkWritten(t, m, keys[5*ks:], make([]byte, 5*m.ValueStride()), nil)
-				if c, err := m.Count(); c != 5 || err != nil {
-					t.Fatalf("Count = %d, %v; want 5", c, err)
-				}
-			})
-		}
-	}
-}
-
-// Steady-state reads and deletes allocate nothing.
-func TestReadAndDeleteAllocateNothing(t *testing.T) {
-	const n = 256
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 2 * n})
-	arr := createMap(t, MapSpec{Type: PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: n})
-	keys, values := indexKeys(n), make([]byte, n*8)
-	kb, vb, pb := make([]byte, 64*4), make([]byte, 64*8), make([]byte, 64*arr.ValueStride())
-	var c, pc Cursor
-	walkAll := func(m *Map, c *Cursor, vb []byte) {
-		c.Reset()
-		for {
-			k, err := m.LookupBatch(c, kb, vb, UpdateAny)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == 0 {
-				return
-			}
-		}
-	}
-	for name, f := range map[string]func(){
-		"LookupBatch/Hash":        func() { walkAll(m, &c, vb) },
-		"LookupBatch/PerCPUArray": func() { walkAll(arr, &pc, pb) },
-		"DeleteBatch": func() {
-			if _, err := m.UpdateBatch(keys, values, UpdateAny); err != nil {
-				t.Fatal(err)
-			}
-			if k, err := m.DeleteBatch(keys, UpdateAny); k != n || err != nil {
-				t.Fatal(k, err)
-			}
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			f() // warm up: probes, the cursor's buffer
-			if a := testing.AllocsPerRun(20, f); a != 0 {
-				t.Fatalf("%v allocations per run, want 0", a)
-			}
-		})
-	}
-}
-
 // Count walks the map.
 func TestCount(t *testing.T) {
 	for _, spec := range []MapSpec{
@@ -437,52 +315,6 @@ func TestCount(t *testing.T) {
 	var closed Map
 	if _, err := closed.Count(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Count on the zero Map = %v", err)
-	}
-}
-
-// A map type without BPF_MAP_LOOKUP_BATCH or BPF_MAP_DELETE_BATCH (a
-// program array) is walked and deleted element by element, under the same
-// contract: the set slots, once each, with the program IDs user space reads.
-func TestReadAndDeleteOnATypeWithoutBatch(t *testing.T) {
-	m := createMap(t, MapSpec{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 8})
-	var values []byte
-	var ids []uint32
-	for range 3 {
-		fd, err := testutil.LoadReturnZeroProg(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeLater(t, fd)
-		id, _ := testutil.ObjID(fd)
-		ids = append(ids, id)
-		values = binary.NativeEndian.AppendUint32(values, uint32(fd))
-	}
-	if _, err := m.UpdateBatch(u32s(1, 4, 6), values, UpdateAny); err != nil {
-		t.Fatal(err)
-	}
-	for cmd, cached := range map[string]*atomic.Uint32{"lookup": &m.readPath, "delete": &m.deletePath} {
-		probe := map[string]func(*sys.MapBatchAttr) unix.Errno{"lookup": sys.MapLookupBatch, "delete": sys.MapDeleteBatch}[cmd]
-		if p, errno := m.probeBatch(m.fd, cached, probe); errno != 0 || p != PerElementPath {
-			t.Fatalf("kernel %s: %s path of a program array = %v (%v), want per-element", testutil.KernelRelease(), cmd, p, errno)
-		}
-	}
-	for _, per := range []int{1, 2, 8} {
-		keys, vals := walk(t, m, per, UpdateAny)
-		if len(keys) != 3 {
-			t.Fatalf("walk returned %d slots, want the 3 set ones", len(keys))
-		}
-		for i, k := range keys {
-			slot := binary.NativeEndian.Uint32(k)
-			want := ids[map[uint32]int{1: 0, 4: 1, 6: 2}[slot]]
-			if got := binary.NativeEndian.Uint32(vals[i]); got != want {
-				t.Fatalf("slot %d: %d, want program ID %d", slot, got, want)
-			}
-		}
-	}
-	n, err := m.DeleteBatch(u32s(4, 6, 4), UpdateAny)
-	wantBatchError(t, n, err, unix.ENOENT, ErrKeyNotExist, 2, 2, "BPF_MAP_DELETE_ELEM")
-	if c, err := m.Count(); c != 1 || err != nil {
-		t.Fatalf("Count = %d, %v; want 1", c, err)
 	}
 }
 
@@ -530,4 +362,18 @@ func TestCursorResetWalksAMapWithBiggerKeys(t *testing.T) {
 		}
 	}
 	checkWalk(t, trie, keys, gotKeys, gotValues)
+}
+
+// Lookup takes one key: a wrong size is reported as such, not as a batch.
+func TestLookupKeySizeErrorIsAboutOneKey(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	err := m.Lookup(make([]byte, 8), make([]byte, 8))
+	var se *SizeError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "got 8 bytes, want key_size 4") || strings.Contains(err.Error(), "multiple") || strings.Contains(err.Error(), "whole keys") {
+		t.Fatalf("Lookup(8-byte key) = %v", err)
+	}
+	err = m.Lookup(make([]byte, 4), make([]byte, 4))
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "got 4 bytes, want value_size 8") {
+		t.Fatalf("Lookup(4-byte value) = %v", err)
+	}
 }
