@@ -219,12 +219,6 @@ func (m *Map) writeElems(fd *sys.FD, keys, values []byte, count, base int, flags
 	return count, fault{}
 }
 
-// scratchLimit bounds the scratch buffer a Map keeps for re-laid-out
-// values. Batches of 64 elements and more already get nearly all of the
-// batch command's gain, so writing in chunks of this size costs nothing
-// measurable.
-const scratchLimit = 1 << 20
-
 // writeRelaid writes values that must be laid out anew first (relay turns n
 // source elements into n elements of the kernel's per-CPU layout): chunk by
 // chunk through a scratch buffer reused across calls.
@@ -234,18 +228,8 @@ func (m *Map) writeRelaid(fd *sys.FD, keys, values []byte, count, base int, flag
 	if m.stride > 0 { // 0 only for a value_size the kernel refuses, but never divide by it
 		chunk = max(1, min(count, scratchLimit/m.stride))
 	}
-	var buf []byte
-	if m.scratchMu.TryLock() {
-		defer m.scratchMu.Unlock()
-		if len(m.scratch) < chunk*m.stride {
-			m.scratch = make([]byte, chunk*m.stride)
-		}
-		buf = m.scratch
-	} else {
-		// Another call is using the scratch buffer: take a private one
-		// rather than serialise the callers.
-		buf = make([]byte, chunk*m.stride)
-	}
+	buf, owned := m.takeScratch(chunk * m.stride)
+	defer m.giveScratch(owned)
 	ks := int(m.info.KeySize)
 	for done := 0; done < count; {
 		n := min(chunk, count-done)
