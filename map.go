@@ -80,8 +80,10 @@ type MapInfo struct {
 	Name       string
 
 	// BTFID and BTFValueTypeID are non-zero when the map's value is
-	// described by BTF (needed for spin locks).
+	// described by BTF (needed for spin locks); BTFKeyTypeID when its key
+	// is (libbpf and cilium/ebpf maps), so tools can print it by field.
 	BTFID          uint32
+	BTFKeyTypeID   uint32
 	BTFValueTypeID uint32
 }
 
@@ -193,6 +195,7 @@ func mapFromInfo(fd *sys.FD, raw *sys.MapInfo) (*Map, error) {
 		Flags:          raw.MapFlags,
 		Name:           unix.ByteSliceToString(raw.Name[:]),
 		BTFID:          raw.BTFID,
+		BTFKeyTypeID:   raw.BTFKeyTypeID,
 		BTFValueTypeID: raw.BTFValueTypeID,
 	}
 	m.stride = int(raw.ValueSize)
