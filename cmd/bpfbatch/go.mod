@@ -7,4 +7,6 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
+require github.com/cilium/ebpf v0.22.0
+
 replace github.com/bpfbatch/bpfbatch => ../..
