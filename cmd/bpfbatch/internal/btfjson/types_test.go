@@ -98,10 +98,10 @@ var chars = &btf.Struct{Name: "chars", Size: 64, Members: []btf.Member{
 	member("name", arr(charT, 16), 0),
 	member("full", arr(charT, 4), 16),
 	member("konst", arr(&btf.Const{Type: charT}, 6), 20),
-	member("td", arr(mychar, 4), 26),             // typedef: never a string
-	member("clang", arr(clangCharT, 6), 30),      // "char", signed: a string, else numbers
-	member("uchar", arr(u8T, 4), 36),             // unsigned char: numbers
-	member("grid", arr(arr(charT, 4), 3), 40),    // an array of strings
+	member("td", arr(mychar, 4), 26),          // typedef: never a string
+	member("clang", arr(clangCharT, 6), 30),   // "char", signed: a string, else numbers
+	member("uchar", arr(u8T, 4), 36),          // unsigned char: numbers
+	member("grid", arr(arr(charT, 4), 3), 40), // an array of strings
 	member("vol", arr(&btf.Volatile{Type: charT}, 8), 52),
 	member("one", arr(charT, 1), 60),
 	member("c", charT, 61),
