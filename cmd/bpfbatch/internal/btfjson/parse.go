@@ -137,8 +137,16 @@ func (p *parser) snippet() string {
 
 // wrongType reports the value at p.i as not the JSON type want.
 func (p *parser) wrongType(n *node, want string) error {
-	if p.peek() == 0 {
+	switch p.kind() {
+	case "the end of the input":
 		return p.fail("unexpected end of input, want %s (%s)", want, n.what)
+	case "a number":
+		start := p.i
+		_, _, ok := p.number()
+		p.i = start
+		if !ok {
+			return p.fail("bad JSON number %s (%s)", p.snippet(), n.what)
+		}
 	}
 	return p.fail("%s wants %s, got %s %s", n.what, want, p.kind(), p.snippet())
 }
@@ -586,7 +594,8 @@ func (p *parser) rawString() ([]byte, error) {
 			continue
 		}
 		if i+1 >= len(s) {
-			continue // unterminated
+			p.i = start
+			return nil, p.fail("unterminated string %s", p.snippet())
 		}
 		e := s[i+1]
 		i += 2
