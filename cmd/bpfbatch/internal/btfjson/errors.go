@@ -3,7 +3,6 @@ package btfjson
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -39,32 +38,6 @@ func WithPath(err error, root string) error {
 		path += "." + fe.Path
 	}
 	return &FieldError{Path: path, Msg: fe.Msg}
-}
-
-func pathString(path []pathElem) string {
-	var b strings.Builder
-	for _, e := range path {
-		switch {
-		case e.cpu:
-			b.WriteString("[cpu ")
-			b.WriteString(strconv.Itoa(e.index))
-			b.WriteByte(']')
-		case e.index >= 0:
-			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(e.index))
-			b.WriteByte(']')
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			if e.name == "" {
-				b.WriteString(`""`)
-			} else {
-				b.WriteString(e.name)
-			}
-		}
-	}
-	return b.String()
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -43,7 +42,6 @@ func (c *Codec) ParsePrefix(dst, text []byte) (int, error) {
 	}
 	clear(dst)
 	p := parser{s: text}
-	p.path = p.pathBuf[:0]
 	p.ws()
 	if err := p.value(c.root, dst); err != nil {
 		return 0, err
@@ -52,89 +50,58 @@ func (c *Codec) ParsePrefix(dst, text []byte) (int, error) {
 }
 
 // parser reads JSON from s, at i, into bytes by the layout of nodes.
+// Errors get their member path as they return through the members and
+// elements (inMember, inElement), so that a value that parses costs no
+// path keeping.
 type parser struct {
 	s []byte
 	i int
-	// path is the member path to the value being parsed, for errors.
-	path    []pathElem
-	pathBuf [16]pathElem
 	// buf holds a string with escapes, decoded.
 	buf []byte
 }
 
-// pathElem is a member name, or with index >= 0 an array index, or with
-// cpu set a CPU number.
-type pathElem struct {
-	name  string
-	index int
-	cpu   bool
+func (p *parser) fail(format string, args ...any) error {
+	return &FieldError{Msg: sprintf(format, args...)}
 }
 
-func (p *parser) push(e pathElem) { p.path = append(p.path, e) }
-func (p *parser) pop()            { p.path = p.path[:len(p.path)-1] }
+// inMember puts member name in front of err's path.
+func inMember(err error, name string) error {
+	if fe, ok := err.(*FieldError); ok {
+		if name == "" {
+			name = `""`
+		}
+		switch {
+		case fe.Path == "":
+			fe.Path = name
+		case fe.Path[0] == '[':
+			fe.Path = name + fe.Path
+		default:
+			fe.Path = name + "." + fe.Path
+		}
+	}
+	return err
+}
 
-func (p *parser) fail(format string, args ...any) error {
-	return &FieldError{Path: pathString(p.path), Msg: sprintf(format, args...)}
+// inElement puts "[label]" in front of err's path.
+func inElement(err error, label string) error {
+	if fe, ok := err.(*FieldError); ok {
+		switch {
+		case fe.Path == "":
+			fe.Path = "[" + label + "]"
+		case fe.Path[0] == '[':
+			fe.Path = "[" + label + "]" + fe.Path
+		default:
+			fe.Path = "[" + label + "]." + fe.Path
+		}
+	}
+	return err
 }
 
 // maxNesting bounds JSON nesting where no type bounds it (skipping a
 // value), so that input cannot exhaust the stack.
-const maxNesting = 1000
-
-func (p *parser) ws() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
 // peek returns the next byte after white space, or 0 at the end.
-func (p *parser) peek() byte {
-	p.ws()
-	if p.i < len(p.s) {
-		return p.s[p.i]
-	}
-	return 0
-}
-
 // kind names the JSON type of the value at p.i.
-func (p *parser) kind() string {
-	switch p.peek() {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a bool"
-	case 'n':
-		return "null"
-	case 0:
-		return "the end of the input"
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return "a number"
-	}
-	return "not JSON"
-}
-
 // snippet quotes the input at p.i, shortened, for error messages.
-func (p *parser) snippet() string {
-	const max = 40
-	s := p.s[p.i:]
-	if len(s) == 0 {
-		return "end of input"
-	}
-	if len(s) > max {
-		return strconv.QuoteToASCII(string(s[:max])) + "..."
-	}
-	return strconv.QuoteToASCII(string(s))
-}
-
 // wrongType reports the value at p.i as not the JSON type want.
 func (p *parser) wrongType(n *node, want string) error {
 	switch p.kind() {
@@ -149,14 +116,6 @@ func (p *parser) wrongType(n *node, want string) error {
 		}
 	}
 	return p.fail("%s wants %s, got %s %s", n.what, want, p.kind(), p.snippet())
-}
-
-func (p *parser) expect(c byte) bool {
-	if p.peek() == c {
-		p.i++
-		return true
-	}
-	return false
 }
 
 func (p *parser) value(n *node, dst []byte) error {
@@ -188,75 +147,10 @@ func (p *parser) value(n *node, dst []byte) error {
 
 // number returns the JSON number at p.i, checked against JSON's grammar,
 // and whether it is an integer (no fraction or exponent).
-func (p *parser) number() (lit []byte, integer bool, ok bool) {
-	p.ws()
-	s, i := p.s, p.i
-	start := i
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i - j
-	}
-	switch nd := digits(); {
-	case nd == 0:
-		return nil, false, false
-	case nd > 1 && s[start] == '0', nd > 1 && s[start] == '-' && s[start+1] == '0':
-		return nil, false, false // JSON has no leading zeros
-	}
-	integer = true
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return nil, false, false
-		}
-		integer = false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return nil, false, false
-		}
-		integer = false
-	}
-	p.i = i
-	return s[start:i], integer, true
-}
-
 // decimal parses an integer literal: its sign and magnitude, or !ok when
 // the magnitude exceeds 128 bits.
-func decimal(lit []byte) (neg bool, mag u128, ok bool) {
-	if lit[0] == '-' {
-		neg, lit = true, lit[1:]
-	}
-	for _, c := range lit {
-		// mag = mag*10 + d, checking for overflow.
-		hi, lo := mulAdd(mag, 10, uint64(c-'0'))
-		if hi != 0 {
-			return false, u128{}, false
-		}
-		mag = lo
-	}
-	return neg, mag, true
-}
-
 // mulAdd returns x*m+a as a 192-bit number: the bits above 128, and the
 // low 128.
-func mulAdd(x u128, m, a uint64) (uint64, u128) {
-	h1, l1 := bits.Mul64(x.lo, m)
-	h2, l2 := bits.Mul64(x.hi, m)
-	lo, c := bits.Add64(l1, a, 0)
-	mid, c2 := bits.Add64(l2, h1, c)
-	return h2 + c2, u128{hi: mid, lo: lo}
-}
-
 // width is the bits of an integer node.
 func (n *node) width() int {
 	switch n.op {
@@ -390,28 +284,6 @@ func (p *parser) wide(n *node, dst []byte) error {
 }
 
 // parseHex parses "0x" and 1 to 32 hex digits.
-func parseHex(s []byte) (u128, bool) {
-	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || len(s) > 34 {
-		return u128{}, false
-	}
-	var v u128
-	for _, c := range s[2:] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return u128{}, false
-		}
-		v = v.shl(4).or(u128{lo: uint64(d)})
-	}
-	return v, true
-}
-
 func (p *parser) boolean(n *node, dst []byte) error {
 	p.ws()
 	switch {
@@ -427,17 +299,6 @@ func (p *parser) boolean(n *node, dst []byte) error {
 }
 
 // hasWord reports whether s starts with the JSON literal w.
-func hasWord(s []byte, w string) bool {
-	if len(s) < len(w) || string(s[:len(w)]) != w {
-		return false
-	}
-	if len(s) == len(w) {
-		return true
-	}
-	c := s[len(w)]
-	return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
-}
-
 // char parses a one-character string: a character from U+0000 to U+00FF
 // (as bpftool prints chars, "\u00XX" for bytes that are not printable), or
 // one byte.
@@ -557,147 +418,39 @@ func (p *parser) str(n *node) ([]byte, error) {
 	return p.rawString()
 }
 
-func (p *parser) rawString() ([]byte, error) {
-	start := p.i
-	s := p.s
-	i := p.i + 1
-	// Fast path: no escapes.
-	for i < len(s) {
-		c := s[i]
-		if c == '"' {
-			p.i = i + 1
-			return s[start+1 : i], nil
-		}
-		if c == '\\' || c < 0x20 {
-			break
-		}
-		i++
-	}
-	buf := append(p.buf[:0], s[start+1:i]...)
-	for {
-		if i >= len(s) {
-			p.i = start
-			return nil, p.fail("unterminated string %s", p.snippet())
-		}
-		c := s[i]
-		switch {
-		case c == '"':
-			p.i = i + 1
-			p.buf = buf
-			return buf, nil
-		case c < 0x20:
-			p.i = start
-			return nil, p.fail("control character in string %s (write it as \\u00%02x)", p.snippet(), c)
-		case c != '\\':
-			buf = append(buf, c)
-			i++
-			continue
-		}
-		if i+1 >= len(s) {
-			p.i = start
-			return nil, p.fail("unterminated string %s", p.snippet())
-		}
-		e := s[i+1]
-		i += 2
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := hex4(s, i)
-			if !ok {
-				p.i = start
-				return nil, p.fail("bad \\u escape in string %s", p.snippet())
-			}
-			i += 4
-			if utf16IsSurrogate(r) {
-				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if dec := utf16Decode(r, r2); dec != utf8.RuneError {
-						r = dec
-						i += 6
-					}
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			p.i = start
-			return nil, p.fail("bad escape \\%c in string %s", e, p.snippet())
-		}
-	}
-}
-
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	return r, true
-}
-
-func utf16IsSurrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
-
-func utf16Decode(r1, r2 rune) rune {
-	if r1 >= 0xd800 && r1 < 0xdc00 && r2 >= 0xdc00 && r2 < 0xe000 {
-		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
-	}
-	return utf8.RuneError
-}
-
-// members reads the JSON object at p.i, calling f with each member's name,
-// p.i at its value.
-func (p *parser) members(n *node, f func(key []byte) error) error {
+// openObject reads the '{' of an object, and its '}' if it is empty.
+func (p *parser) openObject(n *node) (empty bool, err error) {
 	if !p.expect('{') {
-		return p.wrongType(n, "an object")
+		return false, p.wrongType(n, "an object")
+	}
+	return p.expect('}'), nil
+}
+
+// memberName reads a member's name and its ':'. The name may point into
+// p.buf, which the next string reuses.
+func (p *parser) memberName(n *node) ([]byte, error) {
+	if p.peek() != '"' {
+		return nil, p.fail("bad JSON in %s: want a member name, got %s", n.what, p.snippet())
+	}
+	key, err := p.rawString()
+	if err != nil {
+		return nil, err
+	}
+	if !p.expect(':') {
+		return nil, p.fail("bad JSON in %s: want ':' after the member name, got %s", n.what, p.snippet())
+	}
+	return key, nil
+}
+
+// moreMembers reads what follows a member's value: ',' (more) or '}'.
+func (p *parser) moreMembers(n *node) (bool, error) {
+	if p.expect(',') {
+		return true, nil
 	}
 	if p.expect('}') {
-		return nil
+		return false, nil
 	}
-	for {
-		if p.peek() != '"' {
-			return p.fail("bad JSON in %s: want a member name, got %s", n.what, p.snippet())
-		}
-		key, err := p.rawString()
-		if err != nil {
-			return err
-		}
-		if !p.expect(':') {
-			return p.fail("bad JSON in %s: want ':' after the member name, got %s", n.what, p.snippet())
-		}
-		// key may point into p.buf, which the value's strings reuse.
-		if err := f(key); err != nil {
-			return err
-		}
-		if p.expect(',') {
-			continue
-		}
-		if p.expect('}') {
-			return nil
-		}
-		return p.fail("bad JSON in %s: want ',' or '}', got %s", n.what, p.snippet())
-	}
+	return false, p.fail("bad JSON in %s: want ',' or '}', got %s", n.what, p.snippet())
 }
 
 // lookup returns the index of n's field named key that seen does not yet
@@ -753,8 +506,16 @@ func memberName(name string) string {
 func (p *parser) structure(n *node, dst []byte) error {
 	var seen bitset
 	seen.init(len(n.fields))
+	empty, err := p.openObject(n)
+	if err != nil {
+		return err
+	}
 	next := 0
-	err := p.members(n, func(key []byte) error {
+	for more := !empty; more; {
+		key, err := p.memberName(n)
+		if err != nil {
+			return err
+		}
 		i, known := n.lookup(key, next, &seen)
 		if i < 0 {
 			return p.memberError(n, key, known)
@@ -762,15 +523,12 @@ func (p *parser) structure(n *node, dst []byte) error {
 		seen.set(i)
 		next = i + 1
 		f := &n.fields[i]
-		p.push(pathElem{name: f.name, index: -1})
 		if err := p.value(f.node, dst[f.off:f.off+f.node.size]); err != nil {
+			return inMember(err, f.name)
+		}
+		if more, err = p.moreMembers(n); err != nil {
 			return err
 		}
-		p.pop()
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	return p.missing(n, &seen)
 }
@@ -786,22 +544,27 @@ func (p *parser) union(n *node, dst []byte) error {
 	var seen bitset
 	seen.init(len(n.fields))
 	var list []given
-	err := p.members(n, func(key []byte) error {
+	empty, err := p.openObject(n)
+	if err != nil {
+		return err
+	}
+	for more := !empty; more; {
+		key, err := p.memberName(n)
+		if err != nil {
+			return err
+		}
 		i, known := n.lookup(key, len(list), &seen)
 		if i < 0 {
 			return p.memberError(n, key, known)
 		}
 		seen.set(i)
 		list = append(list, given{i, p.i})
-		p.push(pathElem{name: n.fields[i].name, index: -1})
 		if err := p.skip(0); err != nil {
+			return inMember(err, n.fields[i].name)
+		}
+		if more, err = p.moreMembers(n); err != nil {
 			return err
 		}
-		p.pop()
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	if len(list) == 0 {
 		return p.fail("%s wants one of its members (%s)", n.what, n.memberNames())
@@ -822,15 +585,13 @@ func (p *parser) union(n *node, dst []byte) error {
 	for _, g := range list {
 		f := &n.fields[g.field]
 		p.i = g.at
-		p.push(pathElem{name: f.name, index: -1})
 		// Each member sets all of its bytes: those it does not show
 		// are zero, as when given alone.
 		b := dst[f.off : f.off+f.node.size]
 		clear(b)
 		if err := p.value(f.node, b); err != nil {
-			return err
+			return inMember(err, f.name)
 		}
-		p.pop()
 	}
 	p.i = end
 	return nil
@@ -861,11 +622,9 @@ func (p *parser) array(n *node, dst []byte) error {
 			if i == n.n {
 				return p.fail("more than %d elements for %s", n.n, n.what)
 			}
-			p.push(pathElem{index: i})
 			if err := p.value(n.elem, dst[i*es:(i+1)*es]); err != nil {
-				return err
+				return inElement(err, strconv.Itoa(i))
 			}
-			p.pop()
 			i++
 			if p.expect(',') {
 				continue
@@ -882,7 +641,7 @@ func (p *parser) array(n *node, dst []byte) error {
 	return nil
 }
 
-// object1 parses {"name": ...}, the value by f.
+// object1 parses {"name": value}, the value by f.
 func (p *parser) object1(name string, f func() error) error {
 	if !p.expect('{') {
 		return p.fail("want {%s: ...}, got %s %s", strconv.Quote(name), p.kind(), p.snippet())
@@ -900,11 +659,9 @@ func (p *parser) object1(name string, f func() error) error {
 	if !p.expect(':') {
 		return p.fail("bad JSON: want ':' after %s, got %s", strconv.Quote(name), p.snippet())
 	}
-	p.push(pathElem{name: name, index: -1})
 	if err := f(); err != nil {
-		return err
+		return inMember(err, name)
 	}
-	p.pop()
 	if !p.expect('}') {
 		return p.fail("want only %s in its object, got %s", strconv.Quote(name), p.snippet())
 	}
@@ -921,11 +678,9 @@ func (p *parser) datasec(n *node, dst []byte) error {
 				return p.fail("%d variables for %s, which has %d", i, n.what, len(n.fields))
 			}
 			f := &n.fields[i]
-			p.push(pathElem{index: i})
 			if err := p.value(f.node, dst[f.off:f.off+f.node.size]); err != nil {
-				return err
+				return inElement(err, strconv.Itoa(i))
 			}
-			p.pop()
 		}
 		if !p.expect(']') {
 			return p.fail("more than %d variables for %s", len(n.fields), n.what)
@@ -935,69 +690,6 @@ func (p *parser) datasec(n *node, dst []byte) error {
 }
 
 // skip passes over the JSON value at p.i, checking its syntax.
-func (p *parser) skip(depth int) error {
-	if depth > maxNesting {
-		return p.fail("JSON nested deeper than %d levels", maxNesting)
-	}
-	switch c := p.peek(); c {
-	case '"':
-		_, err := p.rawString()
-		return err
-	case '{', '[':
-		p.i++
-		end := byte('}')
-		if c == '[' {
-			end = ']'
-		}
-		if p.expect(end) {
-			return nil
-		}
-		for {
-			if c == '{' {
-				if p.peek() != '"' {
-					return p.fail("bad JSON: want a member name, got %s", p.snippet())
-				}
-				if _, err := p.rawString(); err != nil {
-					return err
-				}
-				if !p.expect(':') {
-					return p.fail("bad JSON: want ':', got %s", p.snippet())
-				}
-			}
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-			if p.expect(',') {
-				continue
-			}
-			if p.expect(end) {
-				return nil
-			}
-			return p.fail("bad JSON: want ',' or '%c', got %s", end, p.snippet())
-		}
-	case 't':
-		if hasWord(p.s[p.i:], "true") {
-			p.i += 4
-			return nil
-		}
-	case 'f':
-		if hasWord(p.s[p.i:], "false") {
-			p.i += 5
-			return nil
-		}
-	case 'n':
-		if hasWord(p.s[p.i:], "null") {
-			p.i += 4
-			return nil
-		}
-	default:
-		if _, _, ok := p.number(); ok {
-			return nil
-		}
-	}
-	return p.fail("bad JSON: %s", p.snippet())
-}
-
 // bitset records which members of an object were given.
 type bitset struct {
 	small uint64

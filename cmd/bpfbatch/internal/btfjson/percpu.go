@@ -45,7 +45,6 @@ func (c *Codec) ParsePerCPU(dst, text []byte) error {
 	clear(dst)
 	cpus := len(dst) / slot
 	p := parser{s: text}
-	p.path = p.pathBuf[:0]
 	arr := &node{what: "per-CPU values"}
 	if !p.expect('[') {
 		return p.wrongType(arr, `an array of {"cpu": N, "value": ...}`)
@@ -54,11 +53,9 @@ func (c *Codec) ParsePerCPU(dst, text []byte) error {
 	given := 0
 	if !p.expect(']') {
 		for i := 0; ; i++ {
-			p.push(pathElem{index: i})
-			if err := c.parseCPU(&p, dst, seen); err != nil {
+			if err := c.parseCPU(&p, dst, seen, i); err != nil {
 				return err
 			}
-			p.pop()
 			given++
 			if p.expect(',') {
 				continue
@@ -83,55 +80,65 @@ func (c *Codec) ParsePerCPU(dst, text []byte) error {
 	return nil
 }
 
-// parseCPU parses one {"cpu": N, "value": ...}.
-func (c *Codec) parseCPU(p *parser, dst []byte, seen []bool) error {
+// parseCPU parses one {"cpu": N, "value": ...}, element i of the array.
+// Its errors name the element by its CPU once that is known.
+func (c *Codec) parseCPU(p *parser, dst []byte, seen []bool, i int) error {
 	obj := &node{what: "per-CPU value", fields: []field{{name: "cpu"}, {name: "value"}}}
 	slot := c.Slot()
 	cpu, valueAt := -1, -1
-	err := p.members(obj, func(key []byte) error {
+	empty, err := p.openObject(obj)
+	if err != nil {
+		return inElement(err, strconv.Itoa(i))
+	}
+	for more := !empty; more; {
+		key, err := p.memberName(obj)
+		if err != nil {
+			return inElement(err, strconv.Itoa(i))
+		}
 		switch string(key) {
 		case "cpu":
 			if cpu >= 0 {
-				return p.fail(`"cpu" given twice`)
+				return inElement(p.fail(`"cpu" given twice`), strconv.Itoa(i))
 			}
 			start := p.i
 			lit, integer, ok := p.number()
 			if !ok {
-				return p.wrongType(obj, "a CPU number")
+				return inElement(p.wrongType(obj, "a CPU number"), strconv.Itoa(i))
 			}
 			n, err := strconv.Atoi(string(lit))
 			if !integer || err != nil || n < 0 || n >= len(seen) {
 				p.i = start
-				return p.fail("CPU %s: the map holds values for CPUs 0 to %d", lit, len(seen)-1)
+				return inElement(p.fail("CPU %s: the map holds values for CPUs 0 to %d", lit, len(seen)-1), strconv.Itoa(i))
 			}
 			if seen[n] {
-				p.i = start
-				return p.fail("CPU %d given twice", n)
+				return inElement(p.fail("CPU %d given twice", n), strconv.Itoa(i))
 			}
 			seen[n], cpu = true, n
-			return nil
 		case "value":
 			if valueAt >= 0 {
-				return p.fail(`"value" given twice`)
+				return inElement(p.fail(`"value" given twice`), strconv.Itoa(i))
 			}
 			valueAt = p.i
-			return p.skip(0)
+			if err := p.skip(0); err != nil {
+				return inElement(err, strconv.Itoa(i))
+			}
+		default:
+			return inElement(p.memberError(obj, key, false), strconv.Itoa(i))
 		}
-		return p.memberError(obj, key, false)
-	})
+		if more, err = p.moreMembers(obj); err != nil {
+			return inElement(err, strconv.Itoa(i))
+		}
+	}
 	switch {
-	case err != nil:
-		return err
 	case cpu < 0:
-		return p.fail(`missing "cpu"`)
+		return inElement(p.fail(`missing "cpu"`), strconv.Itoa(i))
 	case valueAt < 0:
-		return p.fail(`missing "value" for CPU %d`, cpu)
+		return inElement(p.fail(`missing "value" for CPU %d`, cpu), strconv.Itoa(i))
 	}
 	end := p.i
 	p.i = valueAt
-	p.path[len(p.path)-1] = pathElem{index: cpu, cpu: true}
 	if err := p.value(c.root, dst[cpu*slot:cpu*slot+c.size]); err != nil {
-		return err
+		return inElement(err, "cpu "+strconv.Itoa(cpu))
 	}
 	p.i = end
 	return nil
