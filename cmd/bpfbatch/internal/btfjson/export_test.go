@@ -41,3 +41,14 @@ func (n *node) mask(m []byte) {
 		}
 	}
 }
+
+// GetBits and PutBits expose the bitfield access of either byte order,
+// so that both are tested on any host.
+func GetBits(b []byte, bitOff, width int, le bool) (hi, lo uint64) {
+	x := getBits(b, bitOff, width, le)
+	return x.hi, x.lo
+}
+
+func PutBits(b []byte, bitOff, width int, hi, lo uint64, le bool) {
+	putBits(b, bitOff, width, u128{hi, lo}, le)
+}
