@@ -1,10 +1,6 @@
 package btfjson
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
+import "errors"
 
 // FieldError is JSON that does not fit the type: Path names the member,
 // "addr.port" or "ips[2]" (empty for the value itself), Msg what is wrong.
@@ -39,7 +35,3 @@ func WithPath(err error, root string) error {
 	}
 	return &FieldError{Path: path, Msg: fe.Msg}
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-
-func join(names []string) string { return strings.Join(names, ", ") }

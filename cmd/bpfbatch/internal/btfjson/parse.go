@@ -3,9 +3,11 @@ package btfjson
 import (
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -61,7 +63,7 @@ type parser struct {
 }
 
 func (p *parser) fail(format string, args ...any) error {
-	return &FieldError{Msg: sprintf(format, args...)}
+	return &FieldError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // inMember puts member name in front of err's path.
@@ -97,11 +99,6 @@ func inElement(err error, label string) error {
 	return err
 }
 
-// maxNesting bounds JSON nesting where no type bounds it (skipping a
-// value), so that input cannot exhaust the stack.
-// peek returns the next byte after white space, or 0 at the end.
-// kind names the JSON type of the value at p.i.
-// snippet quotes the input at p.i, shortened, for error messages.
 // wrongType reports the value at p.i as not the JSON type want.
 func (p *parser) wrongType(n *node, want string) error {
 	switch p.kind() {
@@ -145,12 +142,6 @@ func (p *parser) value(n *node, dst []byte) error {
 	}
 }
 
-// number returns the JSON number at p.i, checked against JSON's grammar,
-// and whether it is an integer (no fraction or exponent).
-// decimal parses an integer literal: its sign and magnitude, or !ok when
-// the magnitude exceeds 128 bits.
-// mulAdd returns x*m+a as a 192-bit number: the bits above 128, and the
-// low 128.
 // width is the bits of an integer node.
 func (n *node) width() int {
 	switch n.op {
@@ -283,7 +274,6 @@ func (p *parser) wide(n *node, dst []byte) error {
 	return nil
 }
 
-// parseHex parses "0x" and 1 to 32 hex digits.
 func (p *parser) boolean(n *node, dst []byte) error {
 	p.ws()
 	switch {
@@ -298,7 +288,6 @@ func (p *parser) boolean(n *node, dst []byte) error {
 	return nil
 }
 
-// hasWord reports whether s starts with the JSON literal w.
 // char parses a one-character string: a character from U+0000 to U+00FF
 // (as bpftool prints chars, "\u00XX" for bytes that are not printable), or
 // one byte.
@@ -406,7 +395,7 @@ func (n *node) enumNames() string {
 	if len(names) == 0 {
 		return "it has no names; write a number"
 	}
-	return "names: " + join(names)
+	return "names: " + strings.Join(names, ", ")
 }
 
 // str parses a JSON string and returns its bytes (UTF-8 as written,
@@ -493,7 +482,7 @@ func (n *node) memberNames() string {
 	for _, f := range n.fields {
 		names = append(names, memberName(f.name))
 	}
-	return join(names)
+	return strings.Join(names, ", ")
 }
 
 func memberName(name string) string {

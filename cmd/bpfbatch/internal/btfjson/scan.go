@@ -3,13 +3,17 @@ package btfjson
 import (
 	"math/bits"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // The JSON lexing under Parse: white space, literals, numbers, strings.
 
+// maxNesting bounds JSON nesting where no type bounds it (skipping a
+// value), so that input cannot exhaust the stack.
 const maxNesting = 1000
 
+// ws skips white space.
 func (p *parser) ws() {
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
@@ -21,6 +25,7 @@ func (p *parser) ws() {
 	}
 }
 
+// peek returns the next byte after white space, or 0 at the end.
 func (p *parser) peek() byte {
 	p.ws()
 	if p.i < len(p.s) {
@@ -29,6 +34,7 @@ func (p *parser) peek() byte {
 	return 0
 }
 
+// kind names the JSON type of the value at p.i.
 func (p *parser) kind() string {
 	switch p.peek() {
 	case '"':
@@ -49,6 +55,7 @@ func (p *parser) kind() string {
 	return "not JSON"
 }
 
+// snippet quotes the input at p.i, shortened, for error messages.
 func (p *parser) snippet() string {
 	const max = 40
 	s := p.s[p.i:]
@@ -61,6 +68,7 @@ func (p *parser) snippet() string {
 	return strconv.QuoteToASCII(string(s))
 }
 
+// expect consumes c if it comes next, after white space.
 func (p *parser) expect(c byte) bool {
 	if p.peek() == c {
 		p.i++
@@ -69,6 +77,8 @@ func (p *parser) expect(c byte) bool {
 	return false
 }
 
+// number returns the JSON number at p.i, checked against JSON's grammar,
+// and whether it is an integer (no fraction or exponent).
 func (p *parser) number() (lit []byte, integer bool, ok bool) {
 	p.ws()
 	s, i := p.s, p.i
@@ -111,6 +121,8 @@ func (p *parser) number() (lit []byte, integer bool, ok bool) {
 	return s[start:i], integer, true
 }
 
+// decimal parses an integer literal: its sign and magnitude, or !ok when
+// the magnitude exceeds 128 bits.
 func decimal(lit []byte) (neg bool, mag u128, ok bool) {
 	if lit[0] == '-' {
 		neg, lit = true, lit[1:]
@@ -126,6 +138,8 @@ func decimal(lit []byte) (neg bool, mag u128, ok bool) {
 	return neg, mag, true
 }
 
+// mulAdd returns x*m+a as a 192-bit number: the bits above 128, and the
+// low 128.
 func mulAdd(x u128, m, a uint64) (uint64, u128) {
 	h1, l1 := bits.Mul64(x.lo, m)
 	h2, l2 := bits.Mul64(x.hi, m)
@@ -134,6 +148,7 @@ func mulAdd(x u128, m, a uint64) (uint64, u128) {
 	return h2 + c2, u128{hi: mid, lo: lo}
 }
 
+// parseHex parses "0x" and 1 to 32 hex digits.
 func parseHex(s []byte) (u128, bool) {
 	if len(s) < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || len(s) > 34 {
 		return u128{}, false
@@ -156,6 +171,7 @@ func parseHex(s []byte) (u128, bool) {
 	return v, true
 }
 
+// hasWord reports whether s starts with the JSON literal w.
 func hasWord(s []byte, w string) bool {
 	if len(s) < len(w) || string(s[:len(w)]) != w {
 		return false
@@ -167,6 +183,8 @@ func hasWord(s []byte, w string) bool {
 	return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
 }
 
+// rawString reads the JSON string at p.i and returns its bytes: UTF-8 as
+// written, escapes decoded (into p.buf, valid until the next string).
 func (p *parser) rawString() ([]byte, error) {
 	start := p.i
 	s := p.s
@@ -229,9 +247,9 @@ func (p *parser) rawString() ([]byte, error) {
 				return nil, p.fail("bad \\u escape in string %s", p.snippet())
 			}
 			i += 4
-			if utf16IsSurrogate(r) {
+			if utf16.IsSurrogate(r) {
 				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if dec := utf16Decode(r, r2); dec != utf8.RuneError {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
 						r = dec
 						i += 6
 					}
@@ -245,6 +263,7 @@ func (p *parser) rawString() ([]byte, error) {
 	}
 }
 
+// hex4 reads the 4 hex digits of a \u escape at s[i:].
 func hex4(s []byte, i int) (rune, bool) {
 	if i+4 > len(s) {
 		return 0, false
@@ -267,15 +286,7 @@ func hex4(s []byte, i int) (rune, bool) {
 	return r, true
 }
 
-func utf16IsSurrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
-
-func utf16Decode(r1, r2 rune) rune {
-	if r1 >= 0xd800 && r1 < 0xdc00 && r2 >= 0xdc00 && r2 < 0xe000 {
-		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
-	}
-	return utf8.RuneError
-}
-
+// skip passes over the JSON value at p.i, checking its syntax.
 func (p *parser) skip(depth int) error {
 	if depth > maxNesting {
 		return p.fail("JSON nested deeper than %d levels", maxNesting)
