@@ -363,7 +363,7 @@ func (p *parser) enum(n *node, dst []byte) error {
 			}
 		}
 		p.i = start
-		return p.fail("%s has no value named %s (%s)", n.what, p.snippet(), n.enumNames())
+		return p.fail("%s has no value named %s (%s)", n.what, strconv.QuoteToASCII(string(s)), n.enumNames())
 	}
 	lit, integer, ok := p.number()
 	switch {

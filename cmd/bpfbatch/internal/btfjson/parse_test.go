@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2]}`, "ips: 2 elements for array of 3 u32"},
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3,4]}`, "ips: more than 3 elements for array of 3 u32"},
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,"x"]}`, `ips[2]: u32 wants a number, got a string "\"x\"]}"`},
-		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3],"state":"PINK"}`, `state: enum colour has no value named "\"PINK\"}" (names: RED, GREEN, BLUE)`},
+		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3],"state":"PINK"}`, `state: enum colour has no value named "PINK" (names: RED, GREEN, BLUE)`},
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3],"state":4294967296}`, "state: 4294967296 is out of range for enum colour (-2147483648 to 4294967295)"},
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3],"state":0,"name":"abcde"}`, "name: string of 5 bytes does not fit in char[4]"},
 		{`{"addr":{"ip":1,"port":2,"proto":3},"ips":[1,2,3],"state":0,"name":7}`, "name: array of 4 char wants a string or an array, got a number \"7}\""},
