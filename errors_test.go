@@ -1,10 +1,13 @@
 package bpfbatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -142,9 +145,12 @@ func TestErrnoFrozenMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
-	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "frozen")
+	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "the map is frozen (BPF_MAP_FREEZE)")
 	n, err = m.UpdateBatch(u32s(1), u64s(1), UpdateExist)
-	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, 0, "frozen")
+	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, 0, "the map is frozen (BPF_MAP_FREEZE)")
+	if strings.Contains(err.Error(), "LSM") {
+		t.Fatalf("the frozen map's error also blames an LSM: %v", err)
+	}
 }
 
 // Map types without a batch update answer 524 (ENOTSUPP, kernel-internal)
@@ -266,20 +272,114 @@ func TestErrnoMapping(t *testing.T) {
 	}
 }
 
-// Every error message says each fact once: no segment repeats, and counts
-// agree in number ("1 element").
+// Every error message says each fact once: no segment repeats, counts
+// agree in number ("1 element"), the package prefix and the map are named
+// once, also where Sync, ReplaceInner, DeleteBatch and LookupBatch wrap or
+// report a kernel error.
 func TestErrorMessagesSayEachFactOnce(t *testing.T) {
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1})
-	if err := testutil.Freeze(m.FD()); err != nil {
+	frozen := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	if _, err := frozen.UpdateBatch(u32s(1), u64s(1), UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	_, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
-	checkSaysEachFactOnce(t, err)
+	if err := testutil.Freeze(frozen.FD()); err != nil {
+		t.Fatal(err)
+	}
+	outer := createMap(t, MapSpec{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMapFD: innerMaps(t, 1)[0].FD()})
+	var c Cursor
+	for name, err := range map[string]error{
+		"UpdateBatch":       second(frozen.UpdateBatch(u32s(2), u64s(1), UpdateAny)),
+		"DeleteBatch":       second(frozen.DeleteBatch(u32s(1), UpdateAny)),
+		"LookupBatch":       second(frozen.LookupBatch(&c, make([]byte, 3), make([]byte, 8), UpdateAny)),
+		"Sync delete":       second(frozen.Sync(context.Background(), u32s(2), u64s(1), SyncOptions{})),
+		"Sync write":        second(frozen.Sync(context.Background(), u32s(1, 2), u64s(1, 2), SyncOptions{})),
+		"Sync size":         second(frozen.Sync(context.Background(), u32s(1), u64s(1)[:7], SyncOptions{})),
+		"Sync keys":         second(frozen.Sync(context.Background(), []byte{1, 2, 3, 4, 5}, u64s(1), SyncOptions{})),
+		"ReplaceInner":      second(ReplaceInner(outer, u32s(0), MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 0}, nil, nil)),
+		"ReplaceInner fill": second(ReplaceInner(outer, u32s(0), MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}, u32s(5), u32s(1))),
+		"CreateMap":         second(CreateMap(MapSpec{Type: Hash, KeySize: 0, ValueSize: 8, MaxEntries: 1})),
+		"OpenPinned":        second(OpenPinned(filepath.Join(testutil.MountBPFFS(t), "missing"))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkSaysEachFactOnce(t, err)
+			if strings.Count(err.Error(), "bpfbatch: ") != 1 {
+				t.Fatalf("%q names the package twice", err)
+			}
+			ids := map[string]bool{}
+			for _, id := range regexp.MustCompile(`\(id \d+\)`).FindAllString(err.Error(), -1) {
+				if ids[id] {
+					t.Fatalf("%q names the map %s twice", err, id)
+				}
+				ids[id] = true
+			}
+			if strings.Contains(err.Error(), "1 elements") || strings.Contains(err.Error(), "1 whole keys") {
+				t.Fatalf("%q: a count disagrees in number", err)
+			}
+		})
+	}
+	_, err := frozen.UpdateBatch(u32s(2), u64s(1), UpdateAny)
 	if !strings.Contains(err.Error(), "0 of 1 element written") {
 		t.Fatalf("%v: want a singular count", err)
 	}
-	_, err = CreateMap(MapSpec{Type: Hash, KeySize: 0, ValueSize: 8, MaxEntries: 1})
-	checkSaysEachFactOnce(t, err)
-	_, err = OpenPinned(filepath.Join(testutil.MountBPFFS(t), "missing"))
-	checkSaysEachFactOnce(t, err)
+}
+
+// Every refusal before a syscall has a sentinel (or is a *SizeError), says
+// what to do, and reaches no write, delete or read command.
+func TestRefusalsBeforeAnySyscall(t *testing.T) {
+	f := &fakeKernel{}
+	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 8), f)
+	other := newFakeMap(t, fakeInfo(Hash, 4, 8, 8), &fakeKernel{})
+	array := newFakeMap(t, fakeInfo(Array, 4, 8, 4), f)
+	trie := newFakeMap(t, fakeInfo(LPMTrie, 8, 8, 4), f)
+	bound := Cursor{}
+	if _, err := other.LookupBatch(&bound, make([]byte, 4), make([]byte, 8), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	walkFn := func([]byte, []byte, int) error { return nil }
+	sizeErr := errors.New("*SizeError")
+	for _, c := range []struct {
+		name string
+		want error
+		err  error
+	}{
+		{"nil Cursor", ErrInvalidArgument, second(m.LookupBatch(nil, make([]byte, 4), make([]byte, 8), UpdateAny))},
+		{"foreign Cursor", ErrInvalidArgument, second(m.LookupBatch(&bound, make([]byte, 4), make([]byte, 8), UpdateAny))},
+		{"negative Workers", ErrInvalidArgument, second(m.UpdateBatchWith(ctx, u32s(1), u64s(1), BatchOptions{Workers: -1}))},
+		{"negative Chunk", ErrInvalidArgument, second(m.UpdateBatchWith(ctx, u32s(1), u64s(1), BatchOptions{Chunk: -1}))},
+		{"negative Sync Workers", ErrInvalidArgument, second(m.Sync(ctx, u32s(1), u64s(1), SyncOptions{Workers: -1}))},
+		{"negative Sync Workers, dry run", ErrInvalidArgument, second(m.Sync(ctx, u32s(1), u64s(1), SyncOptions{Workers: -1, DryRun: true}))},
+		{"negative Walk Workers", ErrInvalidArgument, m.Walk(ctx, WalkOptions{Workers: -1}, walkFn)},
+		{"negative Walk Batch", ErrInvalidArgument, m.Walk(ctx, WalkOptions{Batch: -1}, walkFn)},
+		{"nil Walk fn", ErrInvalidArgument, m.Walk(ctx, WalkOptions{}, nil)},
+		{"empty Sync", ErrInvalidArgument, second(m.Sync(ctx, nil, nil, SyncOptions{}))},
+		{"array index", ErrInvalidArgument, second(array.Sync(ctx, u32s(9), u64s(1), SyncOptions{}))},
+		{"prefix length", ErrInvalidArgument, second(trie.Sync(ctx, lpm4(40, 1, 2, 3, 4), u64s(1), SyncOptions{}))},
+		{"ReadOnly and WriteOnly", ErrInvalidArgument, second(OpenPinnedWith("/x", OpenOptions{ReadOnly: true, WriteOnly: true}))},
+		{"bad name", ErrInvalidArgument, second(CreateMap(MapSpec{Type: Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Name: "a-b"}))},
+		{"LPM family", ErrInvalidArgument, second(LPMKey4From(netip.MustParsePrefix("::/0")))},
+		{"flags", ErrInvalidFlags, second(m.UpdateBatch(u32s(1), u64s(1), UpdateExist|UpdateNoExist))},
+		{"lookup flags", ErrInvalidFlags, second(m.LookupBatch(&Cursor{}, make([]byte, 4), make([]byte, 8), UpdateExist))},
+		{"delete flags", ErrInvalidFlags, second(m.DeleteBatch(u32s(1), UpdateLock))},
+		{"pointer type", ErrInvalidType, second(UpdateBatchOf(m, []uint32{1}, []*int{nil}, UpdateAny))},
+		{"array delete", ErrNotSupported, second(array.DeleteBatch(u32s(1), UpdateAny))},
+		{"keys size", sizeErr, second(m.UpdateBatch([]byte{1, 2, 3}, u64s(1), UpdateAny))},
+		{"values size", sizeErr, second(m.UpdateBatch(u32s(1), u64s(1)[:7], UpdateAny))},
+		{"lookup key size", sizeErr, m.Lookup([]byte{1}, make([]byte, 8))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.want == sizeErr {
+				if !isSizeError("")(c.err) {
+					t.Fatalf("= %v; want a *SizeError", c.err)
+				}
+			} else if !errors.Is(c.err, c.want) {
+				t.Fatalf("= %v; want %v", c.err, c.want)
+			}
+			checkSaysEachFactOnce(t, c.err)
+		})
+	}
+	for _, cmd := range []int{unix.BPF_MAP_UPDATE_BATCH, unix.BPF_MAP_UPDATE_ELEM, unix.BPF_MAP_DELETE_BATCH, unix.BPF_MAP_DELETE_ELEM, unix.BPF_MAP_LOOKUP_BATCH, unix.BPF_MAP_LOOKUP_ELEM} {
+		if n := f.count(cmd); n != 0 {
+			t.Errorf("command %d issued %d times by refused calls", cmd, n)
+		}
+	}
 }

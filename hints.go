@@ -91,10 +91,25 @@ func permissionHint(fd *sys.FD, write bool) string {
 			}
 		}
 	}
-	if write {
-		return privilegeHint("the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)")
+	if write && fd != nil && frozen(fd) {
+		return "the map is frozen (BPF_MAP_FREEZE): it is read-only to user space for good"
 	}
 	return privilegeHint("a security module (LSM) denied bpf(2)")
+}
+
+// frozen reports whether the kernel says the map behind fd is frozen
+// (/proc/self/fdinfo shows "frozen: 1" since Linux 5.2).
+func frozen(fd *sys.FD) bool {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + fd.String())
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == "frozen" {
+			return strings.TrimSpace(v) == "1"
+		}
+	}
+	return false
 }
 
 // privilegeHint blames missing privilege when the process lacks it, else

@@ -75,18 +75,7 @@ func TestErrnoWithoutCapBPF(t *testing.T) {
 // user opens the map and, from Linux 6.1, writes it without any capability.
 func TestOpenPinnedBlamesThePinsMode(t *testing.T) {
 	testutil.RequireKernel(t)
-	dir, err := os.MkdirTemp("", "bpfbatch-mode-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=755"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	dir := testutil.MountBPFFS(t)
 	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
 	pin := dir + "/conns"
 	if err := m.Pin(pin); err != nil {

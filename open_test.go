@@ -1,6 +1,7 @@
 package bpfbatch
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -126,5 +127,97 @@ func TestPinSaysWhatThePathIs(t *testing.T) {
 	}
 	if err := m.Pin(pin); !errors.Is(err, unix.EEXIST) || !strings.Contains(err.Error(), "already pinned there") {
 		t.Fatalf("second Pin = %v", err)
+	}
+}
+
+// A pin the user may only read opens read-only, reads, and refuses writes
+// and deletes before any syscall; a write-only open refuses every read; a
+// Map from a read-only fd learns its mode.
+func TestOpenReadOnlyAndWriteOnly(t *testing.T) {
+	dir := testutil.MountBPFFS(t)
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1), u64s(7), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	pin := dir + "/ro"
+	if err := m.Pin(pin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pin, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	refusedWrites := func(t *testing.T, ro *Map) {
+		t.Helper()
+		var c Cursor
+		for name, err := range map[string]error{
+			"UpdateBatch":          second(ro.UpdateBatch(u32s(2), u64s(2), UpdateAny)),
+			"DeleteBatch":          second(ro.DeleteBatch(u32s(1), UpdateAny)),
+			"LookupAndDeleteBatch": second(ro.LookupAndDeleteBatch(&c, make([]byte, 4), make([]byte, 8), UpdateAny)),
+			"Sync":                 second(ro.Sync(context.Background(), u32s(1), u64s(8), SyncOptions{})),
+		} {
+			if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "opened read-only") {
+				t.Errorf("%s on a read-only map = %v", name, err)
+			}
+		}
+		if n, err := ro.Count(); n != 1 || err != nil {
+			t.Errorf("Count on a read-only map = %d, %v", n, err)
+		}
+		if stats, err := ro.Sync(context.Background(), u32s(1), u64s(8), SyncOptions{DryRun: true}); err != nil || stats.Changed != 1 {
+			t.Errorf("dry-run Sync on a read-only map = %v, %v", stats, err)
+		}
+	}
+	var ro *Map
+	var openErr error
+	onThreadAs(t, 65534, 65534, func() {
+		if ro, openErr = OpenPinnedWith(pin, OpenOptions{ReadOnly: true}); openErr == nil {
+			t.Run("as nobody", func(t *testing.T) { refusedWrites(t, ro) })
+			ro.Close()
+		}
+	})
+	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
+	if openErr != nil && (testutil.KernelAtLeast(5, 11) || strings.TrimSpace(string(disabled)) == "0") {
+		t.Fatalf("kernel %s: OpenPinnedWith(ReadOnly) as nobody of a 0444 pin = %v", testutil.KernelRelease(), openErr)
+	}
+	ro, err := OpenPinnedWith(pin, OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	refusedWrites(t, ro)
+	// A Map from the read-only fd of another learns the mode.
+	fromFD, err := NewMap(ro.FD())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromFD.Close()
+	refusedWrites(t, fromFD)
+
+	wo, err := OpenPinnedWith(pin, OpenOptions{WriteOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wo.Close()
+	var c Cursor
+	for name, err := range map[string]error{
+		"Lookup":      wo.Lookup(u32s(1), make([]byte, 8)),
+		"LookupBatch": second(wo.LookupBatch(&c, make([]byte, 4), make([]byte, 8), UpdateAny)),
+		"Count":       second(wo.Count()),
+		"Walk":        wo.Walk(context.Background(), WalkOptions{}, func([]byte, []byte, int) error { return nil }),
+		"Iterate": func() error {
+			it := Iterate[uint32, uint64](wo, UpdateAny)
+			for range it.All() {
+			}
+			return it.Err()
+		}(),
+	} {
+		if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "opened write-only") {
+			t.Errorf("%s on a write-only map = %v", name, err)
+		}
+	}
+	if _, err := wo.UpdateBatch(u32s(2), u64s(2), UpdateAny); err != nil {
+		t.Fatalf("UpdateBatch on a write-only map = %v", err)
+	}
+	if _, err := OpenPinnedWith(pin, OpenOptions{ReadOnly: true, WriteOnly: true}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("ReadOnly and WriteOnly = %v", err)
 	}
 }

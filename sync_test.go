@@ -415,3 +415,78 @@ func TestSyncReportsEvictionOfChangedValues(t *testing.T) {
 	}
 	t.Logf("kernel %s: %d keys evicted in 50 rounds", testutil.KernelRelease(), evicted)
 }
+
+// An empty input empties the map only with AllowEmpty; without it Sync is
+// refused with nothing changed, also in a dry run.
+func TestSyncEmptyInputNeedsAllowEmpty(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2), u64s(1, 2), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		if _, err := m.Sync(context.Background(), nil, nil, SyncOptions{DryRun: dry}); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "AllowEmpty") {
+			t.Fatalf("Sync(nil, DryRun %v) = %v; want ErrInvalidArgument naming AllowEmpty", dry, err)
+		}
+	}
+	checkWritten(t, m, u32s(1, 2), u64s(1, 2), nil)
+	stats, err := m.Sync(context.Background(), nil, nil, SyncOptions{AllowEmpty: true})
+	if err != nil || stats != (SyncStats{Deleted: 2}) {
+		t.Fatalf("Sync(nil, AllowEmpty) = %v, %v", stats, err)
+	}
+	checkMissing(t, m, u32s(1, 2))
+}
+
+// KeepValues keeps the map's value of every key in both (counters
+// survive): only missing keys are written, stale keys deleted.
+func TestSyncKeepValues(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(100, 200, 300), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := m.Sync(context.Background(), u32s(1, 2, 4), u64s(0, 0, 0), SyncOptions{KeepValues: true})
+	if err != nil || stats != (SyncStats{Added: 1, Deleted: 1, Unchanged: 2}) {
+		t.Fatalf("Sync(KeepValues) = %v, %v", stats, err)
+	}
+	checkWritten(t, m, u32s(1, 2, 4), u64s(100, 200, 0), nil)
+	checkMissing(t, m, u32s(3))
+}
+
+// Changes is called for every element Sync adds, changes or deletes, with
+// the old and new values, before the map changes (also in a dry run), and
+// never for a Sync refused before reading the map.
+func TestSyncChanges(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(10, 20, 30), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	type change struct {
+		kind     ChangeKind
+		key      uint32
+		old, new string
+	}
+	for _, dry := range []bool{true, false} {
+		var got []change
+		record := func(c Change) {
+			// The map still holds the element's old state.
+			v, err := testutil.Lookup(m.FD(), c.Key, 8)
+			if c.Kind == Added && err == nil || c.Kind != Added && !bytes.Equal(v, c.Old) {
+				t.Errorf("%v of key %x: the map holds %x (%v) at the call, Old %x", c.Kind, c.Key, v, err, c.Old)
+			}
+			got = append(got, change{c.Kind, binary.NativeEndian.Uint32(c.Key), fmt.Sprintf("%x", c.Old), fmt.Sprintf("%x", c.New)})
+		}
+		_, err := m.Sync(context.Background(), u32s(1, 2, 4), u64s(10, 22, 40), SyncOptions{DryRun: dry, Changes: record})
+		want := []change{
+			{Deleted, 3, fmt.Sprintf("%x", u64s(30)), ""},
+			{Changed, 2, fmt.Sprintf("%x", u64s(20)), fmt.Sprintf("%x", u64s(22))},
+			{Added, 4, "", fmt.Sprintf("%x", u64s(40))},
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("DryRun %v: Changes saw %v, %v; want %v", dry, got, err, want)
+		}
+	}
+	called := false
+	_, err := m.Sync(context.Background(), u32s(1, 1), u64s(1, 1), SyncOptions{Changes: func(Change) { called = true }})
+	if err == nil || called {
+		t.Fatalf("Sync with a repeated key = %v, Changes called %v", err, called)
+	}
+}

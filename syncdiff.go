@@ -77,7 +77,7 @@ func (m *Map) diff(ctx context.Context, keys, values []byte, opts SyncOptions) (
 		if err := m.checkReadable(opSync); err != nil {
 			return 0, err
 		}
-		count, err := m.checkWrite(fd, keys, values, UpdateAny, kernelLayout)
+		count, err := m.checkElements(fd, opSync, keys, values, UpdateAny, kernelLayout)
 		if err != nil {
 			return 0, err
 		}
