@@ -13,7 +13,7 @@ import (
 	"github.com/bpfbatch/bpfbatch"
 )
 
-func (c *cli) create(args []string) int {
+func (c *cli) create(args []string) error {
 	cmd := newCommand("create", "create [flags] PIN --type TYPE --key-size N --value-size N --max-entries N", `Creates a map and pins it at PIN, which must be on a bpf filesystem (mount
 one with: mount -t bpf bpf /sys/fs/bpf). Meant for tests and demos; real
 maps usually come from the BPF program's loader.
@@ -28,40 +28,40 @@ Example:
 `)
 	var shape specFlags
 	shape.register(cmd.fs, "required")
-	pos, code, ok := c.parse(cmd, args, "PIN")
-	if !ok {
-		return code
+	pos, err := c.parse(cmd, args, "PIN")
+	if err != nil {
+		return err
 	}
 	pin := pos[0]
 	var spec bpfbatch.MapSpec
 	if err := shape.apply(cmd.fs, &spec); err != nil {
-		return c.usageError(cmd, "%v", err)
+		return cmd.usageError("%v", err)
 	}
 	switch {
 	case spec.Type == bpfbatch.UnspecifiedMap:
-		return c.usageError(cmd, "--type is required")
+		return cmd.usageError("--type is required")
 	case spec.ValueSize == 0 || spec.MaxEntries == 0:
-		return c.usageError(cmd, "--value-size and --max-entries are required")
+		return cmd.usageError("--value-size and --max-entries are required")
 	}
 	c.removeMemlock()
 	if _, err := os.Lstat(pin); err == nil {
-		return c.failf(exitFailed, "create %s: something is already pinned there; remove it first (rm %s)", pin, pin)
+		return failed(nil, "create %s: something is already pinned there; remove it first (rm %s)", pin, pin)
 	}
 	if err := checkBPFFS(pin); err != nil {
-		return c.failf(exitFailed, "create %s: %v", pin, err)
+		return failed(nil, "create %s: %v", pin, err)
 	}
 	m, err := bpfbatch.CreateMap(spec)
 	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+		return err
 	}
 	defer m.Close()
 	if err := m.Pin(pin); err != nil {
-		return c.failf(exitFailed, "create %s: %v", pin, err)
+		return err
 	}
 	info := m.Info()
-	fmt.Fprintf(c.stdout, "created %s: key %d bytes, value %d bytes, max_entries %d, flags %s; pinned at %s\n",
+	c.print(c.stdout, "created %s: key %d bytes, value %d bytes, max_entries %d, flags %s; pinned at %s\n",
 		m, info.KeySize, info.ValueSize, info.MaxEntries, describeMapFlags(info.Flags), pin)
-	return exitOK
+	return nil
 }
 
 // specFlags describe a map's shape: create's flags, which replace takes

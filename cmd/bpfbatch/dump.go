@@ -52,61 +52,58 @@ Examples:
   bpfbatch dump /sys/fs/bpf/counters --key-format u32 --value-format u64 --format json | jq .
 `
 
-func (c *cli) dump(ctx context.Context, args []string) int {
+func (c *cli) dump(ctx context.Context, args []string) error {
 	cmd := newCommand("dump", "dump [flags] PIN", dumpAbout)
 	var formats formatFlags
 	formats.register(cmd.fs, true)
 	syntax := cmd.fs.String("format", "text", "output `syntax`: text (KEY VALUE lines) or json (JSON lines)")
 	cpu := cmd.fs.Int("cpu", -1, "per-CPU maps: print CPU `N`'s value only, one column (BPF_F_CPU: Linux 7.0 or later)")
 	keysOnly := cmd.fs.Bool("keys-only", false, "print the keys only, one per line: the input of 'bpfbatch delete'")
-	pos, code, ok := c.parse(cmd, args, "PIN")
-	if !ok {
-		return code
+	pos, err := c.parse(cmd, args, "PIN")
+	if err != nil {
+		return err
 	}
 	pin := pos[0]
 	var opts input.Options
-	if code, ok := c.parseFormats(cmd, &formats, &opts); !ok {
-		return code
+	if err := formats.parse(cmd, &opts); err != nil {
+		return err
 	}
-	asJSON := false
-	switch s, err := input.ParseSyntax(*syntax); {
-	case err != nil || s == input.Auto:
-		return c.usageError(cmd, "--format %s: want text or json", *syntax)
-	default:
-		asJSON = s == input.JSON
+	s, err := input.ParseSyntax(*syntax)
+	if err != nil || s == input.Auto {
+		return cmd.usageError("--format %s: want text or json", *syntax)
 	}
+	asJSON := s == input.JSON
 	if *keysOnly && *cpu >= 0 {
-		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
+		return cmd.usageError("--cpu picks a value to print, and --keys-only prints none")
 	}
 
-	m, code, ok := c.openMap(cmd.name, pin, keyed("to walk, and reading a value would take it out of the map"))
-	if !ok {
-		return code
+	m, err := openMap(cmd, pin, keyed("to walk, and reading a value would take it out of the map"))
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
 	opts.KeysOnly = *keysOnly
-	var err error
 	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {
-		return c.failf(exitFailed, "dump %s: %s", pin, trimPrefix(err))
+		return err
 	}
-	if code, ok := c.checkFormats(cmd, opts, m); !ok {
-		return code
+	if err := checkFormats(cmd, opts, m); err != nil {
+		return err
 	}
 	flags := bpfbatch.UpdateAny
 	if *cpu >= 0 {
-		if code, ok := c.checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); !ok {
-			return code
+		if err := checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); err != nil {
+			return err
 		}
 		flags = bpfbatch.OnCPU(*cpu)
 		opts.CPUs = 0
 	}
 
-	p := printer{Options: opts, json: asJSON}
+	p := printer{opts: opts, json: asJSON}
 	w := bufio.NewWriterSize(c.stdout, 256<<10)
 	if note := fdValuesNote(info.Type); note != "" {
 		if asJSON {
-			fmt.Fprintf(c.stderr, "bpfbatch: note: %s\n", note)
+			c.print(c.stderr, "bpfbatch: note: %s\n", note)
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)
 		}
@@ -134,20 +131,20 @@ func (c *cli) dump(ctx context.Context, args []string) int {
 	}
 	switch {
 	case err == nil:
-		return exitOK
+		return nil
 	case ctx.Err() != nil:
-		return c.failf(exitFailed, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
+		return failed(nil, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
 	case errors.Is(err, printErr):
-		return c.failf(exitFailed, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
+		return failed(nil, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
 	default:
-		return c.failf(exitFailed, "dump %s: reading the map after %s: %s; the output is incomplete", pin, plural(printed, "entry", "entries"), trimPrefix(err))
+		return failed(err, "dump %s: reading the map failed after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
 	}
 }
 
 // printer formats entries as load reads them.
 type printer struct {
-	input.Options // formats and layout; CPUs 0 for one value per entry
-	json          bool
+	opts input.Options // formats and layout; CPUs 0 for one value per entry
+	json bool
 }
 
 // appendEntry appends one line for key and value (the whole stride).
@@ -155,10 +152,10 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 	var err error
 	if p.json {
 		dst = append(dst, `{"key": `...)
-		if dst, err = p.Key.AppendJSON(dst, key); err != nil {
+		if dst, err = p.opts.Key.AppendJSON(dst, key); err != nil {
 			return dst, fmt.Errorf("key: %w", err)
 		}
-		if !p.KeysOnly {
+		if !p.opts.KeysOnly {
 			dst = append(dst, `, "value": `...)
 			if dst, err = p.appendValues(dst, value); err != nil {
 				return dst, err
@@ -166,10 +163,10 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 		}
 		return append(dst, "}\n"...), nil
 	}
-	if dst, err = p.Key.Append(dst, key); err != nil {
+	if dst, err = p.opts.Key.Append(dst, key); err != nil {
 		return dst, fmt.Errorf("key: %w", err)
 	}
-	if !p.KeysOnly {
+	if !p.opts.KeysOnly {
 		dst = append(dst, ' ')
 		if dst, err = p.appendValues(dst, value); err != nil {
 			return dst, err
@@ -181,11 +178,11 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 // appendValues appends a value, or one per CPU: space-separated columns,
 // or a JSON array.
 func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
-	appendOne := p.Value.Append
+	appendOne := p.opts.Value.Append
 	if p.json {
-		appendOne = p.Value.AppendJSON
+		appendOne = p.opts.Value.AppendJSON
 	}
-	if p.CPUs == 0 {
+	if p.opts.CPUs == 0 {
 		dst, err := appendOne(dst, value)
 		if err != nil {
 			return dst, fmt.Errorf("value: %w", err)
@@ -195,8 +192,8 @@ func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
 	if p.json {
 		dst = append(dst, '[')
 	}
-	slot, vs := p.Slot(), p.ValueSize
-	for c := range p.CPUs {
+	slot, vs := p.opts.Slot(), p.opts.ValueSize
+	for c := range p.opts.CPUs {
 		if c > 0 {
 			if p.json {
 				dst = append(dst, ", "...)

@@ -110,7 +110,20 @@ func runWithin(t *testing.T, d time.Duration, stdin string, args ...string) resu
 	default:
 		t.Fatalf("run bpfbatch %v: %v", args, err)
 	}
+	checkMessages(t, r.stderr)
 	return r
+}
+
+// checkMessages fails a message line that says "bpfbatch: " twice: the
+// library's errors begin with it, and the command prints them as they
+// are, on a line of their own, instead of wrapping them.
+func checkMessages(t *testing.T, stderr string) {
+	t.Helper()
+	for line := range strings.Lines(stderr) {
+		if strings.Count(line, "bpfbatch: ") > 1 {
+			t.Errorf("a message line repeats the prefix: %q", line)
+		}
+	}
 }
 
 // mustRun runs the command and fails unless it exits with want.
@@ -659,7 +672,7 @@ func TestKernelFailureReportsLine(t *testing.T) {
 		// of the failing block, which starts at line 6.
 		for _, w := range []string{
 			"wrote 4 entries, then the entry at stdin:7 failed; nothing from that line on was written",
-			"cause (elements counted from the block starting at stdin:6): BPF_MAP_UPDATE_BATCH on Hash map",
+			"; the error below counts elements from the block starting at stdin:6\nbpfbatch: BPF_MAP_UPDATE_BATCH on Hash map",
 			"element 1: E2BIG", "; 1 of 3 elements written",
 		} {
 			if !strings.Contains(r.stderr, w) {

@@ -10,20 +10,20 @@ import (
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-func (c *cli) info(args []string) int {
+func (c *cli) info(args []string) error {
 	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, how many entries
 it holds (counted with one batch walk: the kernel keeps no count), the
 values layout bpfbatch load expects (value stride, possible CPUs), whether
 updates go through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per
 element, and the --key-format and --value-format choices that fit its sizes.
 `)
-	pos, code, ok := c.parse(cmd, args, "PIN")
-	if !ok {
-		return code
+	pos, err := c.parse(cmd, args, "PIN")
+	if err != nil {
+		return err
 	}
-	m, code, ok := c.openMap(cmd.name, pos[0])
-	if !ok {
-		return code
+	m, err := openMap(cmd, pos[0])
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
@@ -62,9 +62,9 @@ element, and the --key-format and --value-format choices that fit its sizes.
 		row("value formats", "%s", input.FitsFor(int(info.ValueSize)))
 	}
 	if err := w.Flush(); err != nil {
-		return c.failf(exitFailed, "write: %v", err)
+		return failed(nil, "write: %v", err)
 	}
-	return exitOK
+	return nil
 }
 
 // describeCount counts the map's entries with one batch walk (the kernel
@@ -75,7 +75,7 @@ func describeCount(m *bpfbatch.Map) string {
 	}
 	n, err := m.Count()
 	if err != nil {
-		return "unknown: " + trimPrefix(err)
+		return "unknown: " + err.Error()
 	}
 	if t := m.Info().Type; t == bpfbatch.Array || t == bpfbatch.PerCPUArray {
 		return strconv.Itoa(n) + " (every index of an array exists)"
@@ -88,7 +88,7 @@ func describePath(m *bpfbatch.Map) string {
 	p, err := m.UpdatePath()
 	switch {
 	case err != nil:
-		return "unknown: " + trimPrefix(err)
+		return "unknown: " + err.Error()
 	case p == bpfbatch.BatchPath:
 		return "batch: one BPF_MAP_UPDATE_BATCH per chunk of entries (--flags noexist/exist still go per element: the kernel's batch command refuses them)"
 	default:
@@ -168,7 +168,3 @@ func describeMapFlags(f uint32) string {
 	}
 	return fmt.Sprintf("%#x (%s)", f, strings.Join(names, "|"))
 }
-
-// trimPrefix drops the library's "bpfbatch: " prefix, which the command's
-// own messages already carry.
-func trimPrefix(err error) string { return strings.TrimPrefix(err.Error(), "bpfbatch: ") }

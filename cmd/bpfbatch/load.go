@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -103,53 +104,52 @@ Examples:
 
 type loadFlags struct {
 	in             inputFlags
-	chunk, workers int
+	batch          batchFlags
 	flags          string
 	dryRun, stream bool
 	cpu            int
 }
 
-func (c *cli) load(ctx context.Context, args []string) int {
+func (c *cli) load(ctx context.Context, args []string) error {
 	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
 	var lf loadFlags
 	lf.in.register(cmd.fs, false)
-	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall; 0 splits the load evenly over the workers\n(one call with one worker), giving no worker fewer than 2048 entries; with --stream\neach block of 4096 x workers entries is split so")
-	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; 0 or 1 writes one chunk at a time, in order. More than 1\nwrites chunks out of order, so on an error the message lists the input lines written\ninstead of 'everything before line N'. Not for queue and stack maps")
+	lf.batch.register(cmd.fs, "BPF_MAP_UPDATE_BATCH", true)
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
 	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
-	pos, opts, code, ok := c.parseWithInput(cmd, args, &lf.in, false, "PIN", "FILE")
-	if !ok {
-		return code
+	pos, opts, err := c.parseWithInput(cmd, args, &lf.in, "PIN", "FILE")
+	if err != nil {
+		return err
 	}
 	pin, file := pos[0], pos[1]
 	flags, err := parseUpdateFlags(lf.flags)
 	if err != nil {
-		return c.usageError(cmd, "--flags: %v", err)
+		return cmd.usageError("--flags: %v", err)
 	}
-	if lf.chunk < 0 || lf.workers < 0 {
-		return c.usageError(cmd, "--chunk and --workers must not be negative (--chunk 0 splits the load evenly over the workers; --workers 0 writes one chunk at a time)")
+	if err := lf.batch.check(cmd); err != nil {
+		return err
 	}
 	if lf.cpu >= 0 && lf.in.allCPUs {
-		return c.usageError(cmd, "--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
+		return cmd.usageError("--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
 	}
 
 	c.removeMemlock()
-	m, code, ok := c.openMap(cmd.name, pin, loadable)
-	if !ok {
-		return code
+	m, err := openMap(cmd, pin, loadable)
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
-	if lf.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
-		return c.failf(exitUsage, "load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.workers)
+	if lf.batch.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
+		return badInput("load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.batch.workers)
 	}
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
-		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
+		return badInput("load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
 	}
 	if opts.Layout, err = layoutFor(info, false); err != nil {
-		return c.failf(exitFailed, "load %s: %s", pin, trimPrefix(err))
+		return err
 	}
 	// --all-cpus and --cpu take one value per entry, which the library
 	// (or, from Linux 7.0, the kernel) puts in every CPU's slot or in
@@ -158,12 +158,12 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	switch {
 	case lf.in.allCPUs:
 		if opts.CPUs == 0 {
-			return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
+			return cmd.usageError("--all-cpus applies to per-CPU maps only; %s has one value per element", m)
 		}
 		flags |= bpfbatch.UpdateAllCPUs
 	case lf.cpu >= 0:
-		if code, ok := c.checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); !ok {
-			return code
+		if err := checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); err != nil {
+			return err
 		}
 		flags |= bpfbatch.OnCPU(lf.cpu)
 	}
@@ -173,16 +173,16 @@ func (c *cli) load(ctx context.Context, args []string) int {
 	if opts.Stride() != stride {
 		// The parser and the library must agree on the layout; a mismatch
 		// is a bug, and writing would scramble per-CPU values.
-		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
+		return failed(nil, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
 	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m, writes)
-	if !ok {
-		return code
+	s, err := c.openSource(cmd, pin, file, opts, m, writes)
+	if err != nil {
+		return err
 	}
 	defer s.close()
 	l := &loader{
-		source: s, m: m, flagsText: lf.flags,
-		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.chunk, Workers: lf.workers},
+		c: c, src: s, m: m, flagsText: lf.flags,
+		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.batch.chunk, Workers: lf.batch.workers},
 	}
 	switch {
 	case lf.dryRun:
@@ -219,8 +219,9 @@ func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
 
 // loader runs one load.
 type loader struct {
-	*source
-	m *bpfbatch.Map
+	c   *cli
+	src *source
+	m   *bpfbatch.Map
 	// flagsText is --flags as given, for the summary.
 	flagsText string
 	opts      bpfbatch.BatchOptions
@@ -246,46 +247,45 @@ func (c *calls) progress(done int) {
 // streamDroppedNote tells a --stream summary how many lines a repeated key
 // dropped.
 func (l *loader) streamDroppedNote() string {
-	if l.dropped == 0 {
+	if l.src.dropped == 0 {
 		return ""
 	}
 	return fmt.Sprintf("; dropped %s whose key a later line of the same block repeats (a key repeated in a later block is written again: the later line wins)",
-		plural(l.dropped, "line", "lines"))
+		plural(l.src.dropped, "line", "lines"))
 }
 
-func (l *loader) load(ctx context.Context) int {
+func (l *loader) load(ctx context.Context) error {
+	s := l.src
 	start := time.Now()
 	var b input.Batch
-	if code, ok := l.readChecked(ctx, &b, l.m.Info(), l.m); !ok {
-		return code
+	if err := s.readChecked(ctx, &b, l.m.Info(), l.m); err != nil {
+		return err
 	}
 	readTime := time.Since(start)
 	total := b.Len()
 	if total == 0 {
-		l.prog.clear()
-		fmt.Fprintf(l.stdout, "no entries in %s; nothing written\n", l.name)
-		return exitOK
+		l.c.print(l.c.stdout, "no entries in %s; nothing written\n", s.name)
+		return nil
 	}
 	writeStart := time.Now()
-	l.prog.startWriting(total)
+	s.prog.startWriting(total)
 	opts := l.opts
 	opts.Progress = func(done int) {
 		l.calls.progress(done)
-		l.prog.update(done)
+		s.prog.update(done)
 	}
 	n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
-	l.prog.clear()
 	if err != nil {
-		return l.writeFailed(err, 0, n, total, &b)
+		return s.writeFailed(err, 0, n, total, &b)
 	}
 	if ctx.Err() != nil {
-		return l.failf(exitFailed, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
-			l.pin, plural(n, "entry", "entries"), l.name, l.r.Line(), l.name)
+		return failed(nil, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
+			s.pin, plural(n, "entry", "entries"), s.name, s.r.Line(), s.name)
 	}
 	writeTime := time.Since(writeStart)
-	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
-		plural(n, "entry", "entries"), l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), l.droppedNote())
-	return exitOK
+	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
+		plural(n, "entry", "entries"), l.m, s.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), s.droppedNote())
+	return nil
 }
 
 // streamBlock is how many entries --stream reads before writing them:
@@ -307,33 +307,32 @@ func streamBlock(chunk, workers int) int {
 // "everything before line N is in the map" holds as for kernel errors.
 // Blocks are written one after the other, so a key repeated in a later
 // block gets the later line's value, as within a block (Dedupe).
-func (l *loader) streamLoad(ctx context.Context) int {
+func (l *loader) streamLoad(ctx context.Context) error {
+	s := l.src
 	start := time.Now()
 	block := streamBlock(l.opts.Chunk, l.opts.Workers)
 	var b input.Batch
 	written := 0
 	lastLine := 0 // the last input line of the last block written
-	l.prog.startWriting(-1)
+	s.prog.startWriting(-1)
 	for {
 		b.Reset()
-		stopped, readErr := l.read(ctx, &b, block)
+		stopped, readErr := s.read(ctx, &b, block)
 		if stopped {
-			l.prog.clear()
-			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d: %s", l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine))
+			return failed(nil, "load %s: interrupted while reading %s after line %d: %s", s.pin, s.name, s.r.Line(), l.streamedSoFar(written, lastLine))
 		}
 		if b.Len() > 0 {
-			l.dropped += b.Dedupe(l.layout)
+			s.dropped += b.Dedupe(s.layout)
 			opts := l.opts
 			base := written
 			l.calls.start()
 			opts.Progress = func(n int) {
 				l.calls.progress(n)
-				l.prog.update(base + n)
+				s.prog.update(base + n)
 			}
 			n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 			if err != nil {
-				l.prog.clear()
-				return l.writeFailed(err, written, n, -1, &b)
+				return s.writeFailed(err, written, n, -1, &b)
 			}
 			written += n
 			lastLine = b.Lines[b.Len()-1]
@@ -345,39 +344,43 @@ func (l *loader) streamLoad(ctx context.Context) int {
 			if ctx.Err() != nil {
 				// A line cut short by the signal's stopping the writer of
 				// the input is no bad input.
-				l.prog.clear()
-				return l.failf(exitFailed, "load %s: interrupted at line %d of %s: %s", l.pin, l.r.Line(), l.name, l.streamedSoFar(written, lastLine))
+				return failed(nil, "load %s: interrupted at line %d of %s: %s", s.pin, s.r.Line(), s.name, l.streamedSoFar(written, lastLine))
 			}
-			if _, code := l.collect(readErr); code != exitOK {
-				return code
+			if _, err := s.collect(readErr); err != nil {
+				return err
 			}
-			last := "no entry was written"
-			switch {
-			case written == 1:
-				last = "the one entry before it is written"
-			case written > 1:
-				last = fmt.Sprintf("the %d entries before it are written", written)
-			}
-			if l.dropped > 0 {
-				last += fmt.Sprintf(" (dropped %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
-			}
-			l.prog.clear()
-			le := l.bad[0]
-			fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
-			return l.failf(exitUsage, "--stream load of %s stopped at bad line %d; %s, nothing after it", l.name, le.Line, last)
+			return l.streamBadLine(written)
 		}
 	}
-	l.prog.clear()
 	if ctx.Err() != nil {
 		// The input ended as the signal came: perhaps because it also
 		// stopped whatever was writing it.
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d): %s; if the signal also stopped what wrote %s, that input may be incomplete",
-			l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine), l.name)
+		return failed(nil, "load %s: interrupted at the end of %s (line %d): %s; if the signal also stopped what wrote %s, that input may be incomplete",
+			s.pin, s.name, s.r.Line(), l.streamedSoFar(written, lastLine), s.name)
 	}
 	elapsed := time.Since(start)
-	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
-		plural(written, "entry", "entries"), l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.streamDroppedNote())
-	return exitOK
+	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
+		plural(written, "entry", "entries"), l.m, s.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.streamDroppedNote())
+	return nil
+}
+
+// streamBadLine is the error of a --stream load stopped by the bad line
+// collected last, after written entries.
+func (l *loader) streamBadLine(written int) error {
+	s := l.src
+	last := "no entry was written"
+	switch {
+	case written == 1:
+		last = "the one entry before it is written"
+	case written > 1:
+		last = fmt.Sprintf("the %d entries before it are written", written)
+	}
+	if s.dropped > 0 {
+		last += fmt.Sprintf(" (dropped %s whose key a later line repeats)", plural(s.dropped, "line", "lines"))
+	}
+	le := s.bad[0]
+	return &exitError{code: exitUsage, text: fmt.Sprintf("%s:%d: %v\nbpfbatch: --stream load of %s stopped at bad line %d; %s, nothing after it",
+		s.name, le.Line, le.Err, s.name, le.Line, last)}
 }
 
 // streamedSoFar says what a stopped --stream load wrote: whole blocks,
@@ -386,7 +389,7 @@ func (l *loader) streamedSoFar(written, lastLine int) string {
 	if written == 0 {
 		return "nothing written"
 	}
-	return fmt.Sprintf("wrote %s, the input up to line %d; nothing after %s:%d was written", plural(written, "entry", "entries"), lastLine, l.name, lastLine)
+	return fmt.Sprintf("wrote %s, the input up to line %d; nothing after %s:%d was written", plural(written, "entry", "entries"), lastLine, l.src.name, lastLine)
 }
 
 // syscalls describes how the entries went to the kernel.
@@ -401,4 +404,82 @@ func (l *loader) syscalls(n int) string {
 		return "1 BPF_MAP_UPDATE_BATCH call"
 	}
 	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %s", l.calls.n, plural(l.calls.largest, "entry", "entries"))
+}
+
+// writeFailed explains a failed write in input lines: what was written,
+// which line failed. The library's error follows as it is: its element
+// indices count within b. base entries were written before b (by earlier
+// --stream blocks); n of b's entries were written; total is the whole
+// load's count, or -1 when streaming.
+func (s *source) writeFailed(err error, base, n, total int, b *input.Batch) error {
+	var be *bpfbatch.BatchError
+	if !errors.As(err, &be) {
+		return err
+	}
+	// lineOf is the input line of b's entry i; i == b.Len() (nothing
+	// left) names the last one.
+	lineOf := func(i int) int { return b.Lines[max(0, min(i, b.Len()-1))] }
+	// Written is nil when the chunks went in order (or, in parallel, when
+	// none was written): then exactly b's entries [0, n) are in the map.
+	inOrder := be.Written == nil
+	var sb strings.Builder
+	if be.Cause != nil {
+		sb.WriteString("interrupted: ")
+	}
+	if total >= 0 {
+		fmt.Fprintf(&sb, "wrote %d of %s", base+n, plural(total, "entry", "entries"))
+	} else {
+		fmt.Fprintf(&sb, "wrote %s", plural(base+n, "entry", "entries"))
+	}
+	if !inOrder {
+		fmt.Fprintf(&sb, " (%s)", writtenLines(base, be.Written, b))
+	}
+	switch {
+	case be.Cause != nil:
+		if inOrder {
+			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", s.name, lineOf(n))
+		}
+	case be.Index >= 0 && be.Index < b.Len():
+		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", s.name, b.Lines[be.Index])
+		if inOrder {
+			sb.WriteString("; nothing from that line on was written")
+		} else {
+			sb.WriteString("; no chunk started after the failure")
+		}
+	default:
+		// Index -1: the kernel refused a call before its first element
+		// (a frozen or read-only map, flags, ...). No line is to blame.
+		sb.WriteString("; the kernel refused a whole call, before writing any of its entries")
+		if inOrder {
+			fmt.Fprintf(&sb, ", so nothing from %s:%d on was written", s.name, lineOf(n))
+		} else {
+			sb.WriteString("; no chunk started after that")
+		}
+	}
+	if s.dropped > 0 {
+		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(s.dropped, "line", "lines"))
+	}
+	if total < 0 {
+		fmt.Fprintf(&sb, "; the error below counts elements from the block starting at %s:%d", s.name, b.Lines[0])
+	}
+	return failed(err, "%s %s: %s", s.command, s.pin, sb.String())
+}
+
+// writtenLines lists the input line ranges of the written entry ranges.
+func writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch) string {
+	var parts []string
+	if base > 0 {
+		parts = append(parts, "every entry before this block")
+	}
+	for i, r := range ranges {
+		if i == 5 {
+			parts = append(parts, "and "+plural(len(ranges)-i, "more range", "more ranges"))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("lines %d-%d", b.Lines[r.Start], b.Lines[r.End-1]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return "input " + strings.Join(parts, ", ")
 }

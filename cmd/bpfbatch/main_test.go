@@ -102,12 +102,12 @@ func TestParseInterspersedFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		c := &cli{stdout: &stdout, stderr: &stderr}
+		c := newCLI(nil, &stdout, &stderr, false)
 		cmd := newCommand("load", "load PIN FILE", "")
 		chunk := cmd.fs.Int("chunk", 1, "")
-		pos, code, ok := c.parse(cmd, tt.args, "PIN", "FILE")
-		if !ok || !slices.Equal(pos, tt.wantPos) || *chunk != tt.wantChunk {
-			t.Errorf("parse(%q) = %q (chunk %d), code %d, ok %v; stderr %s", tt.args, pos, *chunk, code, ok, stderr.String())
+		pos, err := c.parse(cmd, tt.args, "PIN", "FILE")
+		if err != nil || !slices.Equal(pos, tt.wantPos) || *chunk != tt.wantChunk {
+			t.Errorf("parse(%q) = %q (chunk %d), %v", tt.args, pos, *chunk, err)
 		}
 	}
 }
@@ -134,11 +134,9 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"nope"}, exitUsage, "", `unknown command "nope"`},
 	}
 	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		c := &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
-		code := c.run(context.Background(), tt.args)
-		if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
-			t.Errorf("run(%q) = %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, stdout.String(), stderr.String())
+		code, stdout, stderr := runCLI(tt.args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("run(%q) = %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, stdout, stderr)
 		}
 	}
 }
@@ -211,26 +209,34 @@ func TestRateAndSeconds(t *testing.T) {
 // runCLI runs the command in-process.
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}
-	code = c.run(context.Background(), args)
+	c := newCLI(strings.NewReader(""), &out, &errOut, false)
+	code = c.exit(c.run(context.Background(), args))
 	return code, out.String(), errOut.String()
 }
 
 // --chunk 0 and --workers 0 mean what they mean to the library's
-// BatchOptions (an even split; one call at a time), so they get past the
-// flag checks to opening the map.
+// BatchOptions (an even split; one call at a time), the same for load,
+// sync and delete, so they get past the flag checks to opening the map.
 func TestChunkAndWorkersZeroAccepted(t *testing.T) {
-	for _, args := range [][]string{{"--chunk", "0"}, {"--workers", "0"}, {"--chunk", "0", "--workers", "0"}, {"--chunk", "0", "--stream"}} {
-		code, _, stderr := runCLI(append([]string{"load", "/nonexistent/pin", "-"}, args...)...)
+	for _, args := range [][]string{
+		{"load", "--chunk", "0"}, {"load", "--workers", "0"}, {"load", "--chunk", "0", "--workers", "0"}, {"load", "--chunk", "0", "--stream"},
+		{"sync", "--chunk", "0"}, {"sync", "--workers", "0"}, {"delete", "--chunk", "0"},
+	} {
+		code, _, stderr := runCLI(append([]string{args[0], "/nonexistent/pin", "-"}, args[1:]...)...)
 		if code != exitFailed || !strings.Contains(stderr, "/nonexistent/pin") {
-			t.Errorf("load %v: exit %d, stderr %q; want the map's open error (exit 1)", args, code, stderr)
+			t.Errorf("%v: exit %d, stderr %q; want the map's open error (exit 1)", args, code, stderr)
 		}
 	}
-	_, stdout, _ := runCLI("load", "-h")
-	for _, w := range []string{"0 splits the load evenly", "0 or 1 writes one chunk at a time, in order"} {
-		if !strings.Contains(stdout, w) {
-			t.Errorf("load -h lacks %q:\n%s", w, stdout)
+	for _, cmd := range []string{"load", "sync"} {
+		_, stdout, _ := runCLI(cmd, "-h")
+		for _, w := range []string{"0 lets the library split the writes evenly", "0 or 1 writes one chunk at a time, in order"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s -h lacks %q:\n%s", cmd, w, stdout)
+			}
 		}
+	}
+	if _, stdout, _ := runCLI("delete", "-h"); !strings.Contains(stdout, "0 deletes them all in one call") {
+		t.Errorf("delete -h does not say what --chunk 0 does:\n%s", stdout)
 	}
 }
 
@@ -319,7 +325,7 @@ func TestNewCommandsUsage(t *testing.T) {
 		{[]string{"dump", "p", "--keys-only", "--cpu", "0"}, "--cpu picks a value to print, and --keys-only prints none"},
 		{[]string{"dump", "p", "--value-format", "u128"}, `unknown format "u128"`},
 		{[]string{"delete", "p"}, "missing FILE"},
-		{[]string{"delete", "p", "-", "--chunk", "0"}, "--chunk must be at least 1"},
+		{[]string{"delete", "p", "-", "--chunk", "-1"}, "--chunk and --workers must not be negative"},
 		{[]string{"delete", "p", "-", "--value-format", "u32"}, "flag provided but not defined: -value-format"},
 		{[]string{"sync", "p", "-", "--workers", "-1"}, "--workers must not be negative"},
 		{[]string{"replace", "p", "1"}, "missing FILE"},
@@ -345,7 +351,7 @@ func TestMemlockFailureIsAWarning(t *testing.T) {
 		{"create", "/nonexistent/pin", "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "1"},
 	} {
 		code, _, stderr := runCLI(args...)
-		warning := "bpfbatch: warning: RemoveMemlock: lifting it needs CAP_SYS_RESOURCE; going on, the maps may still fit\n"
+		warning := "bpfbatch: RemoveMemlock: lifting it needs CAP_SYS_RESOURCE\nbpfbatch: warning: going on, the maps may still fit\n"
 		if code != exitFailed || !strings.HasPrefix(stderr, warning) || !strings.Contains(stderr, "/nonexistent") {
 			t.Errorf("%s: exit %d, stderr %q; want the warning, then the command's own failure", args[0], code, stderr)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -46,65 +45,63 @@ Examples:
   generate-rules | bpfbatch sync /sys/fs/bpf/rules - --dry-run
 `
 
-func (c *cli) sync(ctx context.Context, args []string) int {
+func (c *cli) sync(ctx context.Context, args []string) error {
 	cmd := newCommand("sync", "sync [flags] PIN FILE|-", syncAbout)
 	var in inputFlags
 	in.register(cmd.fs, false)
-	workers := cmd.fs.Int("workers", 1, "write syscalls in flight at once, as for load")
-	chunk := cmd.fs.Int("chunk", defaultChunk, "entries per delete and write syscall, as for load (0: split the writes evenly over --workers)")
+	var batch batchFlags
+	batch.register(cmd.fs, "delete and write", true)
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
-	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "PIN", "FILE")
-	if !ok {
-		return code
+	pos, opts, err := c.parseWithInput(cmd, args, &in, "PIN", "FILE")
+	if err != nil {
+		return err
 	}
 	pin, file := pos[0], pos[1]
-	if *workers < 0 || *chunk < 0 {
-		return c.usageError(cmd, "--chunk and --workers must not be negative")
+	if err := batch.check(cmd); err != nil {
+		return err
 	}
 	c.removeMemlock()
-	m, code, ok := c.openMap(cmd.name, pin, loadable, keyed("to compare"))
-	if !ok {
-		return code
+	m, err := openMap(cmd, pin, loadable, keyed("to compare"))
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	start := time.Now()
 	var b input.Batch
-	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
-	if !ok {
-		return code
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
+	if err != nil {
+		return err
 	}
 	defer s.close()
 	if b.Len() == 0 && !*allowEmpty {
-		s.prog.clear()
-		return s.failf(exitUsage, "sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
+		return badInput("sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
 	}
 	readTime := time.Since(start)
 	s.prog.startWriting(-1)
 	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
 		DryRun:  *dryRun,
-		Workers: *workers,
-		Chunk:   *chunk,
+		Workers: batch.workers,
+		Chunk:   batch.chunk,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)
 		},
 	})
-	s.prog.clear()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return s.failf(exitFailed, "sync %s: interrupted: %s", pin, trimPrefix(err))
+		return failed(err, "sync %s: interrupted", pin)
 	case err != nil:
-		return s.failf(exitFailed, "sync %s: %s", pin, trimPrefix(err))
+		return err
 	case *dryRun:
-		fmt.Fprintf(s.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
+		c.print(c.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
 			m, s.name, stats, seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
-		return exitOK
+		return nil
 	case ctx.Err() != nil:
-		return s.failf(exitFailed, "sync %s: interrupted as the last chunk was written: the sync with %s (the input up to line %d) is complete: %s; if the signal also stopped what wrote %s, that input may be incomplete, and the keys it lacked are deleted",
+		return failed(nil, "sync %s: interrupted as the last chunk was written: the sync with %s (the input up to line %d) is complete: %s; if the signal also stopped what wrote %s, that input may be incomplete, and the keys it lacked are deleted",
 			pin, s.name, s.r.Line(), stats, s.name)
 	}
-	fmt.Fprintf(s.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
+	c.print(c.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
 		m, s.name, stats, seconds(time.Since(start)), seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
-	return exitOK
+	return nil
 }
