@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/cpus"
 )
 
 // MapType is a kernel map type (enum bpf_map_type).
@@ -72,6 +74,53 @@ func (t MapType) String() string {
 func (t MapType) PerCPU() bool {
 	switch t {
 	case PerCPUHash, PerCPUArray, LRUPerCPUHash, PerCPUCgroupStorage:
+		return true
+	}
+	return false
+}
+
+// ValueStride returns the bytes one element of a map of type t with
+// value_size valueSize takes in a values buffer: what Map.ValueStride
+// returns once such a map is open, for a map that does not exist yet
+// (valueSize, or for per-CPU types PossibleCPUs() x valueSize rounded up
+// to 8). It fails only when the possible CPUs cannot be read.
+func (t MapType) ValueStride(valueSize uint32) (int, error) {
+	if !t.PerCPU() {
+		return int(valueSize), nil
+	}
+	n, err := cpus.Possible()
+	if err != nil {
+		return 0, err
+	}
+	return slotSize(valueSize) * n, nil
+}
+
+// IsArray reports whether the type's keys are u32 indices below
+// max_entries (Array, PerCPUArray, and the arrays of programs, maps,
+// devices, CPUs, sockets, ...): the kernel refuses a larger index with
+// E2BIG (ErrMapFull) and never grows such a map.
+func (t MapType) IsArray() bool { return t.isArray() }
+
+// CanDelete reports whether user space can delete the type's elements. An
+// Array or PerCPUArray element always exists, from creation on (a lookup
+// of any index below max_entries finds it): deletes fail, and clearing an
+// element means writing zero bytes.
+func (t MapType) CanDelete() bool { return t.canDelete() }
+
+// Evicts reports whether a map of the type makes room for a new key by
+// evicting others (LRUHash, LRUPerCPUHash): a write never fails for lack of
+// room, and the map may hold fewer of the keys written than were written,
+// even before it holds max_entries (the kernel's LRU lists are per CPU).
+func (t MapType) Evicts() bool { return t == LRUHash || t == LRUPerCPUHash }
+
+// FDValues reports whether the type's values are file descriptors when
+// written (of inner maps, programs, perf events, cgroups, sockets, AF_XDP
+// sockets), which only the writing process can give: a lookup from user
+// space returns an ID or nothing instead, so such values cannot be copied
+// as bytes from one map or process to another.
+func (t MapType) FDValues() bool {
+	switch t {
+	case ProgramArray, PerfEventArray, CgroupArray, ArrayOfMaps, HashOfMaps, SockMap, SockHash, ReusePortSockArray, XSKMap:
 		return true
 	}
 	return false
