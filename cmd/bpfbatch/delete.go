@@ -71,7 +71,7 @@ func (c *cli) delete(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return err
 	}
-	if opts.Layout, err = layoutFor(info, true); err != nil {
+	if opts.Layout, err = layoutFor(info, 0, false); err != nil {
 		return err
 	}
 	s, err := c.openSource(cmd, pin, file, opts, m, deletes)

@@ -103,7 +103,7 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 	switch {
 	case info.KeySize == 0:
 		return f, nil // a queue, stack or bloom filter cannot be walked
-	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+	case !info.Type.CanDelete(): // an array's elements all exist
 		held = make([]bool, b.Len())
 		for i := range held {
 			held[i] = true // the parser checked every index
@@ -130,9 +130,9 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 	existing := len(held) - fresh
 	free := int64(info.MaxEntries) - int64(holds)
 	switch {
-	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+	case !info.Type.CanDelete():
 		f.report = fmt.Sprintf("; every index of an array exists: the load overwrites %s of its max_entries %d", plural(existing, "element", "elements"), info.MaxEntries)
-	case info.Type == bpfbatch.LRUHash || info.Type == bpfbatch.LRUPerCPUHash:
+	case info.Type.Evicts():
 		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
 		if after := free - int64(fresh); after >= 0 {
 			f.report += fmt.Sprintf(": the new keys fit (%d free after the load)", after)
@@ -141,7 +141,7 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 		}
 	default:
 		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
-		if !fillsUp(info.Type) {
+		if !fillsUp(info) {
 			break
 		}
 		if after := free - int64(fresh); after >= 0 {

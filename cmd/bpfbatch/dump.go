@@ -83,20 +83,23 @@ func (c *cli) dump(ctx context.Context, args []string) error {
 	}
 	defer m.Close()
 	info := m.Info()
-	opts.KeysOnly = *keysOnly
-	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {
-		return err
-	}
-	if err := checkFormats(cmd, opts, m); err != nil {
-		return err
-	}
 	flags := bpfbatch.UpdateAny
 	if *cpu >= 0 {
 		if err := checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); err != nil {
 			return err
 		}
 		flags = bpfbatch.OnCPU(*cpu)
-		opts.CPUs = 0
+	}
+	opts.KeysOnly = *keysOnly
+	stride := m.ValueStrideFor(flags)
+	if *keysOnly {
+		stride = 0
+	}
+	if opts.Layout, err = layoutFor(info, stride, *cpu >= 0); err != nil {
+		return err
+	}
+	if err := checkFormats(cmd, opts, m); err != nil {
+		return err
 	}
 
 	p := printer{opts: opts, json: asJSON}
@@ -215,13 +218,12 @@ func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
 // fdValuesNote says what a dump's values are for the maps whose values are
 // file descriptors when written, or "".
 func fdValuesNote(t bpfbatch.MapType) string {
-	switch t {
-	case bpfbatch.ArrayOfMaps, bpfbatch.HashOfMaps:
+	switch {
+	case t == bpfbatch.ArrayOfMaps || t == bpfbatch.HashOfMaps:
 		return "holds inner maps: the values are their map IDs (bpftool map dump id ID), which load cannot write back; bpfbatch replace swaps an inner map"
-	case bpfbatch.ProgramArray:
+	case t == bpfbatch.ProgramArray:
 		return "holds programs: the values are their program IDs, which load cannot write back"
-	}
-	if fdValues(t) {
+	case t.FDValues():
 		return "holds file descriptors: the values are what the kernel reports for them, which load cannot write back"
 	}
 	return ""

@@ -600,6 +600,14 @@ func TestBadLineLeavesMapEmpty(t *testing.T) {
 		t.Errorf("stderr = %q", r.stderr)
 	}
 	checkMap(t, arr, []entry{{u32(0), u64(0)}, {u32(9), u64(0)}})
+
+	// Every map type whose keys are indices (the library's
+	// MapType.IsArray) gets the same check: a device map's too.
+	devmap := createPinned(t, dir, "validate-devmap", bpfbatch.MapSpec{Type: bpfbatch.DevMap, KeySize: 4, ValueSize: 4, MaxEntries: 4})
+	r = mustRun(t, 2, "3 1\n4 1\n", "load", devmap, "-", "--key-format", "u32", "--value-format", "u32")
+	if !strings.Contains(r.stderr, "stdin:2: key: index 4 is out of range for an array of max_entries 4") {
+		t.Errorf("devmap: stderr = %q", r.stderr)
+	}
 }
 
 func TestStream(t *testing.T) {

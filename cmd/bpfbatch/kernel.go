@@ -50,13 +50,6 @@ func checkCPU(cmd *command, pin string, m *bpfbatch.Map, cpu int, untouched, ins
 	return nil
 }
 
-// onePerElement reports whether flags make a per-CPU map take one
-// value_size value per entry: UpdateAllCPUs, or OnCPU (whose flag bit is
-// OnCPU(0)'s, the CPU number being in the upper half).
-func onePerElement(flags bpfbatch.Flags) bool {
-	return flags&(bpfbatch.UpdateAllCPUs|bpfbatch.OnCPU(0)) != 0
-}
-
 // kernelRelease is uname -r.
 func kernelRelease() string {
 	var u unix.Utsname

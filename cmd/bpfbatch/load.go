@@ -148,32 +148,24 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
 		return badInput("load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
 	}
-	if opts.Layout, err = layoutFor(info, false); err != nil {
-		return err
-	}
-	// --all-cpus and --cpu take one value per entry, which the library
+	// --all-cpus and --cpu hand the library one value per entry, which it
 	// (or, from Linux 7.0, the kernel) puts in every CPU's slot or in
 	// one: the input has no per-CPU columns then.
-	stride := m.ValueStride()
 	switch {
 	case lf.in.allCPUs:
-		if opts.CPUs == 0 {
+		if !info.Type.PerCPU() {
 			return cmd.usageError("--all-cpus applies to per-CPU maps only; %s has one value per element", m)
 		}
 		flags |= bpfbatch.UpdateAllCPUs
+		opts.AllCPUs = false
 	case lf.cpu >= 0:
 		if err := checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); err != nil {
 			return err
 		}
 		flags |= bpfbatch.OnCPU(lf.cpu)
 	}
-	if onePerElement(flags) {
-		opts.CPUs, opts.AllCPUs, stride = 0, false, int(info.ValueSize)
-	}
-	if opts.Stride() != stride {
-		// The parser and the library must agree on the layout; a mismatch
-		// is a bug, and writing would scramble per-CPU values.
-		return failed(nil, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
+	if opts.Layout, err = layoutFor(info, m.ValueStrideFor(flags), lf.in.allCPUs || lf.cpu >= 0); err != nil {
+		return err
 	}
 	s, err := c.openSource(cmd, pin, file, opts, m, writes)
 	if err != nil {

@@ -104,9 +104,13 @@ func (c *cli) replace(ctx context.Context, args []string) error {
 	}
 	target := newInner{spec}
 	innerInfo := bpfbatch.MapInfo{Type: spec.Type, KeySize: spec.KeySize, ValueSize: spec.ValueSize, MaxEntries: spec.MaxEntries}
+	stride, err := spec.Type.ValueStride(spec.ValueSize)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var b input.Batch
-	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: innerInfo, target: target, change: swaps}, &b)
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: innerInfo, stride: stride, target: target, change: swaps}, &b)
 	if err != nil {
 		return err
 	}

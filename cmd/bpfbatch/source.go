@@ -115,28 +115,29 @@ func (f *batchFlags) check(cmd *command) error {
 	return nil
 }
 
-// layoutFor is the input layout of a map described by info: its sizes,
-// one value per possible CPU for per-CPU maps, and the bounds the kernel
-// would only report half-way (array indices, LPM prefix lengths). A
-// keys-only input (delete) has no values.
-func layoutFor(info bpfbatch.MapInfo, keysOnly bool) (input.Layout, error) {
-	l := input.Layout{KeySize: int(info.KeySize)}
-	if !keysOnly {
-		l.ValueSize = int(info.ValueSize)
-		if info.Type.PerCPU() {
-			var err error
-			if l.CPUs, err = bpfbatch.PossibleCPUs(); err != nil {
-				return l, err
-			}
-		}
-	}
-	switch info.Type {
-	case bpfbatch.Array, bpfbatch.PerCPUArray:
+// layoutFor is the input layout of a map of info's type and sizes whose
+// values take stride bytes per element in the library's buffers for the
+// call (Map.ValueStrideFor, or MapType.ValueStride for a map not made
+// yet); stride 0 is a keys-only input (delete, dump --keys-only). A
+// per-CPU map takes one value column per possible CPU, unless perElement
+// (--all-cpus or --cpu N hand the library one value per entry). The layout
+// also holds the bounds the kernel would only report half-way: array
+// indices, LPM prefix lengths.
+func layoutFor(info bpfbatch.MapInfo, stride int, perElement bool) (input.Layout, error) {
+	l := input.Layout{KeySize: int(info.KeySize), LPM: info.Type == bpfbatch.LPMTrie}
+	if info.Type.IsArray() {
 		l.MaxIndex = info.MaxEntries
-	case bpfbatch.LPMTrie:
-		l.LPM = true
 	}
-	return l, nil
+	if stride == 0 {
+		return l, nil
+	}
+	l.ValueSize, l.Stride = int(info.ValueSize), stride
+	if !info.Type.PerCPU() || perElement {
+		return l, nil
+	}
+	var err error
+	l.CPUs, err = bpfbatch.PossibleCPUs()
+	return l, err
 }
 
 // checkFormats refuses a key or value format that cannot encode the map's
@@ -174,6 +175,22 @@ func openMap(cmd *command, pin string, refusals ...func(bpfbatch.MapInfo) string
 
 // loadable refuses the maps that load cannot fill.
 func loadable(info bpfbatch.MapInfo) string { return loadRefusal(info.Type) }
+
+// loadRefusal says why load cannot fill maps of type t, or "": their
+// values are file descriptors, or user space does not fill them with
+// key/value updates at all.
+func loadRefusal(t bpfbatch.MapType) string {
+	if t.FDValues() {
+		return fmt.Sprintf("the values of %s maps are file descriptors of the writing process, which a file cannot hold", t)
+	}
+	switch t {
+	case bpfbatch.RingBuf, bpfbatch.UserRingBuf, bpfbatch.StructOps, bpfbatch.Arena, bpfbatch.StackTrace,
+		bpfbatch.CgroupStorage, bpfbatch.PerCPUCgroupStorage, bpfbatch.SkStorage, bpfbatch.InodeStorage,
+		bpfbatch.TaskStorage, bpfbatch.CgrpStorage:
+		return fmt.Sprintf("%s maps are not filled with key/value updates from user space", t)
+	}
+	return ""
+}
 
 // keyed refuses the maps without keys, which the command needs for
 // purpose ("to delete").
@@ -367,11 +384,10 @@ func (s *source) droppedNote() string {
 
 // checkCapacity refuses an input with more distinct keys than the map can
 // ever hold, which the kernel would fail with E2BIG or ENOSPC only after
-// writing max_entries of them. It applies to the maps that neither evict
-// (LRU) nor index (arrays: the parser checks each index). b holds one entry
-// per key (Dedupe), in the order they will be written.
+// writing max_entries of them. b holds one entry per key (Dedupe), in the
+// order they will be written.
 func (s *source) checkCapacity(b *input.Batch, info bpfbatch.MapInfo, target fmt.Stringer) error {
-	if !fillsUp(info.Type) || uint64(b.Len()) <= uint64(info.MaxEntries) {
+	if !fillsUp(info) || uint64(b.Len()) <= uint64(info.MaxEntries) {
 		return nil
 	}
 	i := int(info.MaxEntries)
@@ -379,20 +395,23 @@ func (s *source) checkCapacity(b *input.Batch, info bpfbatch.MapInfo, target fmt
 		s.name, b.Lines[i], i+1, target, info.MaxEntries, plural(i, "entry", "entries"), s.change.untouched)
 }
 
-// fillsUp reports whether a map of type t refuses new keys once it holds
-// max_entries: not LRU maps, which evict, nor arrays, whose keys all exist.
-func fillsUp(t bpfbatch.MapType) bool {
-	return t == bpfbatch.Hash || t == bpfbatch.PerCPUHash || t == bpfbatch.LPMTrie
+// fillsUp reports whether a map refuses new keys once it holds
+// max_entries: a map with keys, but not an LRU map, which evicts, nor an
+// array, whose keys are indices (the parser checks each index).
+func fillsUp(info bpfbatch.MapInfo) bool {
+	return info.KeySize > 0 && !info.Type.Evicts() && !info.Type.IsArray()
 }
 
 // entryFile is a whole input of entries for a map, as sync and replace
 // read it before any change: the map described by info (target in
-// messages), and opts from the command line, whose layout is the map's.
+// messages), whose values take stride bytes each (the library's
+// ValueStride), and opts from the command line.
 type entryFile struct {
 	cmd       *command
 	pin, file string
 	opts      input.Options
 	info      bpfbatch.MapInfo
+	stride    int
 	target    fmt.Stringer
 	change    change
 }
@@ -402,7 +421,7 @@ type entryFile struct {
 // closes the source. An error says that nothing was changed.
 func (c *cli) readEntries(ctx context.Context, f entryFile, b *input.Batch) (*source, error) {
 	var err error
-	if f.opts.Layout, err = layoutFor(f.info, false); err != nil {
+	if f.opts.Layout, err = layoutFor(f.info, f.stride, false); err != nil {
 		return nil, err
 	}
 	if f.opts.AllCPUs && f.opts.CPUs == 0 {

@@ -69,7 +69,7 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	defer m.Close()
 	start := time.Now()
 	var b input.Batch
-	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 // as the same key. Maps without keys (queue, stack, bloom filter) take
 // every value as an entry of its own: nothing is dropped.
 func (b *Batch) Dedupe(l Layout) int {
-	n, ks, stride := b.Len(), l.KeySize, l.Stride()
+	n, ks, stride := b.Len(), l.KeySize, l.valueStride()
 	if ks == 0 || n < 2 {
 		return 0
 	}

@@ -31,6 +31,8 @@ func FuzzReader(f *testing.F) {
 		opts.CPUs = int(shape & 0x03)
 		if opts.CPUs == 0 {
 			opts.AllCPUs = false
+		} else {
+			opts.Stride = opts.CPUs * ((opts.ValueSize + 7) &^ 7) // the kernel's per-CPU slots
 		}
 		opts.LPM = opts.Key == CIDR
 		if opts.Key == U32 {
@@ -86,8 +88,8 @@ func fittingSize(f Format, alt bool) int {
 func checkBatch(t *testing.T, b *Batch, l Layout) {
 	t.Helper()
 	n := b.Len()
-	if len(b.Keys) != n*l.KeySize || len(b.Values) != n*l.Stride() {
-		t.Fatalf("%d entries in %d key bytes and %d value bytes (key %d, stride %d)", n, len(b.Keys), len(b.Values), l.KeySize, l.Stride())
+	if len(b.Keys) != n*l.KeySize || len(b.Values) != n*l.valueStride() {
+		t.Fatalf("%d entries in %d key bytes and %d value bytes (key %d, stride %d)", n, len(b.Keys), len(b.Values), l.KeySize, l.valueStride())
 	}
 	for i := 1; i < n; i++ {
 		if b.Lines[i] <= b.Lines[i-1] {

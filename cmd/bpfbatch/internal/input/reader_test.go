@@ -85,7 +85,7 @@ func TestReadCIDR(t *testing.T) {
 	}
 }
 
-var percpu4 = Layout{KeySize: 4, ValueSize: 4, CPUs: 2} // slot 8, stride 16
+var percpu4 = Layout{KeySize: 4, ValueSize: 4, CPUs: 2, Stride: 16} // slots of 8 bytes
 
 // Per-CPU values: one 8-byte slot per possible CPU, element-major, padding
 // zero even when the Batch's memory held other bytes before.
@@ -111,7 +111,7 @@ func TestReadPerCPUAllCPUs(t *testing.T) {
 		t.Errorf("values = %x, want %x", b.Values, want)
 	}
 	// value_size 8: no padding, each slot a copy.
-	b = mustRead(t, `{"key": 1, "value": "0102030405060708"}`, Options{Layout: Layout{KeySize: 4, ValueSize: 8, CPUs: 3}, Key: U32, AllCPUs: true})
+	b = mustRead(t, `{"key": 1, "value": "0102030405060708"}`, Options{Layout: Layout{KeySize: 4, ValueSize: 8, CPUs: 3, Stride: 24}, Key: U32, AllCPUs: true})
 	if want := bytes.Repeat(unhex("0102030405060708"), 3); !bytes.Equal(b.Values, want) {
 		t.Errorf("values = %x, want %x", b.Values, want)
 	}
@@ -330,19 +330,28 @@ func TestNewReaderRejects(t *testing.T) {
 	}
 }
 
+// The layout's stride comes from the library; the reader fills CPU slots
+// of Stride/CPUs bytes and refuses a stride that cannot hold the values.
 func TestLayoutStride(t *testing.T) {
 	tests := []struct {
-		l                Layout
-		wantSlot, stride int
+		l        Layout
+		wantSlot int
+		wantErr  bool
 	}{
-		{Layout{ValueSize: 4}, 8, 4},
-		{Layout{ValueSize: 4, CPUs: 2}, 8, 16},
-		{Layout{ValueSize: 12, CPUs: 3}, 16, 48},
-		{Layout{ValueSize: 8, CPUs: 2}, 8, 16},
+		{Layout{ValueSize: 4}, 4, false},
+		{Layout{ValueSize: 4, Stride: 4}, 4, false},
+		{Layout{ValueSize: 4, CPUs: 2, Stride: 16}, 8, false},
+		{Layout{ValueSize: 12, CPUs: 3, Stride: 48}, 16, false},
+		{Layout{ValueSize: 8, CPUs: 2, Stride: 16}, 8, false},
+		{Layout{ValueSize: 4, Stride: 8}, 0, true},
+		{Layout{ValueSize: 4, CPUs: 2}, 0, true},
+		{Layout{ValueSize: 12, CPUs: 2, Stride: 20}, 0, true},
+		{Layout{ValueSize: 12, CPUs: 2, Stride: 17}, 0, true},
 	}
 	for _, tt := range tests {
-		if tt.l.Slot() != tt.wantSlot || tt.l.Stride() != tt.stride {
-			t.Errorf("%+v: slot %d stride %d, want %d %d", tt.l, tt.l.Slot(), tt.l.Stride(), tt.wantSlot, tt.stride)
+		_, err := NewReader(strings.NewReader(""), Options{Layout: tt.l})
+		if (err != nil) != tt.wantErr || !tt.wantErr && tt.l.Slot() != tt.wantSlot {
+			t.Errorf("%+v: NewReader error %v, slot %d; want error %v, slot %d", tt.l, err, tt.l.Slot(), tt.wantErr, tt.wantSlot)
 		}
 	}
 }
