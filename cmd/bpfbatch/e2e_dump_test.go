@@ -22,58 +22,8 @@ import (
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
-
-// rawContents reads every entry of the map behind fd with raw
-// BPF_MAP_GET_NEXT_KEY and BPF_MAP_LOOKUP_ELEM calls, independently of the
-// library and the command: key bytes (as a string) -> the whole value,
-// valueLen bytes (every CPU's slot for per-CPU maps).
-func rawContents(t *testing.T, fd, keySize, valueLen int) map[string][]byte {
-	t.Helper()
-	keys, err := testutil.Keys(fd, keySize)
-	if err != nil {
-		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
-	}
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, err := testutil.Lookup(fd, k, valueLen)
-		if err != nil {
-			t.Fatalf("BPF_MAP_LOOKUP_ELEM(%x): %v", k, err)
-		}
-		out[string(k)] = v
-	}
-	return out
-}
-
-// pinnedContents is rawContents of the map pinned at pin.
-func pinnedContents(t *testing.T, pin string) map[string][]byte {
-	t.Helper()
-	m := openPinned(t, pin)
-	return rawContents(t, m.FD(), int(m.Info().KeySize), m.ValueStride())
-}
-
-// sameContents fails unless got and want hold the same keys and values,
-// byte for byte.
-func sameContents(t *testing.T, what string, got, want map[string][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d entries, want %d", what, len(got), len(want))
-	}
-	bad := 0
-	for k, w := range want {
-		g, ok := got[k]
-		if !ok || !bytes.Equal(g, w) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s: key %x = %x (present %v), want %x", what, k, g, ok, w)
-			}
-		}
-	}
-	if bad > 5 {
-		t.Errorf("%s: %d entries differ in all", what, bad)
-	}
-}
 
 // dumpCase is a map filled with random entries through the library, and
 // the formats to dump it in.
@@ -435,72 +385,6 @@ func TestDumpOneCPU(t *testing.T) {
 	if r := mustRun(t, 2, "", "dump", hash, "--cpu", "0"); !strings.Contains(r.stderr, "--cpu applies to per-CPU maps only") {
 		t.Errorf("--cpu on a hash: %q", r.stderr)
 	}
-}
-
-// perCPUCounting is a per-CPU value of valueSize 4 or 8 (a native
-// integer) holding first+c on CPU c.
-func perCPUCounting(valueSize, cpus int, first uint64) []byte {
-	vals := make([][]byte, cpus)
-	for c := range vals {
-		vals[c] = u64(first + uint64(c))
-		if valueSize == 4 {
-			vals[c] = u32(uint32(first) + uint32(c))
-		}
-	}
-	return perCPU(valueSize, vals...)
-}
-
-// rawOpenByID opens a map by ID with a raw BPF_MAP_GET_FD_BY_ID, for
-// inner maps, independently of the library; the fd is closed at the end.
-func rawOpenByID(t *testing.T, id uint32) int {
-	t.Helper()
-	attr := sys.MapGetFDByIDAttr{ID: id}
-	fd, errno := sys.MapGetFDByID(&attr)
-	if errno != 0 {
-		t.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
-	}
-	t.Cleanup(func() { fd.Close() })
-	return fd.Int()
-}
-
-// rawInfo reads a map's description with a raw BPF_OBJ_GET_INFO_BY_FD.
-func rawInfo(t *testing.T, fd int) sys.MapInfo {
-	t.Helper()
-	f, err := sys.DupRaw(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var info sys.MapInfo
-	if errno := sys.MapGetInfo(f, &info); errno != 0 {
-		t.Fatalf("BPF_OBJ_GET_INFO_BY_FD: %v", errno)
-	}
-	return info
-}
-
-// outerWithInner creates an outer map of typ holding, at slot key, an
-// inner map of spec filled with entries, pins the outer map, and returns
-// its pin and the inner map (which the test keeps open).
-func outerWithInner(t *testing.T, dir, name string, typ bpfbatch.MapType, spec bpfbatch.MapSpec, key []byte, entries ...entry) (string, *bpfbatch.Map) {
-	t.Helper()
-	inner, err := bpfbatch.CreateMap(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	for _, e := range entries {
-		if _, err := inner.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pin := createPinned(t, dir, name, bpfbatch.MapSpec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8, InnerMapFD: inner.FD()})
-	if key != nil {
-		outer := openPinned(t, pin)
-		if err := testutil.Update(outer.FD(), key, u32(uint32(inner.FD())), 0); err != nil {
-			t.Fatalf("set slot %x: %v", key, err)
-		}
-	}
-	return pin, inner
 }
 
 // A map-in-map reads back inner map IDs: the text dump says so in a

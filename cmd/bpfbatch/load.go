@@ -14,17 +14,12 @@ import (
 
 // defaultChunk is the number of entries per BPF_MAP_UPDATE_BATCH call.
 //
-// It is not what makes the load fast: batches of 64 entries already get
-// nearly all of the batch command's gain over one syscall per element
-// (measured in bench/: about 320 ns per hash insert in batches of 64, 280
-// in batches of 4096, 1.2 µs one syscall per element). Chunks give the
-// progress line and Ctrl-C a point to act on between syscalls, and bound
-// the time one call spends in the kernel, whose update loop does not look
-// at signals: 4096 entries is about a millisecond of kernel time. At 1M
-// elements, chunks of 4096 and 65536 are within noise of one call with one
-// worker and of an even split with two (bench/README.md), and loading the
-// 1M-CIDR file with one 1M-entry call was no faster than with 4096-entry
-// chunks.
+// It is not what makes the load fast: a few dozen entries per call already
+// get nearly all of the batch command's gain over one syscall per element.
+// Chunks give the progress line and Ctrl-C a point to act on between
+// syscalls, and bound the time one call spends in the kernel, whose update
+// loop does not look at signals. The measurements behind the number are in
+// bench/README.md ("The command's constants").
 const defaultChunk = 4096
 
 // maxStreamBlock caps the entries --stream reads before writing them

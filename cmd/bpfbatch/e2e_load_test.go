@@ -1,264 +1,31 @@
 package main
 
-// End-to-end tests: they build the command, run it against maps pinned on a
-// real bpf filesystem, and read every map back through the library.
+// End-to-end tests of load: formats, bad input, capacity, --stream,
+// --dry-run, per-CPU flags, repeated keys, kernel failures and signals,
+// each map read back through the library or raw bpf(2) calls.
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"go/build"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	binDir    string // removed by TestMain
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// buildCommand builds the command once per test run, the way a user's go build
-// or go install would (same GOOS/GOARCH as the tests), on first use, so
-// that tests without the kernel do not pay for it. BPFBATCH_BIN names a
-// prebuilt command to use instead: the VM runner (.ci/vm/run) sets it, as
-// there is no Go toolchain inside its VMs.
-func buildCommand(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if bin := os.Getenv("BPFBATCH_BIN"); bin != "" {
-			binPath = bin
-			return
-		}
-		binDir, buildErr = os.MkdirTemp("", "bpfbatch-e2e-")
-		if buildErr != nil {
-			return
-		}
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(build.Default.GOROOT, "bin", "go")
-		}
-		binPath = filepath.Join(binDir, "bpfbatch")
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// result is one run of the command.
-type result struct {
-	stdout, stderr string
-	code           int
-	elapsed        time.Duration
-}
-
-// run runs the command with stdin (which may be empty) and args.
-func run(t *testing.T, stdin string, args ...string) result {
-	t.Helper()
-	return runWithin(t, 10*time.Minute, stdin, args...)
-}
-
-// runWithin is run with a deadline: a command still running after d is
-// killed and the test fails, instead of hanging the test binary.
-func runWithin(t *testing.T, d time.Duration, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, buildCommand(t), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("bpfbatch %s: still running after %s; killed\nstdout: %s\nstderr: %s", strings.Join(args, " "), d, r.stdout, r.stderr)
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("run bpfbatch %v: %v", args, err)
-	}
-	checkMessages(t, r.stderr)
-	return r
-}
-
-// checkMessages fails a message line that says "bpfbatch: " twice: the
-// library's errors begin with it, and the command prints them as they
-// are, on a line of their own, instead of wrapping them.
-func checkMessages(t *testing.T, stderr string) {
-	t.Helper()
-	for line := range strings.Lines(stderr) {
-		if strings.Count(line, "bpfbatch: ") > 1 {
-			t.Errorf("a message line repeats the prefix: %q", line)
-		}
-	}
-}
-
-// mustRun runs the command and fails unless it exits with want.
-func mustRun(t *testing.T, want int, stdin string, args ...string) result {
-	t.Helper()
-	r := run(t, stdin, args...)
-	if r.code != want {
-		t.Fatalf("bpfbatch %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
-	}
-	return r
-}
-
-// pinDir is a directory on a bpf filesystem, skipping (or failing, with
-// BPFBATCH_REQUIRE_KERNEL=1) without bpf(2).
-func pinDir(t *testing.T) string {
-	t.Helper()
-	testutil.RequireKernel(t)
-	return testutil.MountBPFFS(t)
-}
-
-// createPinned creates a map with the library and pins it with a raw
-// BPF_OBJ_PIN, independently of the command under test.
-func createPinned(t *testing.T, dir, name string, spec bpfbatch.MapSpec) string {
-	t.Helper()
-	m, err := bpfbatch.CreateMap(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	path := filepath.Join(dir, name)
-	if err := testutil.Pin(m.FD(), path); err != nil {
-		t.Fatalf("pin %s: %v", path, err)
-	}
-	return path
-}
-
-func openPinned(t *testing.T, path string) *bpfbatch.Map {
-	t.Helper()
-	m, err := bpfbatch.OpenPinned(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
-// entry is a key and its whole value as Lookup returns it: ValueStride()
-// bytes, every CPU's slot for per-CPU maps.
-type entry struct{ key, value []byte }
-
-// checkMap reads every wanted entry back with Map.Lookup and, for maps that
-// are not arrays, checks that the map holds nothing else.
-func checkMap(t *testing.T, path string, want []entry) {
-	t.Helper()
-	m := openPinned(t, path)
-	value := make([]byte, m.ValueStride())
-	for _, e := range want {
-		if err := m.Lookup(e.key, value); err != nil {
-			t.Errorf("Lookup(%x): %v", e.key, err)
-			continue
-		}
-		if !bytes.Equal(value, e.value) {
-			t.Errorf("Lookup(%x) = %x, want %x", e.key, value, e.value)
-		}
-	}
-	if t := m.Info().Type; t == bpfbatch.Array || t == bpfbatch.PerCPUArray {
-		return
-	}
-	if n := countKeys(t, m); n != len(want) {
-		t.Errorf("map holds %d keys, want %d", n, len(want))
-	}
-}
-
-// countKeys walks the map with raw BPF_MAP_GET_NEXT_KEY calls,
-// independently of the library.
-func countKeys(t *testing.T, m *bpfbatch.Map) int {
-	t.Helper()
-	keys, err := testutil.Keys(m.FD(), int(m.Info().KeySize))
-	if err != nil {
-		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
-	}
-	return len(keys)
-}
-
-func possibleCPUs(t *testing.T) int {
-	t.Helper()
-	n, err := bpfbatch.PossibleCPUs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// entryLines counts the lines of in that hold an entry.
-func entryLines(in string) int {
-	n := 0
-	for line := range strings.Lines(in) {
-		if line = strings.TrimSpace(line); line != "" && line[0] != '#' {
-			n++
-		}
-	}
-	return n
-}
-
-func writeFile(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "input")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// Byte builders for expected map contents, written out independently of
-// the parser: native-order integers, LPM keys, per-CPU slots.
-func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
-func u64(v uint64) []byte { return binary.NativeEndian.AppendUint64(nil, v) }
-func hx(s string) []byte {
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-func lpmKey(prefixlen uint32, addr []byte) []byte { return append(u32(prefixlen), addr...) }
-
-// perCPU lays out one value per CPU in 8-byte-rounded slots, padding zero.
-func perCPU(valueSize int, vals ...[]byte) []byte {
-	slot := (valueSize + 7) &^ 7
-	out := make([]byte, slot*len(vals))
-	for c, v := range vals {
-		copy(out[c*slot:], v)
-	}
-	return out
-}
 
 func TestLoadFormats(t *testing.T) {
 	dir := pinDir(t)
@@ -438,120 +205,6 @@ func TestLoadFormats(t *testing.T) {
 	}
 }
 
-func TestInfo(t *testing.T) {
-	dir := pinDir(t)
-	cpus := possibleCPUs(t)
-	tests := []struct {
-		spec bpfbatch.MapSpec
-		want []string // lines of the output, in order
-	}{
-		{
-			spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1000, Name: "conns"},
-			want: []string{
-				`map: +Hash map "conns" \(id \d+\)`,
-				`type: +Hash`,
-				`key size: +4 bytes`,
-				`value size: +8 bytes`,
-				`max entries: +1000`,
-				`map flags: +0`,
-				fmt.Sprintf(`possible CPUs: +%d`, cpus),
-				`value stride: +8 bytes per element \(one value, not per-CPU\)`,
-				`update path: +batch: one BPF_MAP_UPDATE_BATCH per chunk`,
-				`key formats: +hex, u32, ip`,
-				`value formats: +hex, u64, cidr`,
-			},
-		},
-		{
-			spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUArray, KeySize: 4, ValueSize: 12, MaxEntries: 4},
-			want: []string{
-				`type: +PerCPUArray`,
-				fmt.Sprintf(`value stride: +%d bytes per element \(%d possible CPUs x value size 12 rounded up to 16, element-major\)`, 16*cpus, cpus),
-				// Per-CPU arrays have batch commands from 5.13 on.
-				map[bool]string{true: `update path: +batch`, false: `update path: +per-element`}[testutil.KernelAtLeast(5, 13)],
-			},
-		},
-		{
-			spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 10, Flags: 1},
-			want: []string{`map flags: +0x1 \(BPF_F_NO_PREALLOC\)`, `key formats: +hex, cidr`},
-		},
-		{
-			spec: bpfbatch.MapSpec{Type: bpfbatch.Queue, ValueSize: 4, MaxEntries: 10},
-			want: []string{`update path: +per-element: one BPF_MAP_UPDATE_ELEM per entry \(Queue maps`, `key formats: +none`},
-		},
-	}
-	for i, tt := range tests {
-		t.Run(tt.spec.Type.String(), func(t *testing.T) {
-			pin := createPinned(t, dir, fmt.Sprintf("info%d", i), tt.spec)
-			r := mustRun(t, 0, "", "info", pin)
-			// Each pattern must match a whole line, in order.
-			lines := strings.Split(r.stdout, "\n")
-			for _, w := range tt.want {
-				re := regexp.MustCompile(`^` + w)
-				i := slices.IndexFunc(lines, re.MatchString)
-				if i < 0 {
-					t.Errorf("info output:\n%s\nhas no line matching %q after the previous one", r.stdout, w)
-					break
-				}
-				lines = lines[i+1:]
-			}
-		})
-	}
-	r := mustRun(t, 1, "", "info", filepath.Join(dir, "nothing"))
-	if !strings.Contains(r.stderr, "nothing is pinned there") {
-		t.Errorf("info on a missing pin: stderr %q", r.stderr)
-	}
-}
-
-func TestCreate(t *testing.T) {
-	dir := pinDir(t)
-	pin := filepath.Join(dir, "created")
-	r := mustRun(t, 0, "", "create", pin, "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "100", "--name", "demo")
-	if !strings.Contains(r.stdout, `created Hash map "demo"`) {
-		t.Errorf("stdout = %q", r.stdout)
-	}
-	info := openPinned(t, pin).Info()
-	if info.Type != bpfbatch.Hash || info.KeySize != 4 || info.ValueSize != 8 || info.MaxEntries != 100 || info.Name != "demo" {
-		t.Errorf("created map: %+v", info)
-	}
-
-	// LPM tries get BPF_F_NO_PREALLOC, which the kernel requires; type
-	// names in the kernel's spelling work.
-	trie := filepath.Join(dir, "trie")
-	mustRun(t, 0, "", "create", "--type=BPF_MAP_TYPE_LPM_TRIE", "--key-size=8", "--value-size=4", "--max-entries=10", trie)
-	if info := openPinned(t, trie).Info(); info.Type != bpfbatch.LPMTrie || info.Flags&1 == 0 {
-		t.Errorf("created trie: %+v", info)
-	}
-
-	r = mustRun(t, 1, "", "create", pin, "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "100")
-	if !strings.Contains(r.stderr, "already pinned") {
-		t.Errorf("create over an existing pin: stderr %q", r.stderr)
-	}
-	r = mustRun(t, 2, "", "create", filepath.Join(dir, "x"), "--type", "hashh", "--key-size", "4", "--value-size", "8", "--max-entries", "1")
-	if !strings.Contains(r.stderr, `unknown map type "hashh"`) {
-		t.Errorf("bad type: stderr %q", r.stderr)
-	}
-	r = mustRun(t, 1, "", "create", filepath.Join(t.TempDir(), "x"), "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "1")
-	if !strings.Contains(r.stderr, "not on a bpf filesystem") {
-		t.Errorf("pin outside bpffs: stderr %q", r.stderr)
-	}
-}
-
-// hashLines returns n "KEY VALUE" lines for u32 keys 1..n and u64 values
-// key*10, and the entries they make.
-func hashLines(n int) (string, []entry) {
-	var b strings.Builder
-	want := make([]entry, n)
-	for i := range n {
-		k := uint32(i + 1)
-		fmt.Fprintf(&b, "%d %d\n", k, uint64(k)*10)
-		want[i] = entry{u32(k), u64(uint64(k) * 10)}
-	}
-	return b.String(), want
-}
-
-var hashSpec = bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 100000}
-var u32u64 = []string{"--key-format", "u32", "--value-format", "u64"}
-
 func TestDryRunWritesNothing(t *testing.T) {
 	dir := pinDir(t)
 	pin := createPinned(t, dir, "dry", hashSpec)
@@ -632,18 +285,6 @@ func TestStream(t *testing.T) {
 		}
 	}
 	checkMap(t, pin2, want[:5432])
-}
-
-// prefill writes entries with the library, for maps that must hold
-// something before the command runs.
-func prefill(t *testing.T, pin string, entries ...entry) {
-	t.Helper()
-	m := openPinned(t, pin)
-	for _, e := range entries {
-		if _, err := m.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // A kernel error mid-load names the input line, and says how many entries
@@ -914,4 +555,472 @@ func TestCapacityCheckedBeforeWrite(t *testing.T) {
 	trie := createPinned(t, dir, "cap-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: 1})
 	mustRun(t, 0, "080000000a000000 01000000\n080000000aff0000 02000000\n", "load", trie, "-")
 	checkMap(t, trie, []entry{{lpmKey(8, hx("0a000000")), u32(2)}})
+}
+
+// load --dry-run compares the input with the map: how many keys are new,
+// whether they fit, whether --flags noexist would stop; a load that would
+// fail exits 2. Nothing is written either way.
+func TestLoadDryRunCountsNewKeys(t *testing.T) {
+	dir := pinDir(t)
+	pin, before := filledHash(t, dir, "dry-fit", 9900, 10000)
+	// 750 keys the map holds (9151-9900), 250 new ones (9901-10150).
+	var in strings.Builder
+	for k := 9151; k <= 10150; k++ {
+		fmt.Fprintf(&in, "%d 1\n", k)
+	}
+	args := append([]string{"load", pin, "-", "--dry-run"}, u32u64...)
+	r := mustRun(t, 2, in.String(), args...)
+	if w := "dry run: 1000 entries in stdin (text), valid for Hash map (id "; !strings.HasPrefix(r.stdout, w) ||
+		!strings.Contains(r.stdout, "; 250 keys are new, 750 exist; the map holds 9900 of max_entries 10000: the new keys do NOT fit (100 free); nothing written") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "a real load would fail: 250 new keys, but Hash map") {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	// A real load fails as the dry run said, after writing what fits.
+	fits := mustRun(t, 0, strings.Join(strings.SplitAfter(in.String(), "\n")[:850], ""), args...)
+	if !strings.Contains(fits.stdout, "; 100 keys are new, 750 exist; the map holds 9900 of max_entries 10000: the new keys fit (0 free after the load)") {
+		t.Errorf("fitting input: stdout = %q", fits.stdout)
+	}
+	r = mustRun(t, 2, "9151 1\n1 1\n", append(args, "--flags", "noexist")...)
+	if !strings.Contains(r.stderr, "--flags noexist, but the key of stdin:1 is in the map already: the load would stop there (EEXIST) after writing 0 entries") {
+		t.Errorf("noexist: stderr = %q", r.stderr)
+	}
+	sameContents(t, "after dry runs", pinnedContents(t, pin), before)
+
+	lru := createPinned(t, dir, "dry-lru", bpfbatch.MapSpec{Type: bpfbatch.LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 100})
+	prefill(t, lru, entry{u32(1), u64(1)})
+	r = mustRun(t, 0, keyValueLines(1, 150), append([]string{"load", lru, "-", "--dry-run"}, u32u64...)...)
+	if !strings.Contains(r.stdout, "; 149 keys are new, 1 exists; the map holds 1 of max_entries 100: an LRU map makes room by evicting its least recently used elements, about 50 here") {
+		t.Errorf("LRU: stdout = %q", r.stdout)
+	}
+	arr := createPinned(t, dir, "dry-array", bpfbatch.MapSpec{Type: bpfbatch.Array, KeySize: 4, ValueSize: 8, MaxEntries: 100})
+	r = mustRun(t, 0, keyValueLines(0, 9), append([]string{"load", arr, "-", "--dry-run"}, u32u64...)...)
+	if !strings.Contains(r.stdout, "; every index of an array exists: the load overwrites 10 elements of its max_entries 100") {
+		t.Errorf("array: stdout = %q", r.stdout)
+	}
+}
+
+// load --cpu N writes CPU N's value alone (BPF_F_CPU, Linux 7.0); before
+// that the library refuses with ErrNotSupported and nothing is written
+// (exit 1). --all-cpus writes one value to every CPU (UpdateAllCPUs: the
+// library lays it out itself before 7.0).
+func TestLoadPerCPUFlags(t *testing.T) {
+	dir := pinDir(t)
+	cpus := possibleCPUs(t)
+	spec := bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 10}
+	pin := createPinned(t, dir, "percpu-flags", spec)
+	v := "0102030405060708090a0b0c"
+	mustRun(t, 0, "1 "+v+"\n2 "+v+"\n", "load", pin, "-", "--key-format", "u32", "--all-cpus")
+	all := perCPU(12, repeat(hx(v), cpus)...)
+	sameContents(t, "--all-cpus", pinnedContents(t, pin), contentsOf([]entry{{u32(1), all}, {u32(2), all}}))
+
+	cpu := cpus - 1
+	args := []string{"load", pin, "-", "--key-format", "u32", "--cpu", strconv.Itoa(cpu)}
+	if testutil.KernelAtLeast(7, 0) {
+		mustRun(t, 0, "1 ffffffffffffffffffffffff\n", args...)
+		one := make([][]byte, cpus)
+		for c := range one {
+			one[c] = hx(v)
+		}
+		one[cpu] = hx("ffffffffffffffffffffffff")
+		sameContents(t, "--cpu", pinnedContents(t, pin), contentsOf([]entry{{u32(1), perCPU(12, one...)}, {u32(2), all}}))
+	} else {
+		r := mustRun(t, 1, "1 ffffffffffffffffffffffff\n", args...)
+		if !strings.Contains(r.stderr, "--cpu needs BPF_F_CPU, which came with Linux 7.0") || !strings.Contains(r.stderr, "nothing was written") {
+			t.Errorf("--cpu on %s: stderr %q", testutil.KernelRelease(), r.stderr)
+		}
+		sameContents(t, "after a refused --cpu", pinnedContents(t, pin), contentsOf([]entry{{u32(1), all}, {u32(2), all}}))
+	}
+	for _, bad := range [][]string{
+		{"--cpu", strconv.Itoa(cpus)},
+		{"--cpu", "0", "--all-cpus"},
+	} {
+		if r := mustRun(t, 2, "1 "+v+"\n", append([]string{"load", pin, "-", "--key-format", "u32"}, bad...)...); r.stdout != "" {
+			t.Errorf("%v: stdout %q", bad, r.stdout)
+		}
+	}
+	hash := createPinned(t, dir, "percpu-flags-hash", hashSpec)
+	if r := mustRun(t, 2, "", "load", hash, "-", "--cpu", "0"); !strings.Contains(r.stderr, "--cpu applies to per-CPU maps only") {
+		t.Errorf("--cpu on a hash: %q", r.stderr)
+	}
+}
+
+// --stream reads --chunk x --workers entries per block. A product beyond
+// int once wrapped to zero or less: the load then spun at 100% CPU without
+// reading, and ignored SIGTERM. The block is capped instead, on 32-bit
+// builds too (GOARCH=386 runs this test with a 386 binary).
+func TestStreamHugeChunkTimesWorkersLoads(t *testing.T) {
+	dir := pinDir(t)
+	in, want := hashLines(3000)
+	for i, tt := range []struct{ chunk, workers string }{
+		{strconv.Itoa(math.MaxInt/4 + 1), "4"}, // the product is MaxInt+1
+		{"1073741824", "4"},                    // 2^32: zero as a 32-bit int
+		{strconv.Itoa(math.MaxInt), "2"},
+	} {
+		pin := createPinned(t, dir, fmt.Sprintf("huge-block%d", i), hashSpec)
+		args := append([]string{"load", pin, "-", "--stream", "--chunk", tt.chunk, "--workers", tt.workers}, u32u64...)
+		r := runWithin(t, 30*time.Second, in, args...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "loaded 3000 entries into ") || !strings.Contains(r.stdout, ", 1 BPF_MAP_UPDATE_BATCH call)") {
+			t.Errorf("--chunk %s --workers %s: exit %d\nstdout: %s\nstderr: %s", tt.chunk, tt.workers, r.code, r.stdout, r.stderr)
+		}
+		checkMap(t, pin, want)
+	}
+}
+
+// The summary's count of calls once computed (n + chunk - 1) / chunk,
+// which overflows for a chunk near MaxInt and printed a negative count.
+func TestSummaryCountsCallsWithHugeChunk(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "huge-chunk", hashSpec)
+	in, want := hashLines(3000)
+	r := mustRun(t, 0, in, append([]string{"load", pin, "-", "--chunk", strconv.Itoa(math.MaxInt)}, u32u64...)...)
+	if !strings.Contains(r.stdout, ", 1 BPF_MAP_UPDATE_BATCH call)") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	checkMap(t, pin, want)
+}
+
+// --chunk 0 and --workers 0 mean what the library's BatchOptions say: an
+// even split over the workers (none below 2048 entries), and one call at a
+// time.
+func TestLoadChunkZeroSplitsEvenly(t *testing.T) {
+	dir := pinDir(t)
+	in, want := hashLines(10000)
+	tests := []struct {
+		args  []string
+		calls string
+	}{
+		{[]string{"--chunk", "0", "--workers", "2"}, "2 BPF_MAP_UPDATE_BATCH calls of up to 5000 entries)"},
+		{[]string{"--chunk", "0"}, "1 BPF_MAP_UPDATE_BATCH call)"},
+		{[]string{"--workers", "0"}, "3 BPF_MAP_UPDATE_BATCH calls of up to 4096 entries)"},
+		// Blocks of 4096 x 2: 8192 split in two, then 1808 in one call.
+		{[]string{"--chunk", "0", "--workers", "2", "--stream"}, "3 BPF_MAP_UPDATE_BATCH calls of up to 4096 entries)"},
+	}
+	for i, tt := range tests {
+		pin := createPinned(t, dir, fmt.Sprintf("chunk0-%d", i), hashSpec)
+		r := mustRun(t, 0, in, append(append([]string{"load", pin, "-"}, tt.args...), u32u64...)...)
+		if !strings.HasPrefix(r.stdout, "loaded 10000 entries into ") || !strings.Contains(r.stdout, tt.calls) {
+			t.Errorf("%v: stdout = %q, want %q", tt.args, r.stdout, tt.calls)
+		}
+		checkMap(t, pin, want)
+	}
+}
+
+// One entry is "1 entry", in every line that counts them.
+func TestOneEntryIsSingular(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "singular", hashSpec)
+	r := mustRun(t, 0, "1 10\n", append([]string{"load", pin, "-"}, u32u64...)...)
+	if !strings.HasPrefix(r.stdout, "loaded 1 entry into ") || !strings.Contains(r.stdout, ", 1 BPF_MAP_UPDATE_BATCH call)") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	r = mustRun(t, 0, "1 10\n", append([]string{"load", pin, "-", "--dry-run"}, u32u64...)...)
+	if !strings.HasPrefix(r.stdout, "dry run: 1 entry in ") {
+		t.Errorf("dry run: stdout = %q", r.stdout)
+	}
+	r = mustRun(t, 0, "2 20\n", append([]string{"load", pin, "-", "--flags", "noexist"}, u32u64...)...)
+	if !strings.Contains(r.stdout, "1 BPF_MAP_UPDATE_ELEM call, one per entry") {
+		t.Errorf("per element: stdout = %q", r.stdout)
+	}
+	r = mustRun(t, 1, "3 30\n", append([]string{"load", pin, "-", "--flags", "exist"}, u32u64...)...)
+	if !strings.Contains(r.stderr, "wrote 0 of 1 entry, then the entry at stdin:1 failed") {
+		t.Errorf("failure: stderr = %q", r.stderr)
+	}
+	checkMap(t, pin, []entry{{u32(1), u64(10)}, {u32(2), u64(20)}})
+}
+
+// dupLines is 40000 lines for a u32 -> u64 hash map with 1000 keys
+// repeated: lines 19001-20000 give keys 500000-500999 the value 1, lines
+// 20001-21000 give them 2. With --chunk 20000 the first occurrences end
+// chunk 0 and the second ones start chunk 1; two workers write both chunks
+// at once, so the second occurrences reach the kernel first and an older
+// line would win. The other 38000 keys are 1-19000 and 20001-39000, value
+// key*10.
+func dupLines() (string, []entry) {
+	var b strings.Builder
+	var want []entry
+	filler := func(from, n int) {
+		for k := from; k < from+n; k++ {
+			fmt.Fprintf(&b, "%d %d\n", k, k*10)
+			want = append(want, entry{u32(uint32(k)), u64(uint64(k) * 10)})
+		}
+	}
+	filler(1, 19000)
+	for i := range 1000 {
+		fmt.Fprintf(&b, "%d 1\n", 500000+i)
+	}
+	for i := range 1000 {
+		fmt.Fprintf(&b, "%d 2\n", 500000+i)
+		want = append(want, entry{u32(uint32(500000 + i)), u64(2)})
+	}
+	filler(20001, 19000)
+	return b.String(), want
+}
+
+// A key repeated in the input keeps its last line's value, whatever the
+// workers: the command writes each key once, from its last line, and the
+// summary counts the distinct entries written and the lines dropped.
+func TestLoadDuplicateKeysLastWins(t *testing.T) {
+	dir := pinDir(t)
+	in, want := dupLines()
+	for _, workers := range []string{"1", "2"} {
+		pin := createPinned(t, dir, "dups-w"+workers, hashSpec)
+		r := mustRun(t, 0, in, append([]string{"load", pin, "-", "--chunk", "20000", "--workers", workers}, u32u64...)...)
+		if !strings.HasPrefix(r.stdout, "loaded 39000 entries into ") || !strings.Contains(r.stdout, "dropped 1000 lines whose key a later line repeats") {
+			t.Errorf("--workers %s: stdout = %q", workers, r.stdout)
+		}
+		checkMap(t, pin, want)
+	}
+	// --flags noexist too: the key is new to the map, written once.
+	pin := createPinned(t, dir, "dups-noexist", hashSpec)
+	r := mustRun(t, 0, "7 70\n8 80\n7 71\n", append([]string{"load", pin, "-", "--flags", "noexist"}, u32u64...)...)
+	if !strings.HasPrefix(r.stdout, "loaded 2 entries into ") || !strings.Contains(r.stdout, "dropped 1 line whose key a later line repeats") {
+		t.Errorf("--flags noexist: stdout = %q", r.stdout)
+	}
+	checkMap(t, pin, []entry{{u32(7), u64(71)}, {u32(8), u64(80)}})
+
+	// A dry run counts the same.
+	pin = createPinned(t, dir, "dups-dry", hashSpec)
+	r = mustRun(t, 0, in, append([]string{"load", pin, "-", "--dry-run"}, u32u64...)...)
+	if !strings.HasPrefix(r.stdout, "dry run: 39000 entries in stdin") || !strings.Contains(r.stdout, "1000 lines whose key a later line repeats") {
+		t.Errorf("dry run: stdout = %q", r.stdout)
+	}
+}
+
+// With --stream the input is deduplicated within each block (chunk x
+// workers entries), so parallel chunks of one block cannot reorder a
+// repeated key; blocks are written one after the other, so a key repeated
+// in a later block is written again and the later line wins too.
+func TestStreamDuplicateKeysLastWins(t *testing.T) {
+	dir := pinDir(t)
+	in, want := dupLines()
+	args := append([]string{"--stream", "--chunk", "20000", "--workers", "2"}, u32u64...)
+
+	pin := createPinned(t, dir, "stream-dups", hashSpec)
+	r := mustRun(t, 0, in, append([]string{"load", pin, "-"}, args...)...)
+	if !strings.HasPrefix(r.stdout, "loaded 39000 entries into ") || !strings.Contains(r.stdout, "dropped 1000 lines whose key a later line of the same block repeats") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	checkMap(t, pin, want)
+
+	// A second block (lines 40001-41000) sets the repeated keys to 3.
+	var more strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&more, "%d 3\n", 500000+i)
+	}
+	pin2 := createPinned(t, dir, "stream-dups-blocks", hashSpec)
+	r = mustRun(t, 0, in+more.String(), append([]string{"load", pin2, "-"}, args...)...)
+	if !strings.HasPrefix(r.stdout, "loaded 40000 entries into ") || !strings.Contains(r.stdout, "a key repeated in a later block is written again") {
+		t.Errorf("two blocks: stdout = %q", r.stdout)
+	}
+	m := openPinned(t, pin2)
+	value := make([]byte, 8)
+	for i := range 1000 {
+		if err := m.Lookup(u32(uint32(500000+i)), value); err != nil || !bytes.Equal(value, u64(3)) {
+			t.Fatalf("key %d = %x, %v; want 3 (the later block's line)", 500000+i, value, err)
+		}
+	}
+	if n := countKeys(t, m); n != 39000 {
+		t.Errorf("map holds %d keys, want 39000", n)
+	}
+}
+
+// LPM trie keys that differ only in host bits are one prefix: the trie
+// replaces the node. They are duplicates for the command too, so the last
+// line wins with two workers, as for any repeated key.
+func TestLoadLPMHostBitsDuplicatesLastWins(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "lpm-dups", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 40000, Flags: 1})
+	addr := func(a uint32) []byte { return []byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)} }
+	var b strings.Builder
+	line := func(key []byte, v uint32) {
+		fmt.Fprintf(&b, "%s %s\n", hex.EncodeToString(key), hex.EncodeToString(u32(v)))
+	}
+	// 10.i/256.i%256.0/24, host bits set on the first occurrence.
+	dup := func(i int, host uint32) []byte { return lpmKey(24, addr(0x0a000000|uint32(i)<<8|host)) }
+	for i := range 19000 {
+		line(lpmKey(32, addr(0x0b000000+uint32(i))), 7)
+	}
+	for i := range 1000 {
+		line(dup(i, 0x01), 1)
+	}
+	for i := range 1000 {
+		line(dup(i, 0), 2)
+	}
+	for i := range 19000 {
+		line(lpmKey(32, addr(0x0c000000+uint32(i))), 7)
+	}
+	r := mustRun(t, 0, b.String(), "load", pin, "-", "--chunk", "20000", "--workers", "2")
+	if !strings.HasPrefix(r.stdout, "loaded 39000 entries into ") || !strings.Contains(r.stdout, "dropped 1000 lines") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	m := openPinned(t, pin)
+	value := make([]byte, 4)
+	wrong := 0
+	for i := range 1000 {
+		if err := m.Lookup(dup(i, 0), value); err != nil {
+			t.Fatalf("Lookup(%x): %v", dup(i, 0), err)
+		}
+		if !bytes.Equal(value, u32(2)) {
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of 1000 prefixes repeated with host bits keep an older line's value", wrong)
+	}
+}
+
+// Queue and stack maps keep the order of the writes, which parallel chunks
+// would scramble: --workers above 1 is refused for them, and one worker
+// loads them in input order.
+func TestLoadQueueAndStackKeepInputOrder(t *testing.T) {
+	dir := pinDir(t)
+	var in strings.Builder
+	for i := 1; i <= 50; i++ {
+		fmt.Fprintf(&in, "%d\n", i)
+	}
+	for _, typ := range []bpfbatch.MapType{bpfbatch.Queue, bpfbatch.Stack} {
+		t.Run(typ.String(), func(t *testing.T) {
+			pin := createPinned(t, dir, "order-"+typ.String(), bpfbatch.MapSpec{Type: typ, ValueSize: 4, MaxEntries: 100})
+			r := mustRun(t, 2, in.String(), "load", pin, "-", "--value-format", "u32", "--chunk", "10", "--workers", "2")
+			if w := typ.String() + " maps keep the order of the writes"; !strings.Contains(r.stderr, w) || !strings.Contains(r.stderr, "--workers 1") {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
+			m := openPinned(t, pin)
+			if _, err := testutil.Pop(m.FD(), 4); err == nil {
+				t.Fatalf("a refused load wrote to the %s", typ)
+			}
+			mustRun(t, 0, in.String(), "load", pin, "-", "--value-format", "u32", "--chunk", "10")
+			for i := 1; i <= 50; i++ {
+				want := uint32(i)
+				if typ == bpfbatch.Stack {
+					want = uint32(51 - i)
+				}
+				got, err := testutil.Pop(m.FD(), 4)
+				if err != nil || !bytes.Equal(got, u32(want)) {
+					t.Fatalf("pop %d = %x, %v; want %d", i, got, err, want)
+				}
+			}
+		})
+	}
+}
+
+// A signal while --stream waits for stdin stops the load at once, not at
+// the end of the input: the message says what was written, exactly the
+// blocks read before, and the exit status is 1.
+func TestInterruptWhileStreamWaitsForInput(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := pinDir(t)
+			pin := createPinned(t, dir, "wait-stdin", hashSpec)
+			p := start(t, append([]string{"load", pin, "-", "--stream", "--chunk", "100"}, u32u64...)...)
+			in, want := hashLines(150)
+			io.WriteString(p.stdin, in)
+			waitKeys(t, openPinned(t, pin), 100)
+			time.Sleep(100 * time.Millisecond) // lines 101-150 are read; the reader waits for more
+			p.cmd.Process.Signal(sig)
+			if code := p.waitExit(t, 5*time.Second); code != 1 {
+				t.Errorf("exit %d, want 1\nstderr: %s", code, p.stderr.String())
+			}
+			for _, w := range []string{"interrupted while reading stdin after line 150", "wrote 100 entries, the input up to line 100; nothing after stdin:100 was written"} {
+				if !strings.Contains(p.stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, p.stderr.String())
+				}
+			}
+			if p.stdout.Len() != 0 {
+				t.Errorf("stdout = %q", p.stdout.String())
+			}
+			checkMap(t, pin, want[:100])
+		})
+	}
+}
+
+// Ctrl-C reaches the whole pipeline: the producer of stdin dies too, and
+// the load sees the end of its input. That is not a successful load.
+func TestInterruptAtEndOfStreamIsNotSuccess(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "end-of-stream", hashSpec)
+	p := start(t, append([]string{"load", pin, "-", "--stream", "--chunk", "100"}, u32u64...)...)
+	in, want := hashLines(100)
+	io.WriteString(p.stdin, in)
+	waitKeys(t, openPinned(t, pin), 100)
+	p.cmd.Process.Signal(os.Interrupt)
+	time.Sleep(200 * time.Millisecond)
+	p.stdin.Close() // the producer died of the same Ctrl-C
+	if code := p.waitExit(t, 5*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1\nstdout: %s\nstderr: %s", code, p.stdout.String(), p.stderr.String())
+	}
+	if strings.Contains(p.stdout.String(), "loaded") || !strings.Contains(p.stderr.String(), "interrupted") || !strings.Contains(p.stderr.String(), "wrote 100 entries") {
+		t.Errorf("stdout: %s\nstderr: %s", p.stdout.String(), p.stderr.String())
+	}
+	checkMap(t, pin, want)
+}
+
+// A signal during the write stops it between chunks: the message gives the
+// count and the first line not written, and the map holds exactly the
+// entries before it.
+func TestInterruptWhileWritingSaysWhatWasWritten(t *testing.T) {
+	dir := pinDir(t)
+	const n = 400000
+	pin := createPinned(t, dir, "write-interrupt", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	in, _ := hashLines(n)
+	file := writeFile(t, in)
+	// --flags noexist writes one element per syscall: slow enough to be
+	// caught mid-way.
+	p := start(t, append([]string{"load", pin, file, "--chunk", "1000", "--flags", "noexist"}, u32u64...)...)
+	m := openPinned(t, pin)
+	value := make([]byte, 8)
+	for deadline := time.Now().Add(10 * time.Second); m.Lookup(u32(1), value) != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing written after 10s; stderr: %s", p.stderr.String())
+		}
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.waitExit(t, 5*time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, p.stdout.String(), p.stderr.String())
+	}
+	re := regexp.MustCompile(`interrupted: wrote (\d+) of 400000 entries; nothing from ` + regexp.QuoteMeta(file) + `:(\d+) on was written`)
+	match := re.FindStringSubmatch(p.stderr.String())
+	if match == nil {
+		t.Fatalf("stderr:\n%s", p.stderr.String())
+	}
+	written, _ := strconv.Atoi(match[1])
+	line, _ := strconv.Atoi(match[2])
+	if line != written+1 || written%1000 != 0 {
+		t.Errorf("wrote %d, first line not written %d: want whole chunks and the next line", written, line)
+	}
+	if got := countKeys(t, m); got != written {
+		t.Errorf("map holds %d keys, the message says %d", got, written)
+	}
+	if err := m.Lookup(u32(uint32(written)), value); err != nil {
+		t.Errorf("key %d (line %d) not written: %v", written, written, err)
+	}
+}
+
+// A kernel that refuses a whole call (here: a frozen map, EPERM) fails no
+// input line in particular, with one worker or several; the message must
+// not blame one. (With --workers 2 this needs the library to report
+// BatchError.Index -1 for a refused call in a parallel load.)
+func TestLoadFrozenMapBlamesNoLine(t *testing.T) {
+	dir := pinDir(t)
+	in, _ := hashLines(10000)
+	for _, workers := range []string{"1", "2"} {
+		t.Run("workers="+workers, func(t *testing.T) {
+			pin := createPinned(t, dir, "frozen-w"+workers, hashSpec)
+			if err := testutil.Freeze(openPinned(t, pin).FD()); err != nil {
+				t.Fatal(err)
+			}
+			r := mustRun(t, 1, in, append([]string{"load", pin, "-", "--chunk", "1000", "--workers", workers}, u32u64...)...)
+			if regexp.MustCompile(`entry at stdin:\d+ failed|element \d+:`).MatchString(r.stderr) {
+				t.Errorf("the message blames an input line:\n%s", r.stderr)
+			}
+			for _, w := range []string{"wrote 0 of 10000 entries", "the kernel refused a whole call", "EPERM"} {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			checkMap(t, pin, nil)
+		})
+	}
 }
