@@ -27,6 +27,11 @@ func (l *loader) dryRun(ctx context.Context, stream bool) error {
 	if err := s.readChecked(ctx, &b, l.m.Info(), l.m); err != nil {
 		return err
 	}
+	if b.Len() > 0 {
+		if err := cannotWrite(l.cmd, s.pin, l.m, s.change.untouched); err != nil {
+			return err
+		}
+	}
 	fit, err := l.fit(ctx, &b)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -78,6 +83,11 @@ func (l *loader) streamDryRun(ctx context.Context) error {
 	}
 	if s.badCount > 0 {
 		return s.badLines(s.change.untouched)
+	}
+	if entries > 0 {
+		if err := cannotWrite(l.cmd, s.pin, l.m, s.change.untouched); err != nil {
+			return err
+		}
 	}
 	dups := ""
 	if s.dropped > 0 {

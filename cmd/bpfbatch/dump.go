@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
@@ -41,10 +43,12 @@ A CIDR key with bits set beyond its prefix length (which the trie keeps
 as written) prints as it is, e.g. 10.0.0.1/8; load refuses that line
 unless --mask-host-bits, or dump and load with --key-format hex.
 
-Exit status: 0 success; 1 the map could not be opened or read, the output
-could not be written, or a signal stopped the dump (the output then ends
-after a whole line, and the message says how many entries were printed);
-2 bad command line, or a map that cannot be dumped.
+Exit status: 0 success, or the reader of the output closed it early (as
+in 'bpfbatch dump PIN | head': it wanted no more; the dump stops quietly);
+1 the map could not be opened or read, the output could not be written,
+or a signal stopped the dump (the message says how many entries the
+output holds, whole lines); 2 bad command line, or a map that cannot be
+dumped.
 
 Examples:
   bpfbatch dump /sys/fs/bpf/blocklist --key-format cidr --value-format u32
@@ -103,45 +107,65 @@ func (c *cli) dump(ctx context.Context, args []string) error {
 	}
 
 	p := printer{opts: opts, json: asJSON}
-	w := bufio.NewWriterSize(c.stdout, 256<<10)
+	out := &lineCounter{w: c.stdout}
+	w := bufio.NewWriterSize(out, 256<<10)
+	header := 0 // comment lines before the entries
 	if note := fdValuesNote(info.Type); note != "" {
 		if asJSON {
-			c.print(c.stderr, "bpfbatch: note: %s\n", note)
+			c.print(c.stderr, "bpfbatch: note: %s %s\n", m, note)
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)
+			header = 1
 		}
 	}
-	printed := 0
+	formatted := 0
 	var printErr error // a failure of the printing, not of the map's reading
 	_, err = walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
 		ks, stride := len(keys)/n, len(values)/n
 		for i := range n {
 			line, err := p.appendEntry(w.AvailableBuffer(), keys[i*ks:(i+1)*ks], values[i*stride:(i+1)*stride])
 			if err != nil {
-				printErr = fmt.Errorf("entry %d: %w", printed+1, err)
+				printErr = fmt.Errorf("entry %d: %w", formatted+1, err)
 				return printErr
 			}
 			if _, err := w.Write(line); err != nil {
 				printErr = fmt.Errorf("writing the output: %w", err)
 				return printErr
 			}
-			printed++
+			formatted++
 		}
 		return nil
 	})
 	if flushErr := w.Flush(); flushErr != nil && err == nil {
 		err, printErr = flushErr, fmt.Errorf("writing the output: %w", flushErr)
 	}
+	// What the output holds: the whole lines that were written, not those
+	// still in the buffer when a write failed.
+	printed := max(out.lines-header, 0)
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
 		return failed(nil, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
+	case errors.Is(err, printErr) && readerGone(err):
+		return errReaderGone
 	case errors.Is(err, printErr):
 		return failed(nil, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
 	default:
 		return failed(err, "dump %s: reading the map failed after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
 	}
+}
+
+// lineCounter counts the lines written to w whole.
+type lineCounter struct {
+	w     io.Writer
+	lines int
+}
+
+func (lc *lineCounter) Write(p []byte) (int, error) {
+	n, err := lc.w.Write(p)
+	lc.lines += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
 }
 
 // printer formats entries as load reads them.

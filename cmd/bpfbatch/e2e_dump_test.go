@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -389,7 +390,8 @@ func TestDumpOneCPU(t *testing.T) {
 
 // A map-in-map reads back inner map IDs: the text dump says so in a
 // comment line (which load skips), JSON keeps stdout clean and notes it on
-// stderr; the IDs are the slot's raw lookup.
+// stderr, naming the map as the comment line does (issue 14, item 7); the
+// IDs are the slot's raw lookup.
 func TestDumpMapInMapNotesIDs(t *testing.T) {
 	dir := pinDir(t)
 	inner := bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}
@@ -405,7 +407,8 @@ func TestDumpMapInMapNotesIDs(t *testing.T) {
 		t.Errorf("text dump:\n%s", r.stdout)
 	}
 	r = mustRun(t, 0, "", "dump", pin, "--key-format", "u32", "--value-format", "u32", "--format", "json")
-	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.Contains(r.stderr, "note: holds inner maps") {
+	note := fmt.Sprintf("bpfbatch: note: ArrayOfMaps map (id %d) holds inner maps: the values are their map IDs", openPinned(t, pin).Info().ID)
+	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.HasPrefix(r.stderr, note) {
 		t.Errorf("json dump: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	queue := createPinned(t, dir, "dump-queue", bpfbatch.MapSpec{Type: bpfbatch.Queue, ValueSize: 4, MaxEntries: 4})
@@ -460,5 +463,81 @@ func TestDumpInterruptedSaysWhatWasPrinted(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^([0-9a-f]{8} 0{16}\n)+$`).Match(out) {
 		t.Errorf("output is not whole hex lines: starts %q, ends %q", out[:min(len(out), 40)], out[max(0, len(out)-40):])
+	}
+}
+
+// dumpTo runs dump of pin with stdout going to out, and returns the exit
+// status and stderr.
+func dumpTo(t *testing.T, out *os.File, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(buildCommand(t), append([]string{"dump"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	checkMessages(t, stderr.String())
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// A dump to a full device counts what reached it: the whole lines written,
+// not those still in the buffer when the write failed. On /dev/full
+// nothing ever does (issue 14, item 5: it said "10082 entries printed
+// before it").
+func TestDumpToFullDeviceCountsWhatReachedIt(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-full", 50_000, 50_000) // 1.3 MB of text: several buffers
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	code, stderr := dumpTo(t, full, pin)
+	if want := "no space left on device; the output is incomplete: 0 entries printed before it"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
+	}
+}
+
+// A reader that closes the pipe early (bpfbatch dump | head -1) wanted no
+// more: the dump stops quietly, exit 0, as dump -h says (issue 14, item 5:
+// it died of SIGPIPE, 141).
+func TestDumpReaderClosingPipeIsNoFailure(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-head", 200_000, 200_000) // more than the pipe and the dump's buffer hold
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(buildCommand(t), "dump", pin)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w.Close() // the dump holds the write end
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // head -1 is done
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+		if code := cmd.ProcessState.ExitCode(); code != 0 || stderr.Len() != 0 {
+			t.Errorf("after the reader closed the pipe: exit %d (%s), stderr %q; want 0 and nothing", code, cmd.ProcessState, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dump still running a minute after its reader closed the pipe")
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{8} [0-9a-f]{16}\n$`).MatchString(line) {
+		t.Errorf("first line %q", line)
+	}
+	if _, stdout, _ := runCLI("dump", "-h"); !strings.Contains(stdout, "Exit status: 0 success, or the reader of the output closed it early") {
+		t.Errorf("dump -h does not say what a closed pipe does:\n%s", stdout)
 	}
 }

@@ -4,6 +4,7 @@ package main
 // reading of FILE or stdin (source.go).
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"syscall"
@@ -52,5 +53,33 @@ func TestInterruptWhileReadingStopsAtOnce(t *testing.T) {
 				t.Errorf("slot 0 holds id %d, was %d", id, slot)
 			}
 		})
+	}
+}
+
+// A FILE that is a directory is a mistake on the command line (exit 2,
+// with the usage), not a map that failed (issue 14, item 6: it was exit 1,
+// "read DIR: is a directory"); nothing changes.
+func TestFileThatIsADirectoryIsBadInput(t *testing.T) {
+	dir := pinDir(t)
+	pin, all := filledHash(t, dir, "file-dir", 10, 10)
+	outer, _ := outerWithInner(t, dir, "file-dir-outer", bpfbatch.ArrayOfMaps, bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, u32(0))
+	slot := slotID(t, outer, u32(0))
+	input := t.TempDir()
+	for _, args := range [][]string{
+		append([]string{"load", pin, input}, u32u64...),
+		append([]string{"load", pin, input, "--stream"}, u32u64...),
+		append([]string{"load", pin, input, "--dry-run"}, u32u64...),
+		{"delete", pin, input, "--key-format", "u32"},
+		append([]string{"sync", pin, input}, u32u64...),
+		append([]string{"replace", outer, "0", input}, u32u64...),
+	} {
+		r := mustRun(t, 2, "", args...)
+		if want := fmt.Sprintf("bpfbatch %s: FILE %s is a directory; give a file of entries, or - for stdin\nUsage: bpfbatch %s ", args[0], input, args[0]); !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("%v: stderr %q, want %q", args, r.stderr, want)
+		}
+	}
+	sameContents(t, "the map", pinnedContents(t, pin), all)
+	if id := slotID(t, outer, u32(0)); id != slot {
+		t.Errorf("slot 0 holds id %d, was %d", id, slot)
 	}
 }

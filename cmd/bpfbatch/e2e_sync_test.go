@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
 
 // sync makes the map equal to the input: the exact SyncStats phrase, the
@@ -118,4 +119,25 @@ func TestSyncShapes(t *testing.T) {
 		}
 		sameContents(t, "array sync", pinnedContents(t, pin), contentsOf([]entry{{u32(0), u64(0)}, {u32(1), u64(2)}, {u32(2), u64(0)}, {u32(3), u64(9)}}))
 	})
+}
+
+// A dry run on a map the process cannot write (frozen) says that a real
+// sync would fail, instead of what it would change (issue 14, item 6: it
+// said "would do: ... changed 1"); exit 1, as the real sync's. A dry run
+// that finds nothing to change still succeeds.
+func TestSyncDryRunOnFrozenMapSaysItCannotWrite(t *testing.T) {
+	dir := pinDir(t)
+	pin, all := filledHash(t, dir, "sync-frozen", 2, 10)
+	if err := testutil.Freeze(openPinned(t, pin).FD()); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"sync", pin, "-", "--dry-run"}, u32u64...)
+	r := mustRun(t, 1, "1 10\n2 21\n", args...)
+	if want := "a real sync would fail: the map cannot be written; the dry run found: added 0, changed 1, deleted 0, unchanged 1; nothing changed\n"; r.stdout != "" || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "EPERM") {
+		t.Errorf("stdout %q, stderr %q; want nothing on stdout and %q", r.stdout, r.stderr, want)
+	}
+	if r := mustRun(t, 0, "1 10\n2 20\n", args...); !strings.Contains(r.stdout, "would do: added 0, changed 0, deleted 0, unchanged 2") {
+		t.Errorf("nothing to change: stdout %q", r.stdout)
+	}
+	sameContents(t, "the frozen map", pinnedContents(t, pin), all)
 }

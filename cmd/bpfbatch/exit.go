@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"syscall"
 )
 
 // Exit statuses.
@@ -72,10 +73,28 @@ func (cmd *command) usageError(format string, args ...any) error {
 		cmd.name, fmt.Sprintf(format, args...), cmd.synopsis, cmd.name)}
 }
 
+// readerGone reports whether err, from a write to stdout, says that the
+// reader closed the pipe (EPIPE: main ignores SIGPIPE).
+func readerGone(err error) bool { return errors.Is(err, syscall.EPIPE) }
+
+// outputError is the error of writing the command's output to stdout:
+// errReaderGone when the reader closed the pipe, else a failure.
+func outputError(err error) error {
+	if readerGone(err) {
+		return errReaderGone
+	}
+	return failed(nil, "writing the output: %v", err)
+}
+
+// errReaderGone: the reader of stdout closed it (bpfbatch dump | head -1).
+// The output ends there, and the command exits 0 without a message: a
+// reader that wants no more is no failure.
+var errReaderGone = errors.New("the reader of the output closed it")
+
 // exit reports err, the one place that prints a failure, and returns the
 // exit status.
 func (c *cli) exit(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, errReaderGone) {
 		return exitOK
 	}
 	code, msg := exitFailed, causeLine(err)

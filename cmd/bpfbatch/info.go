@@ -61,7 +61,7 @@ element, and the --key-format and --value-format choices that fit its sizes.
 		row("value formats", "%s", input.FitsFor(int(info.ValueSize)))
 	}
 	if err := w.Flush(); err != nil {
-		return failed(nil, "write: %v", err)
+		return outputError(err)
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -77,19 +79,26 @@ every CPU's slot). --cpu N writes CPU N's value only, leaving the others
 alone (BPF_F_CPU, Linux 7.0 or later: before that nothing is written and
 the load fails, exit 1).
 
+LRU maps evict before they are full: after the load, a lookup of every key
+written counts those present (about a microsecond each), and if the
+kernel evicted some, the load fails (exit 1) and says how many are there.
+--stream does not keep the keys, and does not count.
+
 --dry-run also walks the map's keys and says how many input keys are new,
 how many it holds already, and whether the new ones fit in max_entries
 (hash maps and LPM tries; LRU maps evict, arrays hold every index), and
-where --flags noexist or exist would stop; a load that would fail exits 2.
-'bpfbatch dump' prints a map in this input format.
+where --flags noexist or exist would stop; a load that would not fit
+exits 2, and one into a map the process cannot write (frozen, read-only)
+exits 1. 'bpfbatch dump' prints a map in this input format.
 
 Output: a progress line on stderr when it is a terminal, and a one-line
 summary on stdout. Ctrl-C or SIGTERM stops the load at once, between two
 syscalls or while waiting for input, and says what was written; a second
 one kills the process. Exit status: 0 success; 1 the map could not be
-opened or written, or the load was interrupted (the message says how many
-entries were written and which input line failed); 2 bad command line or
-bad input.
+opened or written, an LRU map evicted entries the load wrote, or the load
+was interrupted (the message says how many entries were written and which
+input line failed); 2 bad command line (a FILE that is a directory, too)
+or bad input.
 
 Examples:
   bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
@@ -168,7 +177,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	}
 	defer s.close()
 	l := &loader{
-		c: c, src: s, m: m, flagsText: lf.flags,
+		c: c, cmd: cmd, src: s, m: m, flagsText: lf.flags,
 		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.batch.chunk, Workers: lf.batch.workers},
 	}
 	switch {
@@ -207,6 +216,7 @@ func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
 // loader runs one load.
 type loader struct {
 	c   *cli
+	cmd *command
 	src *source
 	m   *bpfbatch.Map
 	// flagsText is --flags as given, for the summary.
@@ -265,14 +275,74 @@ func (l *loader) load(ctx context.Context) error {
 	if err != nil {
 		return s.writeFailed(err, 0, n, total, &b)
 	}
+	writeTime := time.Since(writeStart)
+	present, err := l.present(ctx, &b)
+	if err != nil {
+		return err
+	}
 	if ctx.Err() != nil {
 		return failed(nil, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
 			s.pin, plural(n, "entry", "entries"), s.name, s.r.Line(), s.name)
 	}
-	writeTime := time.Since(writeStart)
-	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
-		plural(n, "entry", "entries"), l.m, s.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), s.droppedNote())
+	if present < n {
+		return failed(nil, "load %s: loaded %s into %s from %s; %d present afterwards: the LRU map evicted %d (LRU maps evict before they are full; make max_entries larger)",
+			s.pin, plural(n, "entry", "entries"), l.m, s.name, present, n-present)
+	}
+	checked := ""
+	if l.m.Info().Type.Evicts() {
+		checked = fmt.Sprintf("; all present afterwards, checked in %s", seconds(time.Since(writeStart)-writeTime))
+	}
+	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s%s)%s\n",
+		plural(n, "entry", "entries"), l.m, s.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), checked, s.droppedNote())
 	return nil
+}
+
+// present counts the entries of b the map holds after their load, with
+// one lookup per key (not a walk of the whole map, which may hold many
+// other keys): an LRU map (Evicts) may have evicted some of them, even
+// before it holds max_entries. The lookups run on up to 4 goroutines, one
+// part of b each. For other maps it is b.Len() without asking. A signal
+// stops the count; the caller reports it.
+func (l *loader) present(ctx context.Context, b *input.Batch) (int, error) {
+	n := b.Len()
+	if !l.m.Info().Type.Evicts() {
+		return n, nil
+	}
+	parts := min(runtime.GOMAXPROCS(0), 4, max(n/walkChunk, 1))
+	counts, errs := make([]int, parts), make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() { counts[p], errs[p] = l.presentIn(ctx, b, p*n/parts, (p+1)*n/parts) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, failed(err, "load %s: loaded %s into %s from %s; counting the entries present afterwards failed",
+			l.src.pin, plural(n, "entry", "entries"), l.m, l.src.name)
+	}
+	present := 0
+	for _, c := range counts {
+		present += c
+	}
+	return present, nil
+}
+
+// presentIn counts the entries lo to hi of b that the map holds.
+func (l *loader) presentIn(ctx context.Context, b *input.Batch, lo, hi int) (int, error) {
+	ks := l.src.layout.KeySize
+	value := make([]byte, l.m.ValueStride())
+	present := 0
+	for i := lo; i < hi; i++ {
+		if (i-lo)%walkChunk == 0 && ctx.Err() != nil {
+			break
+		}
+		switch err := l.m.Lookup(b.Keys[i*ks:(i+1)*ks], value); {
+		case err == nil:
+			present++
+		case !errors.Is(err, bpfbatch.ErrKeyNotExist):
+			return present, err
+		}
+	}
+	return present, nil
 }
 
 // streamBlock is how many entries --stream reads before writing them:

@@ -38,6 +38,10 @@ import (
 )
 
 func main() {
+	// A reader that closes the pipe early (bpfbatch dump | head) makes
+	// writes fail with EPIPE instead of killing the process: the command
+	// then stops quietly, with status 0 (errReaderGone).
+	signal.Ignore(syscall.SIGPIPE)
 	// Ctrl-C stops a command between chunks, or while it waits for input,
 	// so the message can say exactly what was written or deleted; a second
 	// Ctrl-C kills the process as usual. A goroutine blocked reading stdin

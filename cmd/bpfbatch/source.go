@@ -203,6 +203,19 @@ func keyed(purpose string) func(bpfbatch.MapInfo) string {
 	}
 }
 
+// cannotWrite is, for a dry run of cmd on m (pinned at pin) that found
+// changes to make, the error that says the real run would fail because
+// the process cannot write m at all: a frozen map, or a read-only fd.
+// dryRun says what the dry run found, and that nothing changed. The
+// library's UpdatePath probe finds it (EPERM, with the cause) on kernels
+// with batch commands (5.6); nil when m can be written.
+func cannotWrite(cmd *command, pin string, m *bpfbatch.Map, dryRun string) error {
+	if _, err := m.UpdatePath(); err != nil {
+		return failed(err, "%s %s: a real %s would fail: the map cannot be written; %s", cmd.name, pin, cmd.name, dryRun)
+	}
+	return nil
+}
+
 // source is one command's input: the entries of FILE (or stdin) parsed for
 // one map, with the bad lines found and a progress line on a terminal.
 type source struct {
@@ -250,9 +263,9 @@ func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, tar
 	if err := checkFormats(cmd, opts, target); err != nil {
 		return nil, err
 	}
-	in, name, closeIn, err := c.openInput(file)
+	in, name, closeIn, err := c.openInput(cmd, file)
 	if err != nil {
-		return nil, failed(nil, "%s: %v", cmd.name, err)
+		return nil, err
 	}
 	r, err := input.NewReader(in, opts)
 	if err != nil {
@@ -262,14 +275,19 @@ func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, tar
 	return &source{command: cmd.name, pin: pin, name: name, r: r, layout: opts.Layout, prog: c.prog, change: ch, close: closeIn}, nil
 }
 
-// openInput opens FILE, or stdin for "-".
-func (c *cli) openInput(file string) (io.Reader, string, func(), error) {
+// openInput opens FILE, or stdin for "-". A directory is a mistake on the
+// command line, not a file that failed to read.
+func (c *cli) openInput(cmd *command, file string) (io.Reader, string, func(), error) {
 	if file == "-" {
 		return c.stdin, "stdin", func() {}, nil
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, failed(nil, "%s: %v", cmd.name, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, "", nil, cmd.usageError("FILE %s is a directory; give a file of entries, or - for stdin", file)
 	}
 	return f, file, func() { f.Close() }, nil
 }

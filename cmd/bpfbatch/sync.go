@@ -26,7 +26,9 @@ bytes, and counted as deleted.
 
 Output: one line on stdout, e.g.
   synced Hash map "conns" (id 7) from new.txt: added 10, changed 3, deleted 2, unchanged 985 (in 41ms: read 12ms, sync 29ms)
---dry-run walks the map and prints the same counts, changing nothing.
+--dry-run walks the map and prints the same counts, changing nothing; if
+it finds changes to make but the process cannot write the map (frozen,
+read-only), it says so instead, and exits 1.
 
 Sync is not atomic: BPF programs see the map between the deletes and the
 writes. To swap a whole map at once, keep it in a map-in-map and use
@@ -94,6 +96,11 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	case err != nil:
 		return err
 	case *dryRun:
+		if stats.Added+stats.Changed+stats.Deleted > 0 {
+			if err := cannotWrite(cmd, pin, m, "the dry run found: "+stats.String()+"; nothing changed"); err != nil {
+				return err
+			}
+		}
 		c.print(c.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
 			m, s.name, stats, seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
 		return nil
