@@ -44,21 +44,13 @@ Examples:
 `
 
 func (c *cli) delete(ctx context.Context, args []string) error {
-	cmd := newCommand("delete", "delete [flags] PIN FILE|-", deleteAbout)
-	var in inputFlags
-	in.register(cmd.fs, true)
-	var batch batchFlags
-	batch.register(cmd.fs, "BPF_MAP_DELETE_BATCH", false)
-	ignoreMissing := cmd.fs.Bool("ignore-missing", false, "skip the keys that are not in the map, and count them, instead of stopping at the first")
-	pos, opts, err := c.parseWithInput(cmd, args, &in, "PIN", "FILE")
+	e := newEntryCommand("delete", deleteAbout, "BPF_MAP_DELETE_BATCH", false)
+	ignoreMissing := e.cmd.fs.Bool("ignore-missing", false, "skip the keys that are not in the map, and count them, instead of stopping at the first")
+	pin, file, opts, err := e.parse(c, args)
 	if err != nil {
 		return err
 	}
-	pin, file := pos[0], pos[1]
-	if err := batch.check(cmd); err != nil {
-		return err
-	}
-	m, err := openMap(cmd, pin, keyed("to delete"))
+	m, err := e.openMap(c, pin, keyed("to delete"))
 	if err != nil {
 		return err
 	}
@@ -74,12 +66,12 @@ func (c *cli) delete(ctx context.Context, args []string) error {
 	if opts.Layout, err = layoutFor(info, 0, false); err != nil {
 		return err
 	}
-	s, err := c.openSource(cmd, pin, file, opts, m, deletes)
+	s, err := c.openSource(e.cmd, pin, file, opts, m, deletes)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	d := &deleter{c: c, src: s, m: m, chunk: batch.chunk, ignoreMissing: *ignoreMissing}
+	d := &deleter{c: c, src: s, m: m, chunk: e.batch.chunk, ignoreMissing: *ignoreMissing}
 	return d.run(ctx)
 }
 

@@ -39,12 +39,8 @@ func (l *loader) dryRun(ctx context.Context, stream bool) error {
 		}
 		return failed(err, "load %s: reading the map's keys failed; nothing written (dry run)", s.pin)
 	}
-	dups := ""
-	if s.dropped > 0 {
-		dups = fmt.Sprintf("; %s whose key a later line repeats would be dropped", plural(s.dropped, "line", "lines"))
-	}
 	l.c.print(l.c.stdout, "dry run: %s in %s (%s), valid for %s%s%s; nothing written (read in %s)\n",
-		plural(b.Len(), "entry", "entries"), s.name, s.r.Syntax(), l.m, dups, fit.report, seconds(time.Since(start)))
+		plural(b.Len(), "entry", "entries"), s.name, s.r.Syntax(), l.m, l.wouldDrop(""), fit.report, seconds(time.Since(start)))
 	if fit.failure != "" {
 		return badInput("load %s: a real load would fail: %s", s.pin, fit.failure)
 	}
@@ -78,24 +74,26 @@ func (l *loader) streamDryRun(ctx context.Context) error {
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		return s.stopped(fmt.Sprintf("at the end of %s (line %d)", s.name, s.r.Line()))
-	}
-	if s.badCount > 0 {
-		return s.badLines(s.change.untouched)
+	if err := s.ended(ctx, s.change.untouched); err != nil {
+		return err
 	}
 	if entries > 0 {
 		if err := cannotWrite(l.cmd, s.pin, l.m, s.change.untouched); err != nil {
 			return err
 		}
 	}
-	dups := ""
-	if s.dropped > 0 {
-		dups = fmt.Sprintf("; %s whose key a later line of the same block repeats would be dropped", plural(s.dropped, "line", "lines"))
-	}
 	l.c.print(l.c.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s; --stream: the map's contents are not compared)\n",
-		plural(entries, "entry", "entries"), s.name, s.r.Syntax(), l.m, dups, seconds(time.Since(start)))
+		plural(entries, "entry", "entries"), s.name, s.r.Syntax(), l.m, l.wouldDrop(" of the same block"), seconds(time.Since(start)))
 	return nil
+}
+
+// wouldDrop tells a dry run's summary how many lines a repeated key would
+// drop: those whose key a later line (where) repeats.
+func (l *loader) wouldDrop(where string) string {
+	if l.src.dropped == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s whose key a later line%s repeats would be dropped", plural(l.src.dropped, "line", "lines"), where)
 }
 
 // fitReport is what a dry run found against the map's contents: a part of

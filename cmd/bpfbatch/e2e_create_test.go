@@ -27,7 +27,7 @@ func TestCreate(t *testing.T) {
 	// names in the kernel's spelling work.
 	trie := filepath.Join(dir, "trie")
 	mustRun(t, 0, "", "create", "--type=BPF_MAP_TYPE_LPM_TRIE", "--key-size=8", "--value-size=4", "--max-entries=10", trie)
-	if info := openPinned(t, trie).Info(); info.Type != bpfbatch.LPMTrie || info.Flags&1 == 0 {
+	if info := openPinned(t, trie).Info(); info.Type != bpfbatch.LPMTrie || info.Flags&unix.BPF_F_NO_PREALLOC == 0 {
 		t.Errorf("created trie: %+v", info)
 	}
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 func TestDeleteKeys(t *testing.T) {
@@ -54,7 +55,7 @@ func TestDeleteKeys(t *testing.T) {
 		sameContents(t, "after bad input", pinnedContents(t, pin), all)
 	})
 	t.Run("lpm trie json cidr", func(t *testing.T) {
-		pin := createPinned(t, dir, "del-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10, Flags: 1})
+		pin := createPinned(t, dir, "del-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10, Flags: unix.BPF_F_NO_PREALLOC})
 		keep := entry{lpmKey(16, hx("0a010000")), u32(2)}
 		prefill(t, pin, entry{lpmKey(8, hx("0a000000")), u32(1)}, keep, entry{lpmKey(24, hx("c0000200")), u32(3)})
 		mustRun(t, 0, `{"key": "10.0.0.0/8"}`+"\n"+`{"key": "192.0.2.0/24"}`+"\n", "delete", pin, "-", "--key-format", "cidr")

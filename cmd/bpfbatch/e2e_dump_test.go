@@ -24,6 +24,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // dumpCase is a map filled with random entries through the library, and
@@ -43,7 +44,7 @@ func dumpCases() []dumpCase {
 		{name: "hash u32 u64", spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 20000}, n: 10000,
 			formats: []string{"--key-format", "u32", "--value-format", "u64"}},
 		{name: "percpu hash value 12", spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 5000}, n: 5000},
-		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: 1}, n: 8000,
+		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: unix.BPF_F_NO_PREALLOC}, n: 8000,
 			formats: []string{"--key-format", "cidr", "--value-format", "u32"},
 			key: func(i int) []byte {
 				// Prefixes of lengths 8 to 32, host bits clear; the
@@ -51,7 +52,7 @@ func dumpCases() []dumpCase {
 				bits := []uint32{8, 16, 24, 32}[i%4]
 				return lpmKey(bits, binary.BigEndian.AppendUint32(nil, uint32(i/4+1)<<(32-bits)))
 			}},
-		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: 1}, n: 500,
+		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: unix.BPF_F_NO_PREALLOC}, n: 500,
 			formats: []string{"--key-format", "cidr", "--value-format", "hex"},
 			key: func(i int) []byte {
 				addr := make([]byte, 16)

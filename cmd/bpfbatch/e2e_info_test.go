@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 func TestInfo(t *testing.T) {
@@ -47,7 +48,7 @@ func TestInfo(t *testing.T) {
 			},
 		},
 		{
-			spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 10, Flags: 1},
+			spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 10, Flags: unix.BPF_F_NO_PREALLOC},
 			want: []string{`map flags: +0x1 \(BPF_F_NO_PREALLOC\)`, `key formats: +hex, cidr`},
 		},
 		{

@@ -25,6 +25,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 func TestLoadFormats(t *testing.T) {
@@ -137,7 +138,7 @@ func TestLoadFormats(t *testing.T) {
 		},
 		{
 			name:  "cidr ipv4",
-			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: 1},
+			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC},
 			input: "10.0.0.0/8 1\n10.1.0.0/16 2\n192.0.2.7 3\n0.0.0.0/0 4\n",
 			args:  []string{"--key-format", "cidr", "--value-format", "u32"},
 			want: []entry{
@@ -149,14 +150,14 @@ func TestLoadFormats(t *testing.T) {
 		},
 		{
 			name:  "cidr ipv4 masked host bits",
-			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: 1},
+			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC},
 			input: "10.0.0.1/8 1\n",
 			args:  []string{"--key-format", "cidr", "--value-format", "u32", "--mask-host-bits"},
 			want:  []entry{{lpmKey(8, hx("0a000000")), u32(1)}},
 		},
 		{
 			name:  "cidr ipv6",
-			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 16, Flags: 1},
+			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC},
 			input: "2001:db8::/32 1\n2001:db8:1::/48 2\n::1 3\n::ffff:10.0.0.0/104 4\n",
 			args:  []string{"--key-format", "cidr", "--value-format", "u32"},
 			want: []entry{
@@ -168,7 +169,7 @@ func TestLoadFormats(t *testing.T) {
 		},
 		{
 			name:  "cidr ipv6 json",
-			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 16, Flags: 1},
+			spec:  bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC},
 			input: `{"key": "2001:db8::/32", "value": 1}` + "\n",
 			args:  []string{"--key-format", "cidr", "--value-format", "u32"},
 			want:  []entry{{lpmKey(32, hx("20010db8000000000000000000000000")), u32(1)}},
@@ -353,7 +354,7 @@ func TestKernelFailureReportsLine(t *testing.T) {
 		checkMap(t, pin, []entry{{u32(1), u64(10)}, {u32(2), u64(20)}, {u32(3), u64(300)}})
 	})
 	t.Run("lpm trie full", func(t *testing.T) {
-		pin := createPinned(t, dir, "trie-full", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 3, Flags: 1})
+		pin := createPinned(t, dir, "trie-full", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 3, Flags: unix.BPF_F_NO_PREALLOC})
 		prefill(t, pin, entry{lpmKey(8, hx("c0000000")), u32(9)})
 		r := mustRun(t, 1, "10.0.0.0/8 1\n10.1.0.0/16 2\n10.2.0.0/16 3\n", "load", pin, "-", "--key-format", "cidr", "--value-format", "u32")
 		for _, w := range []string{"wrote 2 of 3 entries, then the entry at stdin:3 failed", "ENOSPC"} {
@@ -430,7 +431,7 @@ func TestLoadMillionCIDRs(t *testing.T) {
 	dir := pinDir(t)
 	const n = 1_000_000
 	file := cidrLines(t, n)
-	spec := bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: n, Flags: 1}
+	spec := bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: n, Flags: unix.BPF_F_NO_PREALLOC}
 	args := []string{"--key-format", "cidr", "--value-format", "u32"}
 
 	pin := createPinned(t, dir, "million", spec)
@@ -552,7 +553,7 @@ func TestCapacityCheckedBeforeWrite(t *testing.T) {
 	checkMap(t, pin, []entry{{u32(1), u64(3)}, {u32(2), u64(2)}, {u32(3), u64(3)}})
 
 	// Hex LPM keys with host bits are the same prefix to the trie.
-	trie := createPinned(t, dir, "cap-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: 1})
+	trie := createPinned(t, dir, "cap-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: unix.BPF_F_NO_PREALLOC})
 	mustRun(t, 0, "080000000a000000 01000000\n080000000aff0000 02000000\n", "load", trie, "-")
 	checkMap(t, trie, []entry{{lpmKey(8, hx("0a000000")), u32(2)}})
 }
@@ -831,7 +832,7 @@ func TestStreamDuplicateKeysLastWins(t *testing.T) {
 // line wins with two workers, as for any repeated key.
 func TestLoadLPMHostBitsDuplicatesLastWins(t *testing.T) {
 	dir := pinDir(t)
-	pin := createPinned(t, dir, "lpm-dups", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 40000, Flags: 1})
+	pin := createPinned(t, dir, "lpm-dups", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 40000, Flags: unix.BPF_F_NO_PREALLOC})
 	addr := func(a uint32) []byte { return []byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)} }
 	var b strings.Builder
 	line := func(key []byte, v uint32) {

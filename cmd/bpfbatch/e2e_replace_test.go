@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bpfbatch/bpfbatch"
+	"golang.org/x/sys/unix"
 )
 
 // replace swaps a new inner map into a slot: the slot (read raw) holds a
@@ -64,7 +65,7 @@ func TestReplaceInnerMap(t *testing.T) {
 // unknown and changes nothing, until the shape flags give it.
 func TestReplaceEmptySlotNeedsShape(t *testing.T) {
 	dir := pinDir(t)
-	innerSpec := bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10, Flags: 1}
+	innerSpec := bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10, Flags: unix.BPF_F_NO_PREALLOC}
 	pin, _ := outerWithInner(t, dir, "outer-hash", bpfbatch.HashOfMaps, innerSpec, nil)
 	in := "10.0.0.0/8 1\n192.0.2.0/24 2\n"
 	args := []string{"replace", pin, "42", "-", "--key-format", "cidr", "--value-format", "u32"}
@@ -78,7 +79,7 @@ func TestReplaceEmptySlotNeedsShape(t *testing.T) {
 		t.Fatalf("slot 42 = %d; stdout %q", id, r.stdout)
 	}
 	fd := rawOpenByID(t, id)
-	if info := rawInfo(t, fd); info.Type != uint32(bpfbatch.LPMTrie) || info.MapFlags&1 == 0 {
+	if info := rawInfo(t, fd); info.Type != uint32(bpfbatch.LPMTrie) || info.MapFlags&unix.BPF_F_NO_PREALLOC == 0 {
 		t.Errorf("new inner map: %+v", info)
 	}
 	sameContents(t, "new inner trie", rawContents(t, fd, 8, 4), contentsOf([]entry{{lpmKey(8, hx("0a000000")), u32(1)}, {lpmKey(24, hx("c0000200")), u32(2)}}))

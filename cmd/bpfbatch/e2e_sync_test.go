@@ -10,6 +10,7 @@ import (
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // sync makes the map equal to the input: the exact SyncStats phrase, the
@@ -99,7 +100,7 @@ func TestSyncShapes(t *testing.T) {
 		sameContents(t, "per-CPU --all-cpus sync", pinnedContents(t, pin), contentsOf([]entry{{u32(3), perCPU(12, repeat(same, cpus)...)}}))
 	})
 	t.Run("lpm cidr", func(t *testing.T) {
-		pin := createPinned(t, dir, "sync-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 3, Flags: 1})
+		pin := createPinned(t, dir, "sync-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 3, Flags: unix.BPF_F_NO_PREALLOC})
 		prefill(t, pin, entry{lpmKey(8, hx("0a000000")), u32(1)}, entry{lpmKey(16, hx("0a010000")), u32(2)}, entry{lpmKey(24, hx("c0000200")), u32(3)})
 		// Full map: the stale prefix must go first for the new one to fit.
 		r := mustRun(t, 0, "10.0.0.0/8 1\n10.1.0.0/16 5\n198.51.100.0/24 4\n", "sync", pin, "-", "--key-format", "cidr", "--value-format", "u32")

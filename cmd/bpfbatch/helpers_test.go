@@ -519,6 +519,7 @@ func (p *proc) waitExit(t *testing.T, d time.Duration) int {
 		if err != nil && !errors.As(err, &ee) {
 			t.Fatal(err)
 		}
+		checkMessages(t, p.stderr.String())
 		return p.cmd.ProcessState.ExitCode()
 	case <-time.After(d):
 		p.cmd.Process.Kill()

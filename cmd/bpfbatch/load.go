@@ -107,47 +107,39 @@ Examples:
 `
 
 type loadFlags struct {
-	in             inputFlags
-	batch          batchFlags
 	flags          string
 	dryRun, stream bool
 	cpu            int
 }
 
 func (c *cli) load(ctx context.Context, args []string) error {
-	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
+	e := newEntryCommand("load", loadAbout, "BPF_MAP_UPDATE_BATCH", true)
+	cmd := e.cmd
 	var lf loadFlags
-	lf.in.register(cmd.fs, false)
-	lf.batch.register(cmd.fs, "BPF_MAP_UPDATE_BATCH", true)
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
 	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
-	pos, opts, err := c.parseWithInput(cmd, args, &lf.in, "PIN", "FILE")
+	pin, file, opts, err := e.parse(c, args)
 	if err != nil {
 		return err
 	}
-	pin, file := pos[0], pos[1]
 	flags, err := parseUpdateFlags(lf.flags)
 	if err != nil {
 		return cmd.usageError("--flags: %v", err)
 	}
-	if err := lf.batch.check(cmd); err != nil {
-		return err
-	}
-	if lf.cpu >= 0 && lf.in.allCPUs {
+	if lf.cpu >= 0 && e.in.allCPUs {
 		return cmd.usageError("--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
 	}
 
-	c.removeMemlock()
-	m, err := openMap(cmd, pin, loadable)
+	m, err := e.openMap(c, pin, loadable)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	info := m.Info()
-	if lf.batch.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
-		return badInput("load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.batch.workers)
+	if e.batch.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
+		return badInput("load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, e.batch.workers)
 	}
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
 		return badInput("load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
@@ -156,7 +148,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	// (or, from Linux 7.0, the kernel) puts in every CPU's slot or in
 	// one: the input has no per-CPU columns then.
 	switch {
-	case lf.in.allCPUs:
+	case e.in.allCPUs:
 		if !info.Type.PerCPU() {
 			return cmd.usageError("--all-cpus applies to per-CPU maps only; %s has one value per element", m)
 		}
@@ -168,7 +160,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 		}
 		flags |= bpfbatch.OnCPU(lf.cpu)
 	}
-	if opts.Layout, err = layoutFor(info, m.ValueStrideFor(flags), lf.in.allCPUs || lf.cpu >= 0); err != nil {
+	if opts.Layout, err = layoutFor(info, m.ValueStrideFor(flags), e.in.allCPUs || lf.cpu >= 0); err != nil {
 		return err
 	}
 	s, err := c.openSource(cmd, pin, file, opts, m, writes)
@@ -178,7 +170,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	defer s.close()
 	l := &loader{
 		c: c, cmd: cmd, src: s, m: m, flagsText: lf.flags,
-		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.batch.chunk, Workers: lf.batch.workers},
+		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: e.batch.chunk, Workers: e.batch.workers},
 	}
 	switch {
 	case lf.dryRun:

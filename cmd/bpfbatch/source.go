@@ -89,6 +89,46 @@ func (c *cli) parseWithInput(cmd *command, args []string, in *inputFlags, want .
 	return pos, opts, err
 }
 
+// entryCommand is the command line of load, delete and sync: PIN FILE|-,
+// the input flags, and --chunk (and --workers) for their syscalls.
+type entryCommand struct {
+	cmd   *command
+	in    inputFlags
+	batch batchFlags
+	// writes: the command writes entries (load, sync): values, --workers,
+	// and RLIMIT_MEMLOCK lifted first. Else it deletes keys, one chunk at
+	// a time.
+	writes bool
+}
+
+func newEntryCommand(name, about, syscall string, writes bool) *entryCommand {
+	e := &entryCommand{cmd: newCommand(name, name+" [flags] PIN FILE|-", about), writes: writes}
+	e.in.register(e.cmd.fs, !writes)
+	e.batch.register(e.cmd.fs, syscall, writes)
+	return e
+}
+
+// parse parses args: PIN and FILE, with the flags anywhere, checked.
+func (e *entryCommand) parse(c *cli, args []string) (pin, file string, opts input.Options, err error) {
+	pos, opts, err := c.parseWithInput(e.cmd, args, &e.in, "PIN", "FILE")
+	if err == nil {
+		err = e.batch.check(e.cmd)
+	}
+	if err != nil {
+		return "", "", opts, err
+	}
+	return pos[0], pos[1], opts, nil
+}
+
+// openMap is openMap, after lifting RLIMIT_MEMLOCK for a command that
+// writes.
+func (e *entryCommand) openMap(c *cli, pin string, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, error) {
+	if e.writes {
+		c.removeMemlock()
+	}
+	return openMap(e.cmd, pin, refusals...)
+}
+
 // batchFlags are --chunk and --workers: how load, sync and delete split
 // their writes and deletes into syscalls. They mean what the library's
 // BatchOptions.Chunk and Workers mean, in every command.
@@ -371,15 +411,24 @@ func (s *source) readWhole(ctx context.Context, b *input.Batch) error {
 	if err := s.readAll(ctx, b); err != nil {
 		return err
 	}
+	if err := s.ended(ctx, s.change.untouched+": the whole input is checked before "+s.change.firstChange); err != nil {
+		return err
+	}
+	s.dropped = b.Dedupe(s.layout)
+	return nil
+}
+
+// ended is the error of an input read to its end before any change: a
+// signal that came as it ended (perhaps because the signal also stopped
+// whatever was writing it, mid-line even), or its bad lines, with what
+// came of them; nil for a good input.
+func (s *source) ended(ctx context.Context, what string) error {
 	if ctx.Err() != nil {
-		// The input ended as the signal came: perhaps because the signal
-		// also stopped whatever was writing it, mid-line even.
 		return s.stopped(fmt.Sprintf("at the end of %s (line %d)", s.name, s.r.Line()))
 	}
 	if s.badCount > 0 {
-		return s.badLines(s.change.untouched + ": the whole input is checked before " + s.change.firstChange)
+		return s.badLines(what)
 	}
-	s.dropped = b.Dedupe(s.layout)
 	return nil
 }
 

@@ -48,23 +48,15 @@ Examples:
 `
 
 func (c *cli) sync(ctx context.Context, args []string) error {
-	cmd := newCommand("sync", "sync [flags] PIN FILE|-", syncAbout)
-	var in inputFlags
-	in.register(cmd.fs, false)
-	var batch batchFlags
-	batch.register(cmd.fs, "delete and write", true)
+	e := newEntryCommand("sync", syncAbout, "delete and write", true)
+	cmd := e.cmd
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
-	pos, opts, err := c.parseWithInput(cmd, args, &in, "PIN", "FILE")
+	pin, file, opts, err := e.parse(c, args)
 	if err != nil {
 		return err
 	}
-	pin, file := pos[0], pos[1]
-	if err := batch.check(cmd); err != nil {
-		return err
-	}
-	c.removeMemlock()
-	m, err := openMap(cmd, pin, loadable, keyed("to compare"))
+	m, err := e.openMap(c, pin, loadable, keyed("to compare"))
 	if err != nil {
 		return err
 	}
@@ -83,8 +75,8 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	s.prog.startWriting(-1)
 	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
 		DryRun:  *dryRun,
-		Workers: batch.workers,
-		Chunk:   batch.chunk,
+		Workers: e.batch.workers,
+		Chunk:   e.batch.chunk,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"slices"
 	"testing"
 )
 
@@ -16,15 +15,7 @@ func TestDedupeKeepsLastOccurrence(t *testing.T) {
 	if dropped := b.Dedupe(hash4x8); dropped != 3 {
 		t.Errorf("dropped %d entries, want 3", dropped)
 	}
-	if want := []int{4, 5, 6}; !slices.Equal(b.Lines, want) {
-		t.Errorf("lines = %v, want %v", b.Lines, want)
-	}
-	if want := cat(ne32(3), ne32(2), ne32(1)); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := cat(ne64(30), ne64(21), ne64(12)); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
+	wantBatch(t, b, cat(ne32(3), ne32(2), ne32(1)), cat(ne64(30), ne64(21), ne64(12)), []int{4, 5, 6})
 	if dropped := b.Dedupe(hash4x8); dropped != 0 || b.Len() != 3 {
 		t.Errorf("second Dedupe dropped %d, left %d", dropped, b.Len())
 	}

@@ -69,19 +69,12 @@ const (
 var syntaxNames = [...]string{Auto: "auto", Text: "text", JSON: "json"}
 
 // String returns the syntax's name as ParseSyntax accepts it.
-func (s Syntax) String() string {
-	if s >= 0 && int(s) < len(syntaxNames) {
-		return syntaxNames[s]
-	}
-	return "Syntax(" + strconv.Itoa(int(s)) + ")"
-}
+func (s Syntax) String() string { return nameOf(syntaxNames[:], s, "Syntax") }
 
 // ParseSyntax returns the Syntax named s: "auto", "text" or "json".
 func ParseSyntax(s string) (Syntax, error) {
-	for v, name := range syntaxNames {
-		if strings.EqualFold(s, name) {
-			return Syntax(v), nil
-		}
+	if v, ok := valueOf[Syntax](syntaxNames[:], s); ok {
+		return v, nil
 	}
 	return 0, fmt.Errorf("unknown input format %q (want auto, text or json)", s)
 }

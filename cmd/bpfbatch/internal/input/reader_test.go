@@ -42,6 +42,20 @@ func mustRead(t *testing.T, in string, opts Options) *Batch {
 	return b
 }
 
+// wantBatch checks b's keys, values and lines (nil: not checked).
+func wantBatch(t *testing.T, b *Batch, keys, values []byte, lines []int) {
+	t.Helper()
+	if !bytes.Equal(b.Keys, keys) {
+		t.Errorf("keys = %x, want %x", b.Keys, keys)
+	}
+	if !bytes.Equal(b.Values, values) {
+		t.Errorf("values = %x, want %x", b.Values, values)
+	}
+	if lines != nil && !slices.Equal(b.Lines, lines) {
+		t.Errorf("lines = %v, want %v", b.Lines, lines)
+	}
+}
+
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 var hash4x8 = Layout{KeySize: 4, ValueSize: 8}
@@ -53,25 +67,12 @@ func TestReadText(t *testing.T) {
 		"  0a000002\t0x0200000000000000   # trailing comment\r\n" +
 		"0A0000FF FFFFFFFFFFFFFFFF\n"
 	b := mustRead(t, in, Options{Layout: hash4x8})
-	if want := unhex("0a0000010a0000020a0000ff"); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := unhex("01000000000000000200000000000000ffffffffffffffff"); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
-	if want := []int{2, 4, 5}; !slices.Equal(b.Lines, want) {
-		t.Errorf("lines = %v, want %v", b.Lines, want)
-	}
+	wantBatch(t, b, unhex("0a0000010a0000020a0000ff"), unhex("01000000000000000200000000000000ffffffffffffffff"), []int{2, 4, 5})
 }
 
 func TestReadTextIntegers(t *testing.T) {
 	b := mustRead(t, "1 100\n4294967295 18446744073709551615\n0x10 0x20\n", Options{Layout: hash4x8, Key: U32, Value: U64})
-	if want := cat(ne32(1), ne32(0xffffffff), ne32(16)); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := cat(ne64(100), ne64(1<<64-1), ne64(32)); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
+	wantBatch(t, b, cat(ne32(1), ne32(0xffffffff), ne32(16)), cat(ne64(100), ne64(1<<64-1), ne64(32)), nil)
 }
 
 func TestReadCIDR(t *testing.T) {
@@ -124,15 +125,7 @@ func TestReadJSON(t *testing.T) {
 { "value" : "0x0300000000000000" , "key" : "0x0a000003" }
 `
 	b := mustRead(t, in, Options{Layout: hash4x8})
-	if want := unhex("0a0000010a0000020a000003"); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := unhex("010000000000000002000000000000000300000000000000"); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
-	if want := []int{1, 2, 4}; !slices.Equal(b.Lines, want) {
-		t.Errorf("lines = %v, want %v", b.Lines, want)
-	}
+	wantBatch(t, b, unhex("0a0000010a0000020a000003"), unhex("010000000000000002000000000000000300000000000000"), []int{1, 2, 4})
 }
 
 func TestReadJSONNumbers(t *testing.T) {
@@ -140,12 +133,7 @@ func TestReadJSONNumbers(t *testing.T) {
 	b := mustRead(t, `{"key": 7, "value": 18446744073709551615}
 {"key": "8", "value": "0x10"}
 `, Options{Layout: hash4x8, Key: U32, Value: U64})
-	if want := cat(ne32(7), ne32(8)); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := cat(ne64(1<<64-1), ne64(16)); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
+	wantBatch(t, b, cat(ne32(7), ne32(8)), cat(ne64(1<<64-1), ne64(16)), nil)
 }
 
 func TestReadJSONPerCPU(t *testing.T) {
