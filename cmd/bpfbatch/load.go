@@ -57,9 +57,10 @@ Key and value formats (--key-format, --value-format):
 Safety: the whole input is parsed and checked against the map (sizes, array
 indices, LPM prefix lengths) before the first write, so a bad line at the
 end does not leave a half-loaded map. --stream instead writes the input in
-blocks of --chunk x --workers entries (at most 1048576) as it is read, for
-inputs too large to hold in memory; a bad line then stops the load with the
-entries before it written. The kernel applies entries in order and stops at
+blocks of --chunk x --workers entries (at most 1048576; with --chunk 0,
+4096 x --workers, each block split evenly) as it is read, for inputs too
+large to hold in memory; a bad line then stops the load with the entries
+before it written. The kernel applies entries in order and stops at
 the first it refuses (map full, ...): the entries before it stay written,
 and the error names its input line.
 
@@ -117,7 +118,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	cmd := e.cmd
 	var lf loadFlags
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
-	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
+	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit,\n1 if the map cannot be written")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
 	pin, file, opts, err := e.parse(c, args)

@@ -38,7 +38,8 @@ library's Map.Sync.
 Ctrl-C or SIGTERM while reading the input changes nothing; during the sync
 it stops between two chunks of deletes, or after the writes under way, and
 the message says how many deletes and writes were done. Both go in chunks
-of --chunk entries, so a signal acts within one chunk. Exit status: 0
+of --chunk entries (deletes: 4096 with --chunk 0), so a signal acts within
+one chunk. Exit status: 0
 success; 1 the map could not be opened, read or changed, or the run was
 interrupted; 2 bad command line or bad input (nothing changed).
 
