@@ -106,12 +106,17 @@ func (c *cli) dump(ctx context.Context, args []string) error {
 		return err
 	}
 
-	p := printer{opts: opts, json: asJSON}
+	return c.printEntries(ctx, pin, m, flags, printer{opts: opts, json: asJSON})
+}
+
+// printEntries prints every entry of m, pinned at pin, read with flags,
+// as p formats them; a failure says how many entries the output holds.
+func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, flags bpfbatch.Flags, p printer) error {
 	out := &lineCounter{w: c.stdout}
 	w := bufio.NewWriterSize(out, 256<<10)
 	header := 0 // comment lines before the entries
-	if note := fdValuesNote(info.Type); note != "" {
-		if asJSON {
+	if note := fdValuesNote(m.Info().Type); note != "" {
+		if p.json {
 			c.print(c.stderr, "bpfbatch: note: %s %s\n", m, note)
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)
@@ -120,7 +125,7 @@ func (c *cli) dump(ctx context.Context, args []string) error {
 	}
 	formatted := 0
 	var printErr error // a failure of the printing, not of the map's reading
-	_, err = walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
+	_, err := walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
 		ks, stride := len(keys)/n, len(values)/n
 		for i := range n {
 			line, err := p.appendEntry(w.AvailableBuffer(), keys[i*ks:(i+1)*ks], values[i*stride:(i+1)*stride])

@@ -79,28 +79,13 @@ func (c *cli) replace(ctx context.Context, args []string) error {
 	}
 	defer outer.Close()
 	oi := outer.Info()
-	key := make([]byte, oi.KeySize)
-	if err := slotFmt.Fits(len(key)); err != nil {
-		return cmd.usageError("--slot-format %s does not fit %s (key_size %d): %v", slotFmt, outer, oi.KeySize, err)
-	}
-	if err := slotFmt.Encode(slot, key); err != nil {
-		return cmd.usageError("SLOT %s: %v", slot, err)
-	}
-	if oi.Type == bpfbatch.ArrayOfMaps && binary.NativeEndian.Uint32(key) >= oi.MaxEntries {
-		return cmd.usageError("SLOT %s: %s has slots 0 to %d", slot, outer, oi.MaxEntries-1)
-	}
-	oldID, spec, err := slotSpec(pin, outer, key, slot)
+	key, err := slotKey(cmd, outer, slot, slotFmt)
 	if err != nil {
 		return err
 	}
-	if err := shape.apply(cmd.fs, &spec); err != nil {
-		return cmd.usageError("%v", err)
-	}
-	if oldID == 0 && (spec.Type == bpfbatch.UnspecifiedMap || spec.ValueSize == 0 || spec.MaxEntries == 0) {
-		return cmd.usageError("slot %s of %s is empty, so the shape of its inner map is unknown (the kernel does not report the outer map's inner-map template); give it with --type, --key-size, --value-size and --max-entries (and --map-flags), as for create", slot, outer)
-	}
-	if why := loadRefusal(spec.Type); why != "" {
-		return badInput("replace %s: the new inner map: %s", pin, why)
+	oldID, spec, err := innerSpec(cmd, pin, outer, key, slot, &shape)
+	if err != nil {
+		return err
 	}
 	target := newInner{spec}
 	innerInfo := bpfbatch.MapInfo{Type: spec.Type, KeySize: spec.KeySize, ValueSize: spec.ValueSize, MaxEntries: spec.MaxEntries}
@@ -153,6 +138,42 @@ func mapInMap(info bpfbatch.MapInfo) string {
 		return fmt.Sprintf("%s maps are no map-in-map (array_of_maps or hash_of_maps); to fill one, use bpfbatch load or sync", info.Type)
 	}
 	return ""
+}
+
+// slotKey is the key of outer's slot SLOT, given in format f.
+func slotKey(cmd *command, outer *bpfbatch.Map, slot string, f input.Format) ([]byte, error) {
+	oi := outer.Info()
+	key := make([]byte, oi.KeySize)
+	if err := f.Fits(len(key)); err != nil {
+		return nil, cmd.usageError("--slot-format %s does not fit %s (key_size %d): %v", f, outer, oi.KeySize, err)
+	}
+	if err := f.Encode(slot, key); err != nil {
+		return nil, cmd.usageError("SLOT %s: %v", slot, err)
+	}
+	if oi.Type == bpfbatch.ArrayOfMaps && binary.NativeEndian.Uint32(key) >= oi.MaxEntries {
+		return nil, cmd.usageError("SLOT %s: %s has slots 0 to %d", slot, outer, oi.MaxEntries-1)
+	}
+	return key, nil
+}
+
+// innerSpec returns the ID of the inner map in the slot at key of outer,
+// pinned at pin (0 for an empty slot), and the spec of the new inner map:
+// the slot's map's, changed by the shape flags.
+func innerSpec(cmd *command, pin string, outer *bpfbatch.Map, key []byte, slot string, shape *specFlags) (uint32, bpfbatch.MapSpec, error) {
+	oldID, spec, err := slotSpec(pin, outer, key, slot)
+	if err != nil {
+		return 0, spec, err
+	}
+	if err := shape.apply(cmd.fs, &spec); err != nil {
+		return 0, spec, cmd.usageError("%v", err)
+	}
+	if oldID == 0 && (spec.Type == bpfbatch.UnspecifiedMap || spec.ValueSize == 0 || spec.MaxEntries == 0) {
+		return 0, spec, cmd.usageError("slot %s of %s is empty, so the shape of its inner map is unknown (the kernel does not report the outer map's inner-map template); give it with --type, --key-size, --value-size and --max-entries (and --map-flags), as for create", slot, outer)
+	}
+	if why := loadRefusal(spec.Type); why != "" {
+		return 0, spec, badInput("replace %s: the new inner map: %s", pin, why)
+	}
+	return oldID, spec, nil
 }
 
 // slotSpec returns the ID of the inner map in the slot at key of outer,
