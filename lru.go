@@ -31,7 +31,7 @@ func (m *Map) EvictionFreeSize() int {
 		return 0
 	}
 	entries := int(m.info.MaxEntries)
-	if !m.info.Type.evicts() {
+	if !m.info.Type.Evicts() {
 		return entries
 	}
 	n, err := cpus.Possible()

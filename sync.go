@@ -156,7 +156,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	if err != nil {
 		return d.stats, &SyncError{Map: m.info, Stats: d.stats, Deleted: deleted, Written: written, Err: err, step: syncWriting}
 	}
-	if m.info.Type.evicts() {
+	if m.info.Type.Evicts() {
 		return d.stats, m.checkNotEvicted(keys, d)
 	}
 	return d.stats, nil
@@ -167,7 +167,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 func (m *Map) deleteStale(ctx context.Context, d *syncDiff, chunk int, progress func(int)) (int, error) {
 	ks := int(m.info.KeySize)
 	total := len(d.stale) / ks
-	if !m.info.Type.canDelete() {
+	if !m.info.Type.CanDelete() {
 		zeros := make([]byte, total*m.stride)
 		return m.UpdateBatchWith(ctx, d.stale, zeros, BatchOptions{Chunk: chunk, Progress: progress})
 	}

@@ -48,7 +48,7 @@ func newSyncCase(t *testing.T, spec MapSpec) syncCase {
 	for i := range changed {
 		c.values[i*stride] ^= 0xff
 	}
-	if !m.Info().Type.canDelete() {
+	if !m.Info().Type.CanDelete() {
 		// Every index exists: stale ones are zeroed, and those already zero
 		// are not stale.
 		c.deleted = 0
@@ -81,7 +81,7 @@ func (c syncCase) checkEquals(t *testing.T) {
 		if in[string(k)] {
 			continue
 		}
-		if c.m.Info().Type.canDelete() {
+		if c.m.Info().Type.CanDelete() {
 			t.Fatalf("key %x is not in the input but still in the map", k)
 		}
 		if v, err := testutil.Lookup(c.m.FD(), k, stride); err != nil || !allZero(v) {
@@ -102,7 +102,7 @@ func TestSyncMakesTheMapEqualTheInput(t *testing.T) {
 		t.Run(specName(spec), func(t *testing.T) {
 			c := newSyncCase(t, spec)
 			want := SyncStats{Added: c.added, Changed: c.changed, Deleted: c.deleted, Unchanged: c.unchanged}
-			if spec.Type.isArray() {
+			if spec.Type.IsArray() {
 				// The "new" keys are indices that held zeros: changed.
 				want.Changed, want.Added = c.changed+c.added, 0
 			}

@@ -208,7 +208,7 @@ func (m *Map) joinPart(j *partJoin, set *keyset.Set, in *partitioned, p int, mk,
 		key, value := mk[e*ks:(e+1)*ks], mv[e*stride:(e+1)*stride]
 		i := set.Find(m.compareKey(scratch, key))
 		if i < 0 {
-			if m.info.Type.canDelete() || !allZeroBytes(value) {
+			if m.info.Type.CanDelete() || !allZeroBytes(value) {
 				j.stale = append(j.stale, key...) // to delete, or an array element to zero
 				if j.keepOld {
 					j.staleValues = append(j.staleValues, value...)
@@ -242,7 +242,7 @@ func (m *Map) checkSyncKeys(keys []byte) error {
 	for i := range len(keys) / ks {
 		key := keys[i*ks : (i+1)*ks]
 		switch {
-		case m.info.Type.isArray():
+		case m.info.Type.IsArray():
 			if idx := binary.NativeEndian.Uint32(key); idx >= m.info.MaxEntries {
 				return m.refuse(opSync, ErrInvalidArgument, "element %d: index %d >= max_entries %d; nothing was written", i, idx, m.info.MaxEntries)
 			}

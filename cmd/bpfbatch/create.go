@@ -3,9 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +10,7 @@ import (
 	"github.com/bpfbatch/bpfbatch"
 )
 
-func (c *cli) create(args []string) int {
+func (c *cli) create(args []string) error {
 	cmd := newCommand("create", "create [flags] PIN --type TYPE --key-size N --value-size N --max-entries N", `Creates a map and pins it at PIN, which must be on a bpf filesystem (mount
 one with: mount -t bpf bpf /sys/fs/bpf). Meant for tests and demos; real
 maps usually come from the BPF program's loader.
@@ -28,40 +25,36 @@ Example:
 `)
 	var shape specFlags
 	shape.register(cmd.fs, "required")
-	pos, code, ok := c.parse(cmd, args, "PIN")
-	if !ok {
-		return code
+	pos, err := c.parse(cmd, args, "PIN")
+	if err != nil {
+		return err
 	}
 	pin := pos[0]
 	var spec bpfbatch.MapSpec
 	if err := shape.apply(cmd.fs, &spec); err != nil {
-		return c.usageError(cmd, "%v", err)
+		return cmd.usageError("%v", err)
 	}
 	switch {
 	case spec.Type == bpfbatch.UnspecifiedMap:
-		return c.usageError(cmd, "--type is required")
+		return cmd.usageError("--type is required")
 	case spec.ValueSize == 0 || spec.MaxEntries == 0:
-		return c.usageError(cmd, "--value-size and --max-entries are required")
+		return cmd.usageError("--value-size and --max-entries are required")
 	}
 	c.removeMemlock()
-	if _, err := os.Lstat(pin); err == nil {
-		return c.failf(exitFailed, "create %s: something is already pinned there; remove it first (rm %s)", pin, pin)
-	}
-	if err := checkBPFFS(pin); err != nil {
-		return c.failf(exitFailed, "create %s: %v", pin, err)
-	}
 	m, err := bpfbatch.CreateMap(spec)
 	if err != nil {
-		return c.failf(exitFailed, "%s", trimPrefix(err))
+		return err
 	}
 	defer m.Close()
+	// A pin outside a bpf filesystem, or on an existing file, fails here,
+	// and the library's error says which; the map is freed with m.
 	if err := m.Pin(pin); err != nil {
-		return c.failf(exitFailed, "create %s: %v", pin, err)
+		return err
 	}
 	info := m.Info()
-	fmt.Fprintf(c.stdout, "created %s: key %d bytes, value %d bytes, max_entries %d, flags %s; pinned at %s\n",
+	c.print(c.stdout, "created %s: key %d bytes, value %d bytes, max_entries %d, flags %s; pinned at %s\n",
 		m, info.KeySize, info.ValueSize, info.MaxEntries, describeMapFlags(info.Flags), pin)
-	return exitOK
+	return nil
 }
 
 // specFlags describe a map's shape: create's flags, which replace takes
@@ -123,7 +116,7 @@ func (f *specFlags) apply(fs *flag.FlagSet, spec *bpfbatch.MapSpec) error {
 		}
 	})
 	if spec.Type == bpfbatch.LPMTrie {
-		spec.Flags |= 1 // BPF_F_NO_PREALLOC: trie_alloc refuses LPM tries without it
+		spec.Flags |= unix.BPF_F_NO_PREALLOC // trie_alloc refuses LPM tries without it
 	}
 	return err
 }
@@ -152,55 +145,4 @@ func parseMapType(s string) (bpfbatch.MapType, error) {
 		}
 	}
 	return 0, fmt.Errorf("unknown map type %q (try hash, array, percpu_hash, percpu_array, lru_hash, lru_percpu_hash, lpm_trie)", s)
-}
-
-// mapFlagNames lists the names create accepts: not the fd-only flags.
-func mapFlagNames() string {
-	var names []string
-	for _, f := range mapFlags {
-		if f.bit&fdOnlyFlags == 0 {
-			names = append(names, f.name)
-		}
-	}
-	return strings.Join(names, ", ")
-}
-
-// parseMapFlags reads "no-prealloc,mmapable" or numbers such as 0x400.
-func parseMapFlags(s string) (uint32, error) {
-	var flags uint32
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if v, err := strconv.ParseUint(part, 0, 32); err == nil {
-			flags |= uint32(v)
-			continue
-		}
-		found := false
-		for _, f := range mapFlags {
-			if strings.EqualFold(part, f.name) || strings.EqualFold(part, f.kernel) {
-				flags |= f.bit
-				found = true
-			}
-		}
-		if !found {
-			return 0, fmt.Errorf("unknown map flag %q (want %s, or a number)", part, mapFlagNames())
-		}
-	}
-	return flags, nil
-}
-
-// checkBPFFS explains the usual pinning mistake before creating anything:
-// the kernel answers a pin outside a bpf filesystem with a bare EPERM.
-func checkBPFFS(pin string) error {
-	dir := filepath.Dir(pin)
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("pin directory %s: %w", dir, err)
-	}
-	if uint32(st.Type) != uint32(unix.BPF_FS_MAGIC) {
-		return fmt.Errorf("%s is not on a bpf filesystem; mount one (mount -t bpf bpf /sys/fs/bpf) and pin there", dir)
-	}
-	return nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
@@ -41,10 +43,12 @@ A CIDR key with bits set beyond its prefix length (which the trie keeps
 as written) prints as it is, e.g. 10.0.0.1/8; load refuses that line
 unless --mask-host-bits, or dump and load with --key-format hex.
 
-Exit status: 0 success; 1 the map could not be opened or read, the output
-could not be written, or a signal stopped the dump (the output then ends
-after a whole line, and the message says how many entries were printed);
-2 bad command line, or a map that cannot be dumped.
+Exit status: 0 success, or the reader of the output closed it early (as
+in 'bpfbatch dump PIN | head': it wanted no more; the dump stops quietly);
+1 the map could not be opened or read, the output could not be written,
+or a signal stopped the dump (the message says how many entries the
+output holds, whole lines); 2 bad command line, or a map that cannot be
+dumped.
 
 Examples:
   bpfbatch dump /sys/fs/bpf/blocklist --key-format cidr --value-format u32
@@ -52,102 +56,127 @@ Examples:
   bpfbatch dump /sys/fs/bpf/counters --key-format u32 --value-format u64 --format json | jq .
 `
 
-func (c *cli) dump(ctx context.Context, args []string) int {
+func (c *cli) dump(ctx context.Context, args []string) error {
 	cmd := newCommand("dump", "dump [flags] PIN", dumpAbout)
 	var formats formatFlags
 	formats.register(cmd.fs, true)
 	syntax := cmd.fs.String("format", "text", "output `syntax`: text (KEY VALUE lines) or json (JSON lines)")
 	cpu := cmd.fs.Int("cpu", -1, "per-CPU maps: print CPU `N`'s value only, one column (BPF_F_CPU: Linux 7.0 or later)")
 	keysOnly := cmd.fs.Bool("keys-only", false, "print the keys only, one per line: the input of 'bpfbatch delete'")
-	pos, code, ok := c.parse(cmd, args, "PIN")
-	if !ok {
-		return code
+	pos, err := c.parse(cmd, args, "PIN")
+	if err != nil {
+		return err
 	}
 	pin := pos[0]
 	var opts input.Options
-	if code, ok := c.parseFormats(cmd, &formats, &opts); !ok {
-		return code
+	if err := formats.parse(cmd, &opts); err != nil {
+		return err
 	}
-	asJSON := false
-	switch s, err := input.ParseSyntax(*syntax); {
-	case err != nil || s == input.Auto:
-		return c.usageError(cmd, "--format %s: want text or json", *syntax)
-	default:
-		asJSON = s == input.JSON
+	s, err := input.ParseSyntax(*syntax)
+	if err != nil || s == input.Auto {
+		return cmd.usageError("--format %s: want text or json", *syntax)
 	}
+	asJSON := s == input.JSON
 	if *keysOnly && *cpu >= 0 {
-		return c.usageError(cmd, "--cpu picks a value to print, and --keys-only prints none")
+		return cmd.usageError("--cpu picks a value to print, and --keys-only prints none")
 	}
 
-	m, code, ok := c.openMap(cmd.name, pin, keyed("to walk, and reading a value would take it out of the map"))
-	if !ok {
-		return code
+	m, err := openMap(cmd, pin, keyed("to walk, and reading a value would take it out of the map"))
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
-	opts.KeysOnly = *keysOnly
-	var err error
-	if opts.Layout, err = layoutFor(info, *keysOnly); err != nil {
-		return c.failf(exitFailed, "dump %s: %s", pin, trimPrefix(err))
-	}
-	if code, ok := c.checkFormats(cmd, opts, m); !ok {
-		return code
-	}
 	flags := bpfbatch.UpdateAny
 	if *cpu >= 0 {
-		if code, ok := c.checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); !ok {
-			return code
+		if err := checkCPU(cmd, pin, m, *cpu, "nothing was printed", "Dump every CPU's value instead, without --cpu: one column per possible CPU."); err != nil {
+			return err
 		}
 		flags = bpfbatch.OnCPU(*cpu)
-		opts.CPUs = 0
+	}
+	opts.KeysOnly = *keysOnly
+	stride := m.ValueStrideFor(flags)
+	if *keysOnly {
+		stride = 0
+	}
+	if opts.Layout, err = layoutFor(info, stride, *cpu >= 0); err != nil {
+		return err
+	}
+	if err := checkFormats(cmd, opts, m); err != nil {
+		return err
 	}
 
-	p := printer{Options: opts, json: asJSON}
-	w := bufio.NewWriterSize(c.stdout, 256<<10)
-	if note := fdValuesNote(info.Type); note != "" {
-		if asJSON {
-			fmt.Fprintf(c.stderr, "bpfbatch: note: %s\n", note)
+	return c.printEntries(ctx, pin, m, flags, printer{opts: opts, json: asJSON})
+}
+
+// printEntries prints every entry of m, pinned at pin, read with flags,
+// as p formats them; a failure says how many entries the output holds.
+func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, flags bpfbatch.Flags, p printer) error {
+	out := &lineCounter{w: c.stdout}
+	w := bufio.NewWriterSize(out, 256<<10)
+	header := 0 // comment lines before the entries
+	if note := fdValuesNote(m.Info().Type); note != "" {
+		if p.json {
+			c.print(c.stderr, "bpfbatch: note: %s %s\n", m, note)
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)
+			header = 1
 		}
 	}
-	printed := 0
+	formatted := 0
 	var printErr error // a failure of the printing, not of the map's reading
-	_, err = walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
+	_, err := walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
 		ks, stride := len(keys)/n, len(values)/n
 		for i := range n {
 			line, err := p.appendEntry(w.AvailableBuffer(), keys[i*ks:(i+1)*ks], values[i*stride:(i+1)*stride])
 			if err != nil {
-				printErr = fmt.Errorf("entry %d: %w", printed+1, err)
+				printErr = fmt.Errorf("entry %d: %w", formatted+1, err)
 				return printErr
 			}
 			if _, err := w.Write(line); err != nil {
 				printErr = fmt.Errorf("writing the output: %w", err)
 				return printErr
 			}
-			printed++
+			formatted++
 		}
 		return nil
 	})
 	if flushErr := w.Flush(); flushErr != nil && err == nil {
 		err, printErr = flushErr, fmt.Errorf("writing the output: %w", flushErr)
 	}
+	// What the output holds: the whole lines that were written, not those
+	// still in the buffer when a write failed.
+	printed := max(out.lines-header, 0)
 	switch {
 	case err == nil:
-		return exitOK
+		return nil
 	case ctx.Err() != nil:
-		return c.failf(exitFailed, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
+		return failed(nil, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
+	case errors.Is(err, printErr) && readerGone(err):
+		return errReaderGone
 	case errors.Is(err, printErr):
-		return c.failf(exitFailed, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
+		return failed(nil, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
 	default:
-		return c.failf(exitFailed, "dump %s: reading the map after %s: %s; the output is incomplete", pin, plural(printed, "entry", "entries"), trimPrefix(err))
+		return failed(err, "dump %s: reading the map failed after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
 	}
+}
+
+// lineCounter counts the lines written to w whole.
+type lineCounter struct {
+	w     io.Writer
+	lines int
+}
+
+func (lc *lineCounter) Write(p []byte) (int, error) {
+	n, err := lc.w.Write(p)
+	lc.lines += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
 }
 
 // printer formats entries as load reads them.
 type printer struct {
-	input.Options // formats and layout; CPUs 0 for one value per entry
-	json          bool
+	opts input.Options // formats and layout; CPUs 0 for one value per entry
+	json bool
 }
 
 // appendEntry appends one line for key and value (the whole stride).
@@ -155,10 +184,10 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 	var err error
 	if p.json {
 		dst = append(dst, `{"key": `...)
-		if dst, err = p.Key.AppendJSON(dst, key); err != nil {
+		if dst, err = p.opts.Key.AppendJSON(dst, key); err != nil {
 			return dst, fmt.Errorf("key: %w", err)
 		}
-		if !p.KeysOnly {
+		if !p.opts.KeysOnly {
 			dst = append(dst, `, "value": `...)
 			if dst, err = p.appendValues(dst, value); err != nil {
 				return dst, err
@@ -166,10 +195,10 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 		}
 		return append(dst, "}\n"...), nil
 	}
-	if dst, err = p.Key.Append(dst, key); err != nil {
+	if dst, err = p.opts.Key.Append(dst, key); err != nil {
 		return dst, fmt.Errorf("key: %w", err)
 	}
-	if !p.KeysOnly {
+	if !p.opts.KeysOnly {
 		dst = append(dst, ' ')
 		if dst, err = p.appendValues(dst, value); err != nil {
 			return dst, err
@@ -181,11 +210,11 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 // appendValues appends a value, or one per CPU: space-separated columns,
 // or a JSON array.
 func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
-	appendOne := p.Value.Append
+	appendOne := p.opts.Value.Append
 	if p.json {
-		appendOne = p.Value.AppendJSON
+		appendOne = p.opts.Value.AppendJSON
 	}
-	if p.CPUs == 0 {
+	if p.opts.CPUs == 0 {
 		dst, err := appendOne(dst, value)
 		if err != nil {
 			return dst, fmt.Errorf("value: %w", err)
@@ -195,8 +224,8 @@ func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
 	if p.json {
 		dst = append(dst, '[')
 	}
-	slot, vs := p.Slot(), p.ValueSize
-	for c := range p.CPUs {
+	slot, vs := p.opts.Slot(), p.opts.ValueSize
+	for c := range p.opts.CPUs {
 		if c > 0 {
 			if p.json {
 				dst = append(dst, ", "...)
@@ -218,13 +247,12 @@ func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
 // fdValuesNote says what a dump's values are for the maps whose values are
 // file descriptors when written, or "".
 func fdValuesNote(t bpfbatch.MapType) string {
-	switch t {
-	case bpfbatch.ArrayOfMaps, bpfbatch.HashOfMaps:
+	switch {
+	case t == bpfbatch.ArrayOfMaps || t == bpfbatch.HashOfMaps:
 		return "holds inner maps: the values are their map IDs (bpftool map dump id ID), which load cannot write back; bpfbatch replace swaps an inner map"
-	case bpfbatch.ProgramArray:
+	case t == bpfbatch.ProgramArray:
 		return "holds programs: the values are their program IDs, which load cannot write back"
-	}
-	if fdValues(t) {
+	case t.FDValues():
 		return "holds file descriptors: the values are what the kernel reports for them, which load cannot write back"
 	}
 	return ""

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,58 +23,9 @@ import (
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
-
-// rawContents reads every entry of the map behind fd with raw
-// BPF_MAP_GET_NEXT_KEY and BPF_MAP_LOOKUP_ELEM calls, independently of the
-// library and the command: key bytes (as a string) -> the whole value,
-// valueLen bytes (every CPU's slot for per-CPU maps).
-func rawContents(t *testing.T, fd, keySize, valueLen int) map[string][]byte {
-	t.Helper()
-	keys, err := testutil.Keys(fd, keySize)
-	if err != nil {
-		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
-	}
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, err := testutil.Lookup(fd, k, valueLen)
-		if err != nil {
-			t.Fatalf("BPF_MAP_LOOKUP_ELEM(%x): %v", k, err)
-		}
-		out[string(k)] = v
-	}
-	return out
-}
-
-// pinnedContents is rawContents of the map pinned at pin.
-func pinnedContents(t *testing.T, pin string) map[string][]byte {
-	t.Helper()
-	m := openPinned(t, pin)
-	return rawContents(t, m.FD(), int(m.Info().KeySize), m.ValueStride())
-}
-
-// sameContents fails unless got and want hold the same keys and values,
-// byte for byte.
-func sameContents(t *testing.T, what string, got, want map[string][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d entries, want %d", what, len(got), len(want))
-	}
-	bad := 0
-	for k, w := range want {
-		g, ok := got[k]
-		if !ok || !bytes.Equal(g, w) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s: key %x = %x (present %v), want %x", what, k, g, ok, w)
-			}
-		}
-	}
-	if bad > 5 {
-		t.Errorf("%s: %d entries differ in all", what, bad)
-	}
-}
 
 // dumpCase is a map filled with random entries through the library, and
 // the formats to dump it in.
@@ -92,7 +44,7 @@ func dumpCases() []dumpCase {
 		{name: "hash u32 u64", spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 20000}, n: 10000,
 			formats: []string{"--key-format", "u32", "--value-format", "u64"}},
 		{name: "percpu hash value 12", spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 5000}, n: 5000},
-		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: 1}, n: 8000,
+		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: unix.BPF_F_NO_PREALLOC}, n: 8000,
 			formats: []string{"--key-format", "cidr", "--value-format", "u32"},
 			key: func(i int) []byte {
 				// Prefixes of lengths 8 to 32, host bits clear; the
@@ -100,7 +52,7 @@ func dumpCases() []dumpCase {
 				bits := []uint32{8, 16, 24, 32}[i%4]
 				return lpmKey(bits, binary.BigEndian.AppendUint32(nil, uint32(i/4+1)<<(32-bits)))
 			}},
-		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: 1}, n: 500,
+		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: unix.BPF_F_NO_PREALLOC}, n: 500,
 			formats: []string{"--key-format", "cidr", "--value-format", "hex"},
 			key: func(i int) []byte {
 				addr := make([]byte, 16)
@@ -437,75 +389,10 @@ func TestDumpOneCPU(t *testing.T) {
 	}
 }
 
-// perCPUCounting is a per-CPU value of valueSize 4 or 8 (a native
-// integer) holding first+c on CPU c.
-func perCPUCounting(valueSize, cpus int, first uint64) []byte {
-	vals := make([][]byte, cpus)
-	for c := range vals {
-		vals[c] = u64(first + uint64(c))
-		if valueSize == 4 {
-			vals[c] = u32(uint32(first) + uint32(c))
-		}
-	}
-	return perCPU(valueSize, vals...)
-}
-
-// rawOpenByID opens a map by ID with a raw BPF_MAP_GET_FD_BY_ID, for
-// inner maps, independently of the library; the fd is closed at the end.
-func rawOpenByID(t *testing.T, id uint32) int {
-	t.Helper()
-	attr := sys.MapGetFDByIDAttr{ID: id}
-	fd, errno := sys.MapGetFDByID(&attr)
-	if errno != 0 {
-		t.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
-	}
-	t.Cleanup(func() { fd.Close() })
-	return fd.Int()
-}
-
-// rawInfo reads a map's description with a raw BPF_OBJ_GET_INFO_BY_FD.
-func rawInfo(t *testing.T, fd int) sys.MapInfo {
-	t.Helper()
-	f, err := sys.DupRaw(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var info sys.MapInfo
-	if errno := sys.MapGetInfo(f, &info); errno != 0 {
-		t.Fatalf("BPF_OBJ_GET_INFO_BY_FD: %v", errno)
-	}
-	return info
-}
-
-// outerWithInner creates an outer map of typ holding, at slot key, an
-// inner map of spec filled with entries, pins the outer map, and returns
-// its pin and the inner map (which the test keeps open).
-func outerWithInner(t *testing.T, dir, name string, typ bpfbatch.MapType, spec bpfbatch.MapSpec, key []byte, entries ...entry) (string, *bpfbatch.Map) {
-	t.Helper()
-	inner, err := bpfbatch.CreateMap(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	for _, e := range entries {
-		if _, err := inner.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pin := createPinned(t, dir, name, bpfbatch.MapSpec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8, InnerMapFD: inner.FD()})
-	if key != nil {
-		outer := openPinned(t, pin)
-		if err := testutil.Update(outer.FD(), key, u32(uint32(inner.FD())), 0); err != nil {
-			t.Fatalf("set slot %x: %v", key, err)
-		}
-	}
-	return pin, inner
-}
-
 // A map-in-map reads back inner map IDs: the text dump says so in a
 // comment line (which load skips), JSON keeps stdout clean and notes it on
-// stderr; the IDs are the slot's raw lookup.
+// stderr, naming the map as the comment line does (issue 14, item 7); the
+// IDs are the slot's raw lookup.
 func TestDumpMapInMapNotesIDs(t *testing.T) {
 	dir := pinDir(t)
 	inner := bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}
@@ -521,7 +408,8 @@ func TestDumpMapInMapNotesIDs(t *testing.T) {
 		t.Errorf("text dump:\n%s", r.stdout)
 	}
 	r = mustRun(t, 0, "", "dump", pin, "--key-format", "u32", "--value-format", "u32", "--format", "json")
-	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.Contains(r.stderr, "note: holds inner maps") {
+	note := fmt.Sprintf("bpfbatch: note: ArrayOfMaps map (id %d) holds inner maps: the values are their map IDs", openPinned(t, pin).Info().ID)
+	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.HasPrefix(r.stderr, note) {
 		t.Errorf("json dump: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	queue := createPinned(t, dir, "dump-queue", bpfbatch.MapSpec{Type: bpfbatch.Queue, ValueSize: 4, MaxEntries: 4})
@@ -576,5 +464,81 @@ func TestDumpInterruptedSaysWhatWasPrinted(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^([0-9a-f]{8} 0{16}\n)+$`).Match(out) {
 		t.Errorf("output is not whole hex lines: starts %q, ends %q", out[:min(len(out), 40)], out[max(0, len(out)-40):])
+	}
+}
+
+// dumpTo runs dump of pin with stdout going to out, and returns the exit
+// status and stderr.
+func dumpTo(t *testing.T, out *os.File, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(buildCommand(t), append([]string{"dump"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	checkMessages(t, stderr.String())
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// A dump to a full device counts what reached it: the whole lines written,
+// not those still in the buffer when the write failed. On /dev/full
+// nothing ever does (issue 14, item 5: it said "10082 entries printed
+// before it").
+func TestDumpToFullDeviceCountsWhatReachedIt(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-full", 50_000, 50_000) // 1.3 MB of text: several buffers
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	code, stderr := dumpTo(t, full, pin)
+	if want := "no space left on device; the output is incomplete: 0 entries printed before it"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
+	}
+}
+
+// A reader that closes the pipe early (bpfbatch dump | head -1) wanted no
+// more: the dump stops quietly, exit 0, as dump -h says (issue 14, item 5:
+// it died of SIGPIPE, 141).
+func TestDumpReaderClosingPipeIsNoFailure(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-head", 200_000, 200_000) // more than the pipe and the dump's buffer hold
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(buildCommand(t), "dump", pin)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w.Close() // the dump holds the write end
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // head -1 is done
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+		if code := cmd.ProcessState.ExitCode(); code != 0 || stderr.Len() != 0 {
+			t.Errorf("after the reader closed the pipe: exit %d (%s), stderr %q; want 0 and nothing", code, cmd.ProcessState, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dump still running a minute after its reader closed the pipe")
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{8} [0-9a-f]{16}\n$`).MatchString(line) {
+		t.Errorf("first line %q", line)
+	}
+	if _, stdout, _ := runCLI("dump", "-h"); !strings.Contains(stdout, "Exit status: 0 success, or the reader of the output closed it early") {
+		t.Errorf("dump -h does not say what a closed pipe does:\n%s", stdout)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -27,7 +26,9 @@ bytes, and counted as deleted.
 
 Output: one line on stdout, e.g.
   synced Hash map "conns" (id 7) from new.txt: added 10, changed 3, deleted 2, unchanged 985 (in 41ms: read 12ms, sync 29ms)
---dry-run walks the map and prints the same counts, changing nothing.
+--dry-run walks the map and prints the same counts, changing nothing; if
+it finds changes to make but the process cannot write the map (frozen,
+read-only), it says so instead, and exits 1.
 
 Sync is not atomic: BPF programs see the map between the deletes and the
 writes. To swap a whole map at once, keep it in a map-in-map and use
@@ -37,7 +38,8 @@ library's Map.Sync.
 Ctrl-C or SIGTERM while reading the input changes nothing; during the sync
 it stops between two chunks of deletes, or after the writes under way, and
 the message says how many deletes and writes were done. Both go in chunks
-of --chunk entries, so a signal acts within one chunk. Exit status: 0
+of --chunk entries (deletes: 4096 with --chunk 0), so a signal acts within
+one chunk. Exit status: 0
 success; 1 the map could not be opened, read or changed, or the run was
 interrupted; 2 bad command line or bad input (nothing changed).
 
@@ -46,66 +48,61 @@ Examples:
   generate-rules | bpfbatch sync /sys/fs/bpf/rules - --dry-run
 `
 
-func (c *cli) sync(ctx context.Context, args []string) int {
-	cmd := newCommand("sync", "sync [flags] PIN FILE|-", syncAbout)
-	var in inputFlags
-	in.register(cmd.fs, false)
-	workers := cmd.fs.Int("workers", 1, "write syscalls in flight at once, as for load")
-	chunk := cmd.fs.Int("chunk", defaultChunk, "entries per delete and write syscall, as for load (0: split the writes evenly over --workers)")
+func (c *cli) sync(ctx context.Context, args []string) error {
+	e := newEntryCommand("sync", syncAbout, "delete and write", true)
+	cmd := e.cmd
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
-	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, false, "PIN", "FILE")
-	if !ok {
-		return code
+	pin, file, opts, err := e.parse(c, args)
+	if err != nil {
+		return err
 	}
-	pin, file := pos[0], pos[1]
-	if *workers < 0 || *chunk < 0 {
-		return c.usageError(cmd, "--chunk and --workers must not be negative")
-	}
-	c.removeMemlock()
-	m, code, ok := c.openMap(cmd.name, pin, loadable, keyed("to compare"))
-	if !ok {
-		return code
+	m, err := e.openMap(c, pin, loadable, keyed("to compare"))
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	start := time.Now()
 	var b input.Batch
-	s, code, ok := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), target: m, change: syncs}, &b)
-	if !ok {
-		return code
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
+	if err != nil {
+		return err
 	}
 	defer s.close()
 	if b.Len() == 0 && !*allowEmpty {
-		s.prog.clear()
-		return s.failf(exitUsage, "sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
+		return badInput("sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
 	}
 	readTime := time.Since(start)
 	s.prog.startWriting(-1)
 	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
 		DryRun:     *dryRun,
-		Workers:    *workers,
-		Chunk:      *chunk,
+		Workers:    e.batch.workers,
+		Chunk:      e.batch.chunk,
 		AllowEmpty: *allowEmpty,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)
 		},
 	})
-	s.prog.clear()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return s.failf(exitFailed, "sync %s: interrupted: %s", pin, trimPrefix(err))
+		return failed(err, "sync %s: interrupted", pin)
 	case err != nil:
-		return s.failf(exitFailed, "sync %s: %s", pin, trimPrefix(err))
+		return err
 	case *dryRun:
-		fmt.Fprintf(s.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
+		if stats.Added+stats.Changed+stats.Deleted > 0 {
+			if err := cannotWrite(cmd, pin, m, "the dry run found: "+stats.String()+"; nothing changed"); err != nil {
+				return err
+			}
+		}
+		c.print(c.stdout, "dry run: syncing %s from %s would do: %s; nothing changed (read %s, compare %s)%s\n",
 			m, s.name, stats, seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
-		return exitOK
+		return nil
 	case ctx.Err() != nil:
-		return s.failf(exitFailed, "sync %s: interrupted as the last chunk was written: the sync with %s (the input up to line %d) is complete: %s; if the signal also stopped what wrote %s, that input may be incomplete, and the keys it lacked are deleted",
+		return failed(nil, "sync %s: interrupted as the last chunk was written: the sync with %s (the input up to line %d) is complete: %s; if the signal also stopped what wrote %s, that input may be incomplete, and the keys it lacked are deleted",
 			pin, s.name, s.r.Line(), stats, s.name)
 	}
-	fmt.Fprintf(s.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
+	c.print(c.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
 		m, s.name, stats, seconds(time.Since(start)), seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
-	return exitOK
+	return nil
 }

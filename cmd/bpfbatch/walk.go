@@ -30,11 +30,7 @@ type walkBatch struct {
 // trie's walk alone is most of a dump's time). That goroutine has ended
 // when walk returns, so m may be closed then.
 func walk(ctx context.Context, m *bpfbatch.Map, chunk int, flags bpfbatch.Flags, each func(keys, values []byte, n int) error) (int, error) {
-	info := m.Info()
-	ks, stride := int(info.KeySize), m.ValueStride()
-	if onePerElement(flags) {
-		stride = int(info.ValueSize)
-	}
+	ks, stride := int(m.Info().KeySize), m.ValueStrideFor(flags)
 	// Two buffers circulate: the kernel fills one while each reads the
 	// other. Each channel holds both, so no send ever blocks.
 	free, full := make(chan *walkBatch, 2), make(chan *walkBatch, 2)

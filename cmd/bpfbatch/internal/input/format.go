@@ -46,21 +46,32 @@ var formatNames = [...]string{Hex: "hex", U8: "u8", U16: "u16", U32: "u32", U64:
 func FormatNames() string { return strings.Join(formatNames[:], "|") }
 
 // String returns the format's name as ParseFormat accepts it.
-func (f Format) String() string {
-	if f >= 0 && int(f) < len(formatNames) {
-		return formatNames[f]
-	}
-	return "Format(" + strconv.Itoa(int(f)) + ")"
-}
+func (f Format) String() string { return nameOf(formatNames[:], f, "Format") }
 
 // ParseFormat returns the Format named s ("hex", "u32", "cidr", ...).
 func ParseFormat(s string) (Format, error) {
-	for f, name := range formatNames {
-		if strings.EqualFold(s, name) {
-			return Format(f), nil
-		}
+	if f, ok := valueOf[Format](formatNames[:], s); ok {
+		return f, nil
 	}
 	return 0, fmt.Errorf("unknown format %q (want %s)", s, FormatNames())
+}
+
+// nameOf is v's name in names, or "typ(v)" for a value it lacks.
+func nameOf[T ~int](names []string, v T, typ string) string {
+	if v >= 0 && int(v) < len(names) {
+		return names[v]
+	}
+	return typ + "(" + strconv.Itoa(int(v)) + ")"
+}
+
+// valueOf is the value whose name in names is s, in any case.
+func valueOf[T ~int](names []string, s string) (T, bool) {
+	for v, name := range names {
+		if strings.EqualFold(s, name) {
+			return T(v), true
+		}
+	}
+	return 0, false
 }
 
 // Encode writes tok, a key or value in f, into dst (exactly the key or value

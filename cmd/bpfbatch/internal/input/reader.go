@@ -18,9 +18,15 @@ type Layout struct {
 	KeySize   int
 	ValueSize int
 	// CPUs is the number of possible CPUs for per-CPU maps, 0 for maps
-	// with one value per element. Per-CPU values take one slot of
-	// ValueSize rounded up to 8 bytes per CPU, element-major.
+	// with one value per element.
 	CPUs int
+	// Stride is the bytes one element's value takes in Batch.Values, as
+	// the library gives it for the map and the call (bpfbatch's
+	// Map.ValueStrideFor, MapType.ValueStride): with CPUs, one slot per
+	// CPU, element-major, each slot ValueSize bytes and zero padding (the
+	// kernel copies value_size rounded up to 8 per CPU). 0 means
+	// ValueSize, for values without per-CPU slots.
+	Stride int
 	// MaxIndex, if non-zero, bounds the u32 keys of an array map: the
 	// kernel fails an index >= max_entries with E2BIG mid-load.
 	MaxIndex uint32
@@ -30,16 +36,16 @@ type Layout struct {
 	LPM bool
 }
 
-// Slot is the bytes one CPU's value takes in a per-CPU values buffer: the
-// kernel copies value_size rounded up to 8 per CPU (bpf_percpu_hash_copy).
-func (l Layout) Slot() int { return (l.ValueSize + 7) &^ 7 }
+// Slot is the bytes one CPU's value takes in a per-CPU value: Stride
+// divided among the CPUs.
+func (l Layout) Slot() int { return l.valueStride() / max(l.CPUs, 1) }
 
-// Stride is the bytes one element's value takes in the values buffer.
-func (l Layout) Stride() int {
-	if l.CPUs > 0 {
-		return l.CPUs * l.Slot()
+// valueStride is Stride, or ValueSize when Stride is 0.
+func (l Layout) valueStride() int {
+	if l.Stride == 0 {
+		return l.ValueSize
 	}
-	return l.ValueSize
+	return l.Stride
 }
 
 // Syntax is the syntax of the input lines.
@@ -63,19 +69,12 @@ const (
 var syntaxNames = [...]string{Auto: "auto", Text: "text", JSON: "json"}
 
 // String returns the syntax's name as ParseSyntax accepts it.
-func (s Syntax) String() string {
-	if s >= 0 && int(s) < len(syntaxNames) {
-		return syntaxNames[s]
-	}
-	return "Syntax(" + strconv.Itoa(int(s)) + ")"
-}
+func (s Syntax) String() string { return nameOf(syntaxNames[:], s, "Syntax") }
 
 // ParseSyntax returns the Syntax named s: "auto", "text" or "json".
 func ParseSyntax(s string) (Syntax, error) {
-	for v, name := range syntaxNames {
-		if strings.EqualFold(s, name) {
-			return Syntax(v), nil
-		}
+	if v, ok := valueOf[Syntax](syntaxNames[:], s); ok {
+		return v, nil
 	}
 	return 0, fmt.Errorf("unknown input format %q (want auto, text or json)", s)
 }
@@ -108,8 +107,8 @@ const MaxLine = 16 << 20
 type Batch struct {
 	// Keys holds Len() keys of KeySize bytes each.
 	Keys []byte
-	// Values holds Len() values of Stride() bytes each; per-CPU padding is
-	// zero.
+	// Values holds Len() values of Layout.Stride bytes each; per-CPU
+	// padding is zero.
 	Values []byte
 	// Lines is the input line number (from 1) of each entry.
 	Lines []int
@@ -155,8 +154,11 @@ type Reader struct {
 // NewReader returns a Reader of r's entries for a map of opts.Layout. It
 // fails when the formats cannot encode the map's key or value size.
 func NewReader(r io.Reader, opts Options) (*Reader, error) {
-	if opts.KeySize < 0 || opts.ValueSize < 0 || opts.CPUs < 0 {
+	if opts.KeySize < 0 || opts.ValueSize < 0 || opts.CPUs < 0 || opts.Stride < 0 {
 		return nil, errors.New("negative sizes in layout")
+	}
+	if st := opts.valueStride(); opts.CPUs == 0 && st != opts.ValueSize || opts.CPUs > 0 && (st%opts.CPUs != 0 || st/opts.CPUs < opts.ValueSize) {
+		return nil, fmt.Errorf("value stride %d does not hold %d-byte values for %d CPUs", st, opts.ValueSize, opts.CPUs)
 	}
 	if opts.KeySize > 0 {
 		if err := opts.Key.Fits(opts.KeySize); err != nil {
@@ -249,7 +251,7 @@ func (r *Reader) Read(b *Batch, limit int) error {
 func (r *Reader) parse(line []byte, b *Batch) error {
 	nk, nv := len(b.Keys), len(b.Values)
 	b.Keys = grow(b.Keys, r.opts.KeySize)
-	b.Values = grow(b.Values, r.opts.Stride())
+	b.Values = grow(b.Values, r.opts.valueStride())
 	key, value := b.Keys[nk:], b.Values[nv:]
 	var err error
 	if r.syntax == JSON {
