@@ -13,6 +13,8 @@ type command struct {
 	synopsis string // after "Usage: bpfbatch "
 	about    string // what it does, shown under the synopsis
 	fs       *flag.FlagSet
+	// ref is the MAP (or OUTER) argument once parse has read it.
+	ref mapRef
 }
 
 func newCommand(name, synopsis, about string) *command {
@@ -38,9 +40,11 @@ func (cmd *command) usage(w io.Writer) {
 }
 
 // parse parses args, flags anywhere among the positional arguments (users
-// write `bpfbatch load PIN FILE --chunk 1000`), and checks that there are
-// want positional arguments. On -h it prints the usage to stdout and
-// returns flag.ErrHelp, which exits 0.
+// write `bpfbatch load MAP FILE --chunk 1000`), and checks that there are
+// want positional arguments. A MAP (or OUTER) among want takes one word or
+// two (PATH, pinned PATH, id ID, name NAME): parse keeps it in cmd.ref and
+// returns it as one argument, the map as messages name it. On -h it prints
+// the usage to stdout and returns flag.ErrHelp, which exits 0.
 func (c *cli) parse(cmd *command, args []string, want ...string) (pos []string, err error) {
 	for {
 		err := cmd.fs.Parse(args)
@@ -63,6 +67,14 @@ func (c *cli) parse(cmd *command, args []string, want ...string) (pos []string, 
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
+	}
+	if len(want) > 0 && (want[0] == "MAP" || want[0] == "OUTER") && len(pos) > 0 {
+		ref, rest, err := parseMapRef(pos)
+		if err != nil {
+			return nil, cmd.usageError("%s: %v", want[0], err)
+		}
+		cmd.ref = ref
+		pos = append([]string{ref.String()}, rest...)
 	}
 	switch {
 	case len(pos) < len(want):

@@ -71,7 +71,7 @@ func TestNewCommandsUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dump"}, "bpfbatch dump: missing PIN"},
+		{[]string{"dump"}, "bpfbatch dump: missing MAP"},
 		{[]string{"dump", "p", "--format", "auto"}, "--format auto: want text or json"},
 		{[]string{"dump", "p", "--keys-only", "--cpu", "0"}, "--cpu picks a value to print, and --keys-only prints none"},
 		{[]string{"dump", "p", "--value-format", "u128"}, `unknown format "u128"`},

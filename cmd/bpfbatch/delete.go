@@ -50,7 +50,7 @@ func (c *cli) delete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := e.openMap(c, pin, keyed("to delete"))
+	m, err := e.openMap(c, keyed("to delete"))
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (c *cli) delete(ctx context.Context, args []string) error {
 	if opts.Layout, err = layoutFor(info, 0, false); err != nil {
 		return err
 	}
-	s, err := c.openSource(e.cmd, pin, file, opts, m, deletes)
+	s, err := c.openSource(e.cmd, pin, file, opts, &e.in.formatFlags, info, m, deletes)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -199,7 +200,12 @@ func keysHeld(ctx context.Context, m *bpfbatch.Map, b *input.Batch, l input.Layo
 		return nil, 0, errors.New("internal error: a key repeated after Dedupe")
 	}
 	held = make([]bool, b.Len())
-	holds, err = walk(ctx, m, walkChunk, bpfbatch.UpdateAny, func(keys, _ []byte, n int) error {
+	// Walk may call fn from more than one goroutine (Workers > 1).
+	var mu sync.Mutex
+	err = m.Walk(ctx, bpfbatch.WalkOptions{Workers: dumpWorkers}, func(keys, _ []byte, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		holds += n
 		for i := range n {
 			k := keys[i*ks : (i+1)*ks]
 			if l.LPM {

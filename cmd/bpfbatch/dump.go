@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
@@ -57,31 +58,34 @@ Examples:
 `
 
 func (c *cli) dump(ctx context.Context, args []string) error {
-	cmd := newCommand("dump", "dump [flags] PIN", dumpAbout)
+	cmd := newCommand("dump", "dump [flags] MAP", dumpAbout)
 	var formats formatFlags
 	formats.register(cmd.fs, true)
 	syntax := cmd.fs.String("format", "text", "output `syntax`: text (KEY VALUE lines) or json (JSON lines)")
 	cpu := cmd.fs.Int("cpu", -1, "per-CPU maps: print CPU `N`'s value only, one column (BPF_F_CPU: Linux 7.0 or later)")
 	keysOnly := cmd.fs.Bool("keys-only", false, "print the keys only, one per line: the input of 'bpfbatch delete'")
-	pos, err := c.parse(cmd, args, "PIN")
+	workers := cmd.fs.Int("workers", dumpWorkers, "walks of the map in flight at once (the library's WalkOptions.Workers); 1 reads\nthe map in the kernel's order")
+	pos, err := c.parse(cmd, args, "MAP")
 	if err != nil {
 		return err
 	}
 	pin := pos[0]
-	var opts input.Options
-	if err := formats.parse(cmd, &opts); err != nil {
+	if err := formats.check(cmd); err != nil {
 		return err
 	}
-	s, err := input.ParseSyntax(*syntax)
-	if err != nil || s == input.Auto {
+	var opts input.Options
+	opts.Syntax, err = input.ParseSyntax(*syntax)
+	if err != nil || opts.Syntax != input.Text && opts.Syntax != input.JSON {
 		return cmd.usageError("--format %s: want text or json", *syntax)
 	}
-	asJSON := s == input.JSON
 	if *keysOnly && *cpu >= 0 {
 		return cmd.usageError("--cpu picks a value to print, and --keys-only prints none")
 	}
+	if *workers < 0 {
+		return cmd.usageError("--workers must not be negative")
+	}
 
-	m, err := openMap(cmd, pin, keyed("to walk, and reading a value would take it out of the map"))
+	m, err := openMap(cmd, readOnly, keyed("to walk, and reading a value would take it out of the map"))
 	if err != nil {
 		return err
 	}
@@ -102,22 +106,30 @@ func (c *cli) dump(ctx context.Context, args []string) error {
 	if opts.Layout, err = layoutFor(info, stride, *cpu >= 0); err != nil {
 		return err
 	}
+	if err := formats.resolve(cmd, info, &opts, c.note); err != nil {
+		return err
+	}
 	if err := checkFormats(cmd, opts, m); err != nil {
 		return err
 	}
-
-	return c.printEntries(ctx, pin, m, flags, printer{opts: opts, json: asJSON})
+	return c.printEntries(ctx, pin, m, bpfbatch.WalkOptions{Workers: *workers, Flags: flags}, printer{opts: opts, json: opts.Syntax == input.JSON})
 }
 
-// printEntries prints every entry of m, pinned at pin, read with flags,
-// as p formats them; a failure says how many entries the output holds.
-func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, flags bpfbatch.Flags, p printer) error {
+// dumpWorkers is dump's default --workers: the library's Walk reads one
+// part of the map per worker at once where it can, and the command formats
+// what they read on the caller's goroutine.
+const dumpWorkers = 2
+
+// printEntries prints every entry of m, named pin, read by a Walk with
+// opts, as p formats them; a failure says how many entries the output
+// holds.
+func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, opts bpfbatch.WalkOptions, p printer) error {
 	out := &lineCounter{w: c.stdout}
 	w := bufio.NewWriterSize(out, 256<<10)
 	header := 0 // comment lines before the entries
 	if note := fdValuesNote(m.Info().Type); note != "" {
 		if p.json {
-			c.print(c.stderr, "bpfbatch: note: %s %s\n", m, note)
+			c.note(fmt.Sprintf("%s %s", m, note))
 		} else {
 			fmt.Fprintf(w, "# %s %s\n", m, note)
 			header = 1
@@ -125,7 +137,15 @@ func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, fla
 	}
 	formatted := 0
 	var printErr error // a failure of the printing, not of the map's reading
-	_, err := walk(ctx, m, walkChunk, flags, func(keys, values []byte, n int) error {
+	// Walk may call fn from more than one goroutine (Workers > 1): one at
+	// a time prints, so that lines never interleave.
+	var mu sync.Mutex
+	err := m.Walk(ctx, opts, func(keys, values []byte, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if printErr != nil {
+			return printErr
+		}
 		ks, stride := len(keys)/n, len(values)/n
 		for i := range n {
 			line, err := p.appendEntry(w.AvailableBuffer(), keys[i*ks:(i+1)*ks], values[i*stride:(i+1)*stride])
@@ -152,9 +172,9 @@ func (c *cli) printEntries(ctx context.Context, pin string, m *bpfbatch.Map, fla
 		return nil
 	case ctx.Err() != nil:
 		return failed(nil, "dump %s: interrupted after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
-	case errors.Is(err, printErr) && readerGone(err):
+	case printErr != nil && errors.Is(err, printErr) && readerGone(err):
 		return errReaderGone
-	case errors.Is(err, printErr):
+	case printErr != nil && errors.Is(err, printErr):
 		return failed(nil, "dump %s: %v; the output is incomplete: %s printed before it", pin, printErr, plural(printed, "entry", "entries"))
 	default:
 		return failed(err, "dump %s: reading the map failed after %s; the output is incomplete", pin, plural(printed, "entry", "entries"))
@@ -175,7 +195,7 @@ func (lc *lineCounter) Write(p []byte) (int, error) {
 
 // printer formats entries as load reads them.
 type printer struct {
-	opts input.Options // formats and layout; CPUs 0 for one value per entry
+	opts input.Options // formats, Codecs and layout; CPUs 0 for one value per entry
 	json bool
 }
 
@@ -184,10 +204,18 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 	var err error
 	if p.json {
 		dst = append(dst, `{"key": `...)
-		if dst, err = p.opts.Key.AppendJSON(dst, key); err != nil {
+		if dst, err = p.opts.AppendKey(dst, key, true); err != nil {
 			return dst, fmt.Errorf("key: %w", err)
 		}
 		if !p.opts.KeysOnly {
+			if p.opts.CPUs > 0 && p.opts.Value == input.BTF {
+				// bpftool's "values": [{"cpu": 0, "value": V}, ...]
+				dst = append(dst, `, "values": `...)
+				if dst, err = p.opts.ValueCodec.AppendPerCPU(dst, value); err != nil {
+					return dst, fmt.Errorf("values: %w", err)
+				}
+				return append(dst, "}\n"...), nil
+			}
 			dst = append(dst, `, "value": `...)
 			if dst, err = p.appendValues(dst, value); err != nil {
 				return dst, err
@@ -195,7 +223,7 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 		}
 		return append(dst, "}\n"...), nil
 	}
-	if dst, err = p.opts.Key.Append(dst, key); err != nil {
+	if dst, err = p.opts.AppendKey(dst, key, false); err != nil {
 		return dst, fmt.Errorf("key: %w", err)
 	}
 	if !p.opts.KeysOnly {
@@ -210,12 +238,8 @@ func (p *printer) appendEntry(dst, key, value []byte) ([]byte, error) {
 // appendValues appends a value, or one per CPU: space-separated columns,
 // or a JSON array.
 func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
-	appendOne := p.opts.Value.Append
-	if p.json {
-		appendOne = p.opts.Value.AppendJSON
-	}
 	if p.opts.CPUs == 0 {
-		dst, err := appendOne(dst, value)
+		dst, err := p.opts.AppendValue(dst, value, p.json)
 		if err != nil {
 			return dst, fmt.Errorf("value: %w", err)
 		}
@@ -234,7 +258,7 @@ func (p *printer) appendValues(dst, value []byte) ([]byte, error) {
 			}
 		}
 		var err error
-		if dst, err = appendOne(dst, value[c*slot:c*slot+vs]); err != nil {
+		if dst, err = p.opts.AppendValue(dst, value[c*slot:c*slot+vs], p.json); err != nil {
 			return dst, fmt.Errorf("value for CPU %d: %w", c, err)
 		}
 	}

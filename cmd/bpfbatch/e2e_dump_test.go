@@ -254,7 +254,7 @@ func TestDumpMatchesBpftool(t *testing.T) {
 		t.Run(dc.name, func(t *testing.T) {
 			pin, raw := dc.fill(t, dir, fmt.Sprintf("vs-bpftool%d", i))
 			want := unpadded(raw, int(dc.spec.ValueSize), dc.spec.Type.PerCPU())
-			out := mustRun(t, 0, "", "dump", pin)
+			out := mustRun(t, 0, "", "dump", pin, "--key-format", "hex")
 			sameContents(t, "dump vs raw reads", dumpedEntries(t, out.stdout), want)
 			sameContents(t, "bpftool vs raw reads", bpftoolDump(t, pin), want)
 		})

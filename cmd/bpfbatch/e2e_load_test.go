@@ -554,7 +554,7 @@ func TestCapacityCheckedBeforeWrite(t *testing.T) {
 
 	// Hex LPM keys with host bits are the same prefix to the trie.
 	trie := createPinned(t, dir, "cap-trie", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: unix.BPF_F_NO_PREALLOC})
-	mustRun(t, 0, "080000000a000000 01000000\n080000000aff0000 02000000\n", "load", trie, "-")
+	mustRun(t, 0, "080000000a000000 01000000\n080000000aff0000 02000000\n", "load", trie, "-", "--key-format", "hex")
 	checkMap(t, trie, []entry{{lpmKey(8, hx("0a000000")), u32(2)}})
 }
 
@@ -852,7 +852,7 @@ func TestLoadLPMHostBitsDuplicatesLastWins(t *testing.T) {
 	for i := range 19000 {
 		line(lpmKey(32, addr(0x0c000000+uint32(i))), 7)
 	}
-	r := mustRun(t, 0, b.String(), "load", pin, "-", "--chunk", "20000", "--workers", "2")
+	r := mustRun(t, 0, b.String(), "load", pin, "-", "--chunk", "20000", "--workers", "2", "--key-format", "hex")
 	if !strings.HasPrefix(r.stdout, "loaded 39000 entries into ") || !strings.Contains(r.stdout, "dropped 1000 lines") {
 		t.Errorf("stdout = %q", r.stdout)
 	}

@@ -6,21 +6,25 @@ import (
 	"text/tabwriter"
 
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
 func (c *cli) info(args []string) error {
-	cmd := newCommand("info", "info PIN", `Describes the map pinned at PIN: its type, sizes, flags, how many entries
-it holds (counted with one batch walk: the kernel keeps no count), the
-values layout bpfbatch load expects (value stride, possible CPUs), whether
+	cmd := newCommand("info", "info MAP", `Describes the map MAP: its type, sizes, flags, how many entries it holds
+(counted with one batch walk: the kernel keeps no count), the values layout
+bpfbatch load expects (value stride, possible CPUs), its BTF types, whether
 updates go through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per
-element, and the --key-format and --value-format choices that fit its sizes.
+element, and the --key-format and --value-format choices that fit it.
+
+`+mapHelp+`
+info opens the map read-only (BPF_F_RDONLY): read permission on a pin is
+enough, and frozen maps are described too. The update path is probed
+through a second, read-write fd when the process may open one.
 `)
-	pos, err := c.parse(cmd, args, "PIN")
+	pos, err := c.parse(cmd, args, "MAP")
 	if err != nil {
 		return err
 	}
-	m, err := openMap(cmd, pos[0])
+	m, err := openMap(cmd, readOnly)
 	if err != nil {
 		return err
 	}
@@ -30,7 +34,9 @@ element, and the --key-format and --value-format choices that fit its sizes.
 
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(w, "%s:\t%s\n", k, fmt.Sprintf(format, args...)) }
-	row("pin", "%s", pos[0])
+	if cmd.ref.by == "pinned" {
+		row("pin", "%s", pos[0])
+	}
 	row("map", "%s", m)
 	row("type", "%s", info.Type)
 	row("key size", "%d bytes", info.KeySize)
@@ -49,16 +55,18 @@ element, and the --key-format and --value-format choices that fit its sizes.
 	} else {
 		row("value stride", "%d bytes per element (one value, not per-CPU)", m.ValueStride())
 	}
-	row("update path", "%s", describePath(m))
+	row("btf", "%s", describeBTF(info))
+	row("update path", "%s", describePath(cmd.ref, m))
 	if why := loadRefusal(info.Type); why != "" {
 		row("load", "not supported: %s", why)
 	} else {
+		key, value := mapBTF(info)
 		if info.KeySize > 0 {
-			row("key formats", "%s", input.FitsFor(int(info.KeySize)))
+			row("key formats", "%s", formatsFor(int(info.KeySize), key))
 		} else {
 			row("key formats", "none: the map has no keys, lines hold values only")
 		}
-		row("value formats", "%s", input.FitsFor(int(info.ValueSize)))
+		row("value formats", "%s", formatsFor(int(info.ValueSize), value))
 	}
 	if err := w.Flush(); err != nil {
 		return outputError(err)
@@ -82,9 +90,23 @@ func describeCount(m *bpfbatch.Map) string {
 	return strconv.Itoa(n)
 }
 
-// describePath says how `bpfbatch load` writes the map.
-func describePath(m *bpfbatch.Map) string {
-	p, err := m.UpdatePath()
+// describePath says how `bpfbatch load` writes the map. The update probe
+// needs a writable fd: on m, opened read-only, it would only report that,
+// so it goes through another fd of the same map, opened read-write, if the
+// process may (a failure then says why a write would fail).
+func describePath(ref mapRef, m *bpfbatch.Map) string {
+	var rw *bpfbatch.Map
+	var err error
+	if ref.by == "pinned" {
+		rw, err = bpfbatch.OpenPinned(ref.arg)
+	} else {
+		rw, err = bpfbatch.OpenByID(m.Info().ID)
+	}
+	if err != nil {
+		return "unknown: the process cannot open the map for writing: " + err.Error()
+	}
+	defer rw.Close()
+	p, err := rw.UpdatePath()
 	switch {
 	case err != nil:
 		return "unknown: " + err.Error()

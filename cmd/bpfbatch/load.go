@@ -133,7 +133,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 		return cmd.usageError("--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
 	}
 
-	m, err := e.openMap(c, pin, loadable)
+	m, err := e.openMap(c, loadable)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (c *cli) load(ctx context.Context, args []string) error {
 	if opts.Layout, err = layoutFor(info, m.ValueStrideFor(flags), e.in.allCPUs || lf.cpu >= 0); err != nil {
 		return err
 	}
-	s, err := c.openSource(cmd, pin, file, opts, m, writes)
+	s, err := c.openSource(cmd, pin, file, opts, &e.in.formatFlags, info, m, writes)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (l *loader) present(ctx context.Context, b *input.Batch) (int, error) {
 	if !l.m.Info().Type.Evicts() {
 		return n, nil
 	}
-	parts := min(runtime.GOMAXPROCS(0), 4, max(n/walkChunk, 1))
+	parts := min(runtime.GOMAXPROCS(0), 4, max(n/lookupsPerCheck, 1))
 	counts, errs := make([]int, parts), make([]error, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
@@ -319,13 +319,17 @@ func (l *loader) present(ctx context.Context, b *input.Batch) (int, error) {
 	return present, nil
 }
 
+// lookupsPerCheck is how many lookups presentIn makes between two looks at
+// a signal, and the fewest a goroutine of present gets.
+const lookupsPerCheck = 4096
+
 // presentIn counts the entries lo to hi of b that the map holds.
 func (l *loader) presentIn(ctx context.Context, b *input.Batch, lo, hi int) (int, error) {
 	ks := l.src.layout.KeySize
 	value := make([]byte, l.m.ValueStride())
 	present := 0
 	for i := lo; i < hi; i++ {
-		if (i-lo)%walkChunk == 0 && ctx.Err() != nil {
+		if (i-lo)%lookupsPerCheck == 0 && ctx.Err() != nil {
 			break
 		}
 		switch err := l.m.Lookup(b.Keys[i*ks:(i+1)*ks], value); {

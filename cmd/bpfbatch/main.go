@@ -3,18 +3,23 @@
 // BPF_MAP_DELETE_BATCH): one syscall per few thousand entries instead of
 // one per entry. It also describes and creates maps.
 //
-//	bpfbatch info PIN
-//	bpfbatch load [flags] PIN FILE|-
-//	bpfbatch dump [flags] PIN
-//	bpfbatch delete [flags] PIN FILE|-
-//	bpfbatch sync [flags] PIN FILE|-
+//	bpfbatch info MAP
+//	bpfbatch load [flags] MAP FILE|-
+//	bpfbatch dump [flags] MAP
+//	bpfbatch delete [flags] MAP FILE|-
+//	bpfbatch sync [flags] MAP FILE|-
 //	bpfbatch replace [flags] OUTER SLOT FILE|-
-//	bpfbatch create [flags] PIN --type hash --key-size 4 --value-size 8 --max-entries N
+//	bpfbatch create [flags] PATH --type hash --key-size 4 --value-size 8 --max-entries N
 //	bpfbatch version
 //
+// MAP is PATH, pinned PATH, id ID or name NAME, as in bpftool: id and name
+// reach the maps of running programs that no one pinned.
+//
 // Input is text lines "KEY VALUE" (hex by default; --key-format and
-// --value-format take u8, u16, u32, u64, cidr and ip too) or JSON lines
-// {"key": ..., "value": ...}; dump prints the same, so that
+// --value-format take u8, u16, u32, u64, cidr, ip and btf too) or JSON
+// lines {"key": ..., "value": ...}, which for a map with BTF are bpftool's
+// formatted JSON by default; or bpftool's own JSON dump (--format
+// bpftool-json). dump prints the same, so that
 // `bpfbatch dump A | bpfbatch load B -` copies a map. The whole input is
 // checked before the first change, so a bad line never leaves a
 // half-changed map (load --stream excepted). Run `bpfbatch COMMAND -h` for
@@ -68,17 +73,21 @@ func newCLI(stdin io.Reader, stdout, stderr io.Writer, tty bool) *cli {
 	return &cli{stdin: stdin, stdout: stdout, stderr: stderr, prog: &progress{w: stderr, tty: tty}}
 }
 
-const mainUsage = `bpfbatch loads, dumps, syncs and edits pinned BPF maps with batch syscalls.
+const mainUsage = `bpfbatch loads, dumps, syncs and edits BPF maps with batch syscalls.
 
 Usage:
-  bpfbatch info PIN                             describe the map pinned at PIN, and count its entries
-  bpfbatch load [flags] PIN FILE|-              write the entries in FILE (or stdin) into the map
-  bpfbatch dump [flags] PIN                     print every entry, in the format load reads
-  bpfbatch delete [flags] PIN FILE|-            delete the keys in FILE (or stdin), one per line
-  bpfbatch sync [flags] PIN FILE|-              make the map hold exactly the entries in FILE
+  bpfbatch info MAP                             describe a map, and count its entries
+  bpfbatch load [flags] MAP FILE|-              write the entries in FILE (or stdin) into the map
+  bpfbatch dump [flags] MAP                     print every entry, in the format load reads
+  bpfbatch delete [flags] MAP FILE|-            delete the keys in FILE (or stdin), one per line
+  bpfbatch sync [flags] MAP FILE|-              make the map hold exactly the entries in FILE
   bpfbatch replace [flags] OUTER SLOT FILE|-    fill a new inner map from FILE, swap it into a map-in-map SLOT
-  bpfbatch create [flags] PIN                   create a map and pin it at PIN (for tests and demos)
+  bpfbatch create [flags] PATH                  create a map and pin it at PATH (for tests and demos)
   bpfbatch version                              print the version (also: bpfbatch --version)
+
+MAP (and OUTER) is PATH or pinned PATH (a pin on a bpf filesystem), id ID,
+or name NAME (the map's name; it must name exactly one map): id and name
+reach the maps of running programs that no one pinned.
 
 Run 'bpfbatch COMMAND -h' for a command's flags.
 
@@ -132,6 +141,10 @@ func (c *cli) print(w io.Writer, format string, args ...any) {
 	c.prog.clear()
 	fmt.Fprintf(w, format, args...)
 }
+
+// note prints a note on stderr: something the user may want to know that
+// changes nothing about the result.
+func (c *cli) note(text string) { c.print(c.stderr, "bpfbatch: note: %s\n", text) }
 
 // isTerminal reports whether f is a terminal, which is what decides between
 // a progress line and a single summary line.

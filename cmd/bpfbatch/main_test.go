@@ -13,13 +13,13 @@ func TestRunUsage(t *testing.T) {
 		stderr string
 	}{
 		{nil, exitUsage, "", "Usage:"},
-		{[]string{"--help"}, exitOK, "bpfbatch info PIN", ""},
+		{[]string{"--help"}, exitOK, "bpfbatch info MAP", ""},
 		{[]string{"help", "create"}, exitOK, "Usage: bpfbatch create", ""},
-		{[]string{"info", "-h"}, exitOK, "Usage: bpfbatch info PIN", ""},
-		{[]string{"info"}, exitUsage, "", "bpfbatch info: missing PIN"},
+		{[]string{"info", "-h"}, exitOK, "Usage: bpfbatch info MAP", ""},
+		{[]string{"info"}, exitUsage, "", "bpfbatch info: missing MAP"},
 		{[]string{"create", "p"}, exitUsage, "", "--type is required"},
 		{[]string{"create", "p", "--type", "hash"}, exitUsage, "", "--value-size and --max-entries are required"},
-		{[]string{"create", "p", "--type", "hash_of_maps", "--value-size", "4", "--max-entries", "1"}, exitUsage, "", "needs an inner map fd"},
+		{[]string{"create", "p", "--type", "hash_of_maps", "--value-size", "4", "--max-entries", "1"}, exitUsage, "", "--inner-map MAP or --inner-type"},
 		{[]string{"load", "p", "f", "--key-format", "u128"}, exitUsage, "", `unknown format "u128"`},
 		{[]string{"load", "p", "f", "--format", "xml"}, exitUsage, "", `unknown input format "xml"`},
 		{[]string{"load", "p", "f", "--workers", "-1"}, exitUsage, "", "--chunk and --workers must not be negative"},

@@ -73,7 +73,7 @@ func (c *cli) replace(ctx context.Context, args []string) error {
 	}
 
 	c.removeMemlock()
-	outer, err := openMap(cmd, pin, mapInMap)
+	outer, err := openMap(cmd, readWrite, mapInMap)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (c *cli) replace(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	var b input.Batch
-	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: innerInfo, stride: stride, target: target, change: swaps}, &b)
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, formats: &in.formatFlags, info: innerInfo, stride: stride, target: target, change: swaps}, &b)
 	if err != nil {
 		return err
 	}

@@ -19,31 +19,6 @@ import (
 // are listed compiler-style, a key repeated in the input keeps its last
 // line, and a signal stops the read at once.
 
-// formatFlags are --key-format and --value-format, which dump shares too.
-type formatFlags struct{ key, value string }
-
-func (f *formatFlags) register(fs *flag.FlagSet, values bool) {
-	fs.StringVar(&f.key, "key-format", "hex", "key `format`: "+input.FormatNames())
-	if values {
-		fs.StringVar(&f.value, "value-format", "hex", "value `format`: "+input.FormatNames())
-	}
-}
-
-// parse fills the formats of opts.
-func (f *formatFlags) parse(cmd *command, opts *input.Options) error {
-	var err error
-	if opts.Key, err = input.ParseFormat(f.key); err != nil {
-		return cmd.usageError("--key-format: %v", err)
-	}
-	if f.value == "" {
-		return nil
-	}
-	if opts.Value, err = input.ParseFormat(f.value); err != nil {
-		return cmd.usageError("--value-format: %v", err)
-	}
-	return nil
-}
-
 // inputFlags are the flags of an input of entries, as load reads it.
 type inputFlags struct {
 	formatFlags
@@ -57,18 +32,18 @@ type inputFlags struct {
 func (f *inputFlags) register(fs *flag.FlagSet, keysOnly bool) {
 	f.keysOnly = keysOnly
 	f.formatFlags.register(fs, !keysOnly)
-	fs.StringVar(&f.syntax, "format", "auto", "input `syntax`: auto, text or json")
+	fs.StringVar(&f.syntax, "format", "auto", "input `syntax`: auto (json when the first entry line starts with '{', else text),\ntext, json, or bpftool-json (the array 'bpftool -j map dump' prints)")
 	if !keysOnly {
 		fs.BoolVar(&f.allCPUs, "all-cpus", false, "per-CPU maps: one value per entry, written to every possible CPU")
 	}
 	fs.BoolVar(&f.maskHostBits, "mask-host-bits", false, "cidr: clear bits beyond the prefix length (10.0.0.1/8 becomes 10.0.0.0/8)\ninstead of rejecting the line")
 }
 
-// options parses the flags into reader options; the layout is the map's,
-// added once the map is open.
+// options parses the flags into reader options; the layout and the
+// formats are the map's, added once the map is open.
 func (f *inputFlags) options(cmd *command) (input.Options, error) {
 	opts := input.Options{AllCPUs: f.allCPUs, MaskHostBits: f.maskHostBits, KeysOnly: f.keysOnly}
-	if err := f.formatFlags.parse(cmd, &opts); err != nil {
+	if err := f.formatFlags.check(cmd); err != nil {
 		return opts, err
 	}
 	var err error
@@ -89,7 +64,7 @@ func (c *cli) parseWithInput(cmd *command, args []string, in *inputFlags, want .
 	return pos, opts, err
 }
 
-// entryCommand is the command line of load, delete and sync: PIN FILE|-,
+// entryCommand is the command line of load, delete and sync: MAP FILE|-,
 // the input flags, and --chunk (and --workers) for their syscalls.
 type entryCommand struct {
 	cmd   *command
@@ -102,15 +77,16 @@ type entryCommand struct {
 }
 
 func newEntryCommand(name, about, syscall string, writes bool) *entryCommand {
-	e := &entryCommand{cmd: newCommand(name, name+" [flags] PIN FILE|-", about), writes: writes}
+	e := &entryCommand{cmd: newCommand(name, name+" [flags] MAP FILE|-", about), writes: writes}
 	e.in.register(e.cmd.fs, !writes)
 	e.batch.register(e.cmd.fs, syscall, writes)
 	return e
 }
 
-// parse parses args: PIN and FILE, with the flags anywhere, checked.
+// parse parses args: MAP and FILE, with the flags anywhere, checked; pin
+// is the MAP as messages name it.
 func (e *entryCommand) parse(c *cli, args []string) (pin, file string, opts input.Options, err error) {
-	pos, opts, err := c.parseWithInput(e.cmd, args, &e.in, "PIN", "FILE")
+	pos, opts, err := c.parseWithInput(e.cmd, args, &e.in, "MAP", "FILE")
 	if err == nil {
 		err = e.batch.check(e.cmd)
 	}
@@ -120,13 +96,13 @@ func (e *entryCommand) parse(c *cli, args []string) (pin, file string, opts inpu
 	return pos[0], pos[1], opts, nil
 }
 
-// openMap is openMap, after lifting RLIMIT_MEMLOCK for a command that
-// writes.
-func (e *entryCommand) openMap(c *cli, pin string, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, error) {
+// openMap opens the MAP read-write, after lifting RLIMIT_MEMLOCK for a
+// command that writes.
+func (e *entryCommand) openMap(c *cli, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, error) {
 	if e.writes {
 		c.removeMemlock()
 	}
-	return openMap(e.cmd, pin, refusals...)
+	return openMap(e.cmd, readWrite, refusals...)
 }
 
 // batchFlags are --chunk and --workers: how load, sync and delete split
@@ -183,6 +159,9 @@ func layoutFor(info bpfbatch.MapInfo, stride int, perElement bool) (input.Layout
 // checkFormats refuses a key or value format that cannot encode the map's
 // sizes, as a usage error.
 func checkFormats(cmd *command, opts input.Options, target fmt.Stringer) error {
+	if opts.Syntax == input.BpftoolJSON {
+		return nil
+	}
 	if opts.KeySize > 0 {
 		if err := opts.Key.Fits(opts.KeySize); err != nil {
 			return cmd.usageError("--key-format %s does not fit %s (key_size %d): %v", opts.Key, target, opts.KeySize, err)
@@ -197,17 +176,24 @@ func checkFormats(cmd *command, opts input.Options, target fmt.Stringer) error {
 	return nil
 }
 
-// openMap opens the map pinned at pin for cmd, and refuses (exit 2) a map
-// that one of refusals gives a reason for; the caller closes it.
-func openMap(cmd *command, pin string, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, error) {
-	m, err := bpfbatch.OpenPinned(pin)
+// Access modes of openMap.
+const (
+	readWrite = false
+	readOnly  = true
+)
+
+// openMap opens cmd's MAP (read-only when ro: commands that only read need
+// only read permission, and reach frozen maps too), and refuses (exit 2) a
+// map that one of refusals gives a reason for; the caller closes it.
+func openMap(cmd *command, ro bool, refusals ...func(bpfbatch.MapInfo) string) (*bpfbatch.Map, error) {
+	m, err := cmd.ref.open(ro)
 	if err != nil {
 		return nil, err
 	}
 	for _, refuse := range refusals {
 		if why := refuse(m.Info()); why != "" {
 			m.Close()
-			return nil, badInput("%s %s: %s", cmd.name, pin, why)
+			return nil, badInput("%s %s: %s", cmd.name, cmd.ref, why)
 		}
 	}
 	return m, nil
@@ -298,8 +284,12 @@ var (
 )
 
 // openSource opens FILE (- for stdin) and a reader of it for opts, whose
-// layout is target's; the caller closes it.
-func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, target fmt.Stringer, ch change) (*source, error) {
+// layout is target's, described by info; formats are the format flags.
+// The caller closes it.
+func (c *cli) openSource(cmd *command, pin, file string, opts input.Options, formats *formatFlags, info bpfbatch.MapInfo, target fmt.Stringer, ch change) (*source, error) {
+	if err := formats.resolve(cmd, info, &opts, c.note); err != nil {
+		return nil, err
+	}
 	if err := checkFormats(cmd, opts, target); err != nil {
 		return nil, err
 	}
@@ -479,6 +469,7 @@ type entryFile struct {
 	opts      input.Options
 	info      bpfbatch.MapInfo
 	stride    int
+	formats   *formatFlags
 	target    fmt.Stringer
 	change    change
 }
@@ -494,7 +485,7 @@ func (c *cli) readEntries(ctx context.Context, f entryFile, b *input.Batch) (*so
 	if f.opts.AllCPUs && f.opts.CPUs == 0 {
 		return nil, f.cmd.usageError("--all-cpus applies to per-CPU maps only; %s has one value per element", f.target)
 	}
-	s, err := c.openSource(f.cmd, f.pin, f.file, f.opts, f.target, f.change)
+	s, err := c.openSource(f.cmd, f.pin, f.file, f.opts, f.formats, f.info, f.target, f.change)
 	if err != nil {
 		return nil, err
 	}

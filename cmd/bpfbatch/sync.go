@@ -57,14 +57,14 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := e.openMap(c, pin, loadable, keyed("to compare"))
+	m, err := e.openMap(c, loadable, keyed("to compare"))
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	start := time.Now()
 	var b input.Batch
-	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
+	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, formats: &e.in.formatFlags, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
 	if err != nil {
 		return err
 	}
