@@ -10,13 +10,18 @@ import (
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-const deleteAbout = `Deletes the keys in FILE (- for stdin) from the map pinned at PIN with
+const deleteAbout = `Deletes the keys in FILE (- for stdin) from the map MAP with
 BPF_MAP_DELETE_BATCH, in chunks of --chunk keys per syscall.
 
-Input: one key per line in --key-format (hex by default), blank lines and
-lines starting with # skipped; or JSON lines {"key": K}. The first key line
-decides between text and json unless --format says. 'bpfbatch dump PIN
---keys-only' prints such a file (with the same --key-format).
+` + mapHelp + `
+
+Input: one key per line in --key-format (defaults as for load: btf in JSON
+for a map with BTF, cidr for LPM tries of IPv4 or IPv6 prefixes, else hex),
+blank lines and lines starting with # skipped; or JSON lines {"key": K};
+or bpftool's JSON dump (--format bpftool-json: its values are skipped).
+The first key line decides between text and json unless --format says.
+'bpfbatch dump MAP --keys-only' prints such a file (with the same
+--key-format).
 
 Safety: the whole input is parsed and checked before the first delete, so a
 bad line deletes nothing. A key repeated in the input is deleted once; LPM
@@ -39,7 +44,7 @@ input line stopped it); 2 bad command line, bad input, or a map that cannot
 delete (nothing deleted).
 
 Examples:
-  bpfbatch delete /sys/fs/bpf/blocklist stale.txt --key-format cidr
+  bpfbatch delete /sys/fs/bpf/blocklist stale.txt
   bpfbatch dump /sys/fs/bpf/conns --keys-only | bpfbatch delete /sys/fs/bpf/conns -
 `
 

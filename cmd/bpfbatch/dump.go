@@ -13,23 +13,45 @@ import (
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-const dumpAbout = `Prints every entry of the map pinned at PIN in the input format of
-'bpfbatch load', so that 'bpfbatch dump A | bpfbatch load B -' copies a map
-(with the same --key-format and --value-format on both sides).
+const dumpAbout = `Prints every entry of the map MAP in the input format of 'bpfbatch load',
+so that 'bpfbatch dump A | bpfbatch load B -' copies a map (with the same
+--key-format and --value-format on both sides, or the defaults on both).
 
-Output: one entry per line, in the map's order (hash order, not sorted).
+` + mapHelp + `
+dump opens the map read-only (BPF_F_RDONLY): read permission on a pin is
+enough, and frozen maps dump too.
+
+Output: one entry per line.
   text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU)
   json   {"key": K, "value": V}
          K and V are numbers in the integer formats, strings otherwise;
          for per-CPU maps V is an array of one value per possible CPU.
+         In the btf format K and V are bpftool's formatted JSON, and
+         per-CPU values are "values": [{"cpu": N, "value": V}, ...].
 --keys-only prints KEY (or {"key": K}) alone: the input of 'bpfbatch delete'.
 --cpu N prints CPU N's value alone (BPF_F_CPU, Linux 7.0 or later), which
 'bpfbatch load --cpu N' or '--all-cpus' reads back.
 
-The map is read with BPF_MAP_LOOKUP_BATCH, 4096 entries per call, and
-printed as it is read, through a buffer: memory stays small whatever the
-map's size. Entries that BPF programs add or delete during the dump may be
-printed or not; every other entry is printed exactly once.
+Formats: btf prints a key or value by its BTF type, as 'bpftool -j map
+dump' does in "formatted" (structs and unions as objects by member name,
+integers as exact numbers, char arrays as strings, enums by name, bitfields
+as hex strings); it is the default with --format json for a map that has
+BTF, as the maps of libbpf and cilium/ebpf programs do (reading the BTF
+takes CAP_SYS_ADMIN: without it the default falls back, with a note). An
+LPM trie with 8- or 20-byte keys prints cidr keys by default; otherwise
+hex. 'bpfbatch info MAP' lists the formats that fit.
+
+Order: entries come in the order the kernel's batch walk returns them (hash
+order for hash maps, index order for arrays, the trie's order for LPM
+tries), not sorted; with --workers above 1 the library may walk parts of
+the map at once, and their batches then interleave. Sort the output where
+order matters.
+
+The map is read with BPF_MAP_LOOKUP_BATCH, 4096 entries per call (the
+library's Map.Walk), and printed as it is read, through a buffer: memory
+stays small whatever the map's size. Entries that BPF programs add or
+delete during the dump may be printed or not; every other entry is
+printed exactly once.
 
 Map-in-map maps (array_of_maps, hash_of_maps) hold inner maps, which a
 lookup from user space reports as their IDs: the values printed are those
@@ -45,16 +67,17 @@ as written) prints as it is, e.g. 10.0.0.1/8; load refuses that line
 unless --mask-host-bits, or dump and load with --key-format hex.
 
 Exit status: 0 success, or the reader of the output closed it early (as
-in 'bpfbatch dump PIN | head': it wanted no more; the dump stops quietly);
+in 'bpfbatch dump MAP | head': it wanted no more; the dump stops quietly);
 1 the map could not be opened or read, the output could not be written,
 or a signal stopped the dump (the message says how many entries the
 output holds, whole lines); 2 bad command line, or a map that cannot be
 dumped.
 
 Examples:
-  bpfbatch dump /sys/fs/bpf/blocklist --key-format cidr --value-format u32
+  bpfbatch dump /sys/fs/bpf/blocklist --value-format u32
   bpfbatch dump /sys/fs/bpf/a | bpfbatch load /sys/fs/bpf/b -
-  bpfbatch dump /sys/fs/bpf/counters --key-format u32 --value-format u64 --format json | jq .
+  bpfbatch dump name conn_stats --format json | jq .
+  bpfbatch dump id 42 --format json --key-format hex
 `
 
 func (c *cli) dump(ctx context.Context, args []string) error {

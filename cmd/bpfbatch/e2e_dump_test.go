@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
@@ -540,5 +543,201 @@ func TestDumpReaderClosingPipeIsNoFailure(t *testing.T) {
 	}
 	if _, stdout, _ := runCLI("dump", "-h"); !strings.Contains(stdout, "Exit status: 0 success, or the reader of the output closed it early") {
 		t.Errorf("dump -h does not say what a closed pipe does:\n%s", stdout)
+	}
+}
+
+// btfCase is a map with BTF for its key and value.
+type btfCase struct {
+	name       string
+	typ        bpfbatch.MapType
+	key, value btf.Type // key nil: an array's u32 index without BTF
+	since      [2]int   // the kernel that takes this BTF
+	entries    int      // 0: 100
+}
+
+func btfCases() []btfCase {
+	return []btfCase{
+		{name: "struct key and value", typ: bpfbatch.Hash, key: connKeyBTF, value: connValueBTF},
+		{name: "nested union bitfields", typ: bpfbatch.Hash, key: btfU64, value: ruleBTF},
+		{name: "array", typ: bpfbatch.Array, key: btfU32, value: ruleBTF},
+		{name: "global data", typ: bpfbatch.Array, value: dataSecBTF, entries: 1},
+		{name: "percpu hash", typ: bpfbatch.PerCPUHash, key: connKeyBTF, value: counterBTF},
+		{name: "lru hash enum64", typ: bpfbatch.LRUHash, key: btfS32, value: enum64BTF, since: [2]int{6, 0}},
+	}
+}
+
+// fillBTF creates a map of bc with BTF at dir/name and fills it with n
+// canonical entries; it returns the pin and what the map holds.
+func fillBTF(t *testing.T, dir, name string, bc btfCase, n int) (string, map[string][]byte) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(len(name)), 7))
+	pin := createBTFPinned(t, dir, name, bc.typ, bc.key, bc.value, 4, uint32(n))
+	m := openPinned(t, pin)
+	var keys [][]byte
+	if bc.typ.IsArray() {
+		for i := range n {
+			keys = append(keys, u32(uint32(i)))
+		}
+	} else {
+		keys = canonical(t, r, bc.key, n)
+	}
+	vs := canonical(t, r, bc.value, n+possibleCPUs(t))
+	var kb, vb []byte
+	for i, k := range keys {
+		kb = append(kb, k...)
+		if bc.typ.PerCPU() {
+			var per [][]byte
+			for c := range possibleCPUs(t) {
+				per = append(per, vs[i+c])
+			}
+			vb = append(vb, perCPU(len(vs[0]), per...)...)
+		} else {
+			vb = append(vb, vs[i]...)
+		}
+	}
+	if _, err := m.UpdateBatch(kb, vb, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	return pin, pinnedContents(t, pin)
+}
+
+// skipBTFBefore skips (logging it) a case whose BTF the kernel is too old
+// for, after checking that the kernel does refuse it.
+func skipBTFBefore(t *testing.T, bc btfCase) {
+	t.Helper()
+	if bc.since == [2]int{} || testutil.KernelAtLeast(bc.since[0], bc.since[1]) {
+		return
+	}
+	if _, _, _, err := loadBTF(t, bc.key, bc.value); err == nil {
+		t.Fatalf("Linux %s took BTF that kernels before %d.%d refuse", testutil.KernelRelease(), bc.since[0], bc.since[1])
+	}
+	t.Skipf("Linux %s refuses this BTF (from %d.%d on)", testutil.KernelRelease(), bc.since[0], bc.since[1])
+}
+
+// bpftoolFormatted is bpftool's "formatted" JSON of every entry of the
+// map pinned at pin, by the entry's key bytes: the key's and the value's
+// (per-CPU maps: "values") raw JSON, as bpftool printed it.
+func bpftoolFormatted(t *testing.T, pin string) map[string][2]string {
+	t.Helper()
+	out, err := exec.Command(bpftoolPath(t), "-j", "map", "dump", "pinned", pin).Output()
+	if err != nil {
+		t.Fatalf("bpftool map dump: %v", err)
+	}
+	var entries []struct {
+		Key       []string `json:"key"`
+		Formatted struct {
+			Key    json.RawMessage `json:"key"`
+			Value  json.RawMessage `json:"value"`
+			Values json.RawMessage `json:"values"`
+		} `json:"formatted"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("bpftool's JSON: %v\n%.500s", err, out)
+	}
+	got := map[string][2]string{}
+	for _, e := range entries {
+		v := e.Formatted.Value
+		if v == nil {
+			v = e.Formatted.Values
+		}
+		got[string(bytesOf(t, e.Key))] = [2]string{string(e.Formatted.Key), string(v)}
+	}
+	return got
+}
+
+func bytesOf(t *testing.T, hexes []string) []byte {
+	t.Helper()
+	b := make([]byte, len(hexes))
+	for i, h := range hexes {
+		if _, err := fmt.Sscanf(h, "0x%02x", &b[i]); err != nil {
+			t.Fatalf("bpftool byte %q", h)
+		}
+	}
+	return b
+}
+
+// dumpJSONLines parses dump --format json: each line's "key" and "value"
+// (or "values") raw JSON, as printed.
+func dumpJSONLines(t *testing.T, out string) [][2]string {
+	t.Helper()
+	var lines [][2]string
+	for line := range strings.Lines(out) {
+		var e struct {
+			Key    json.RawMessage `json:"key"`
+			Value  json.RawMessage `json:"value"`
+			Values json.RawMessage `json:"values"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("dump line %q: %v", line, err)
+		}
+		v := e.Value
+		if v == nil {
+			v = e.Values
+		}
+		lines = append(lines, [2]string{string(e.Key), string(v)})
+	}
+	return lines
+}
+
+// On maps with BTF, dump --format json prints by default what bpftool
+// prints in "formatted" for each entry, byte for byte: structs by member,
+// unions, nested structs and arrays, typedefs, enums of 1, 2, 4 and 8
+// bytes, signed integers and bitfields, per-CPU "values". Loading that
+// dump into a map of the same BTF copies the map byte for byte, in JSON
+// and in text with --key-format btf --value-format btf.
+func TestDumpBTFMatchesBpftool(t *testing.T) {
+	dir := pinDir(t)
+	bpftoolPath(t)
+	for i, bc := range btfCases() {
+		t.Run(bc.name, func(t *testing.T) {
+			skipBTFBefore(t, bc)
+			n := cmp.Or(bc.entries, 100)
+			pin, want := fillBTF(t, dir, fmt.Sprintf("btf%d", i), bc, n)
+			out := mustRun(t, 0, "", "dump", pin, "--format", "json")
+			if out.stderr != "" {
+				t.Errorf("stderr: %s", out.stderr)
+			}
+			formatted := bpftoolFormatted(t, pin)
+			lines := dumpJSONLines(t, out.stdout)
+			if len(lines) != len(formatted) {
+				t.Fatalf("dump printed %d entries, bpftool %d", len(lines), len(formatted))
+			}
+			for _, l := range lines {
+				key := l[0]
+				if bc.key == nil {
+					// No key type: bpftool prints no formatted key; dump
+					// prints the index.
+					var idx uint32
+					if err := json.Unmarshal([]byte(key), &idx); err != nil {
+						t.Fatalf("key %s: want an index", key)
+					}
+					if f, ok := formatted[string(u32(idx))]; !ok || f[0] != "" || f[1] != l[1] {
+						t.Fatalf("index %d: dump %s, bpftool %v", idx, l[1], f)
+					}
+					continue
+				}
+				found := false
+				for _, f := range formatted {
+					if f[0] == key {
+						found = true
+						if f[1] != l[1] {
+							t.Fatalf("key %s:\ndump    %s\nbpftool %s", key, l[1], f[1])
+						}
+					}
+				}
+				if !found {
+					t.Fatalf("dump's key %s is not bpftool's", key)
+				}
+			}
+			for j, syntax := range [][]string{{"--format", "json"}, {"--format", "text", "--key-format", "btf", "--value-format", "btf"}} {
+				if bc.key == nil && syntax[1] == "text" {
+					syntax = []string{"--format", "text", "--key-format", "u32", "--value-format", "btf"}
+				}
+				copyPin := createBTFPinned(t, dir, fmt.Sprintf("btf%dcopy%d", i, j), bc.typ, bc.key, bc.value, 4, uint32(n))
+				out := mustRun(t, 0, "", append([]string{"dump", pin}, syntax...)...)
+				mustRun(t, 0, out.stdout, append([]string{"load", copyPin, "-"}, syntax...)...)
+				sameContents(t, syntax[1]+" copy", pinnedContents(t, copyPin), want)
+			}
+		})
 	}
 }

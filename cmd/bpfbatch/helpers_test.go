@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"go/build"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/bpfbatch/bpfbatch"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/btfjson"
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
@@ -545,4 +549,187 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	c := newCLI(strings.NewReader(""), &out, &errOut, false)
 	code = c.exit(c.run(context.Background(), args))
 	return code, out.String(), errOut.String()
+}
+
+// BTF types of the tests' maps, named as a C compiler names them: one per
+// case of bpftool's printing that the btf format covers.
+var (
+	btfU8   = &btf.Int{Name: "unsigned char", Size: 1}
+	btfS8   = &btf.Int{Name: "signed char", Size: 1, Encoding: btf.Signed}
+	btfU16  = &btf.Int{Name: "unsigned short", Size: 2}
+	btfS16  = &btf.Int{Name: "short", Size: 2, Encoding: btf.Signed}
+	btfU32  = &btf.Int{Name: "unsigned int", Size: 4}
+	btfS32  = &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	btfU64  = &btf.Int{Name: "unsigned long long", Size: 8}
+	btfS64  = &btf.Int{Name: "long long", Size: 8, Encoding: btf.Signed}
+	btfBool = &btf.Int{Name: "_Bool", Size: 1, Encoding: btf.Bool}
+	btfChar = &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed} // as clang emits it
+)
+
+func btfArray(t btf.Type, n uint32) *btf.Array { return &btf.Array{Index: btfU32, Type: t, Nelems: n} }
+
+// btfMember is a struct member at byte offset off.
+func btfMember(name string, t btf.Type, off uint32) btf.Member {
+	return btf.Member{Name: name, Type: t, Offset: btf.Bits(8 * off)}
+}
+
+// btfBitfield is a member of bits bits at bit offset bitOff.
+func btfBitfield(name string, t btf.Type, bitOff, bits uint32) btf.Member {
+	return btf.Member{Name: name, Type: t, Offset: btf.Bits(bitOff), BitfieldSize: btf.Bits(bits)}
+}
+
+// connKeyBTF is a typical key: a struct with padding between and after
+// its members.
+var connKeyBTF = &btf.Struct{Name: "conn_key", Size: 16, Members: []btf.Member{
+	btfMember("saddr", btfU32, 0),
+	btfMember("daddr", btfU32, 4),
+	btfMember("sport", btfU16, 8),
+	btfMember("dport", btfU16, 10),
+	btfMember("proto", btfU8, 12),
+}}
+
+// connValueBTF is a typical value: counters, a typedef'd signed time, a
+// name, a 4-byte enum.
+var connValueBTF = &btf.Struct{Name: "conn_value", Size: 48, Members: []btf.Member{
+	btfMember("packets", btfU64, 0),
+	btfMember("bytes", btfU64, 8),
+	btfMember("last_seen", &btf.Typedef{Name: "__s64", Type: btfS64}, 16),
+	btfMember("comm", btfArray(btfChar, 16), 24),
+	btfMember("state", &btf.Enum{Name: "conn_state", Size: 4, Values: []btf.EnumValue{
+		{Name: "NEW", Value: 0}, {Name: "ESTABLISHED", Value: 1}, {Name: "CLOSED", Value: 2},
+	}}, 40),
+	btfMember("flags", btfU16, 44),
+}}
+
+// ruleBTF nests: a union, an array of anonymous structs, a typedef of a
+// 1-byte enum, signed integers of every size, bitfields (one signed, one
+// crossing a byte), a 2-byte signed enum.
+var ruleBTF = &btf.Struct{Name: "rule", Size: 48, Members: []btf.Member{
+	btfMember("addr", &btf.Union{Name: "addr", Size: 16, Members: []btf.Member{
+		btfMember("v4", btfU32, 0), btfMember("v6", btfArray(btfU8, 16), 0),
+	}}, 0),
+	btfMember("ports", btfArray(&btf.Struct{Size: 4, Members: []btf.Member{
+		btfMember("lo", btfU16, 0), btfMember("hi", btfU16, 2),
+	}}, 2), 16),
+	btfMember("action", &btf.Typedef{Name: "action_t", Type: &btf.Enum{Name: "action", Size: 1, Values: []btf.EnumValue{
+		{Name: "PASS", Value: 0}, {Name: "DROP", Value: 1}, {Name: "REDIRECT", Value: 200},
+	}}}, 24),
+	btfMember("prio", btfS8, 25),
+	btfMember("weight", btfS16, 26),
+	btfMember("delta", btfS32, 28),
+	btfBitfield("a", btfU32, 256, 3),
+	btfBitfield("b", btfU32, 259, 9),
+	btfBitfield("c", btfS32, 268, 5),
+	btfBitfield("on", btfBool, 273, 1),
+	btfMember("dir", &btf.Enum{Name: "dir", Size: 2, Signed: true, Values: []btf.EnumValue{
+		{Name: "IN", Value: 1}, {Name: "OUT", Value: neg(1)},
+	}}, 36),
+	btfMember("total", btfS64, 40),
+}}
+
+// enum64BTF has 8-byte enums, signed and unsigned (BTF_KIND_ENUM64, which
+// kernels before 6.0 do not know).
+var enum64BTF = &btf.Struct{Name: "wide", Size: 16, Members: []btf.Member{
+	btfMember("u", &btf.Enum{Name: "wide_u", Size: 8, Values: []btf.EnumValue{{Name: "W_TOP", Value: 1 << 63}, {Name: "W_MAX", Value: 1<<64 - 1}}}, 0),
+	btfMember("s", &btf.Enum{Name: "wide_s", Size: 8, Signed: true, Values: []btf.EnumValue{{Name: "W_MIN", Value: neg(1 << 63)}, {Name: "W_M2", Value: neg(2)}}}, 8),
+}}
+
+// counterBTF is a per-CPU value of 13 bytes: slots of 16, 3 bytes of slot
+// padding.
+var counterBTF = &btf.Struct{Name: "counter", Size: 13, Members: []btf.Member{
+	btfMember("count", btfU64, 0), btfMember("tag", btfArray(btfChar, 4), 8), btfMember("on", btfBool, 12),
+}}
+
+// dataSecBTF is the value of a global data map (.data): a datasec, under
+// which the map has no key type.
+var dataSecBTF = &btf.Datasec{Name: ".data", Size: 24, Vars: []btf.VarSecinfo{
+	{Type: &btf.Var{Name: "counter", Type: btfU64, Linkage: btf.GlobalVar}, Offset: 0, Size: 8},
+	{Type: &btf.Var{Name: "name", Type: btfArray(btfChar, 6), Linkage: btf.GlobalVar}, Offset: 8, Size: 6},
+	{Type: &btf.Var{Name: "mode", Type: &btf.Enum{Name: "mode", Size: 4, Values: []btf.EnumValue{{Name: "OFF"}, {Name: "ON", Value: 1}}}, Linkage: btf.GlobalVar}, Offset: 16, Size: 4},
+}}
+
+func neg(x uint64) uint64 { return -x }
+
+// loadBTF loads the BTF of key and value (key may be nil), returning its
+// handle and their type IDs; the handle is closed at the end of the test.
+func loadBTF(t *testing.T, key, value btf.Type) (h *btf.Handle, keyID, valueID btf.TypeID, err error) {
+	t.Helper()
+	b, err := btf.NewBuilder(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != nil {
+		if keyID, err = b.Add(key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if valueID, err = b.Add(value); err != nil {
+		t.Fatal(err)
+	}
+	if h, err = btf.NewHandle(b); err != nil {
+		return nil, 0, 0, err
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, keyID, valueID, nil
+}
+
+// createBTFPinned creates a map of typ whose key and value are described
+// by BTF (key may be nil: a key without BTF, of keySize bytes), as a
+// program's loader makes them, and pins it at dir/name.
+func createBTFPinned(t *testing.T, dir, name string, typ bpfbatch.MapType, key, value btf.Type, keySize, maxEntries uint32) string {
+	t.Helper()
+	h, keyID, valueID, err := loadBTF(t, key, value)
+	if err != nil {
+		t.Fatalf("load BTF: %v", err)
+	}
+	if key != nil {
+		n, _ := btf.Sizeof(key)
+		keySize = uint32(n)
+	}
+	vs, _ := btf.Sizeof(value)
+	return createPinned(t, dir, name, bpfbatch.MapSpec{
+		Type: typ, KeySize: keySize, ValueSize: uint32(vs), MaxEntries: maxEntries, Name: name,
+		BTFFD: h.FD(), BTFKeyTypeID: uint32(keyID), BTFValueTypeID: uint32(valueID),
+	})
+}
+
+// canonical returns n random values of type t of the bytes that the
+// btf format prints and reads back unchanged (padding zero, bools 0 or 1,
+// a string's tail zero), without '"' or '\', which bpftool does not print
+// as JSON.
+func canonical(t *testing.T, r *rand.Rand, typ btf.Type, n int) [][]byte {
+	t.Helper()
+	c, err := btfjson.New(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]byte, 0, n)
+	seen := map[string]bool{}
+	for len(out) < n {
+		b := make([]byte, c.Size())
+		for i := range b {
+			switch r.IntN(4) {
+			case 0: // zero
+			case 1:
+				b[i] = byte('a' + r.IntN(26)) // strings
+			default:
+				b[i] = byte(r.Uint32())
+			}
+			if b[i] == '"' || b[i] == '\\' {
+				b[i] = '#'
+			}
+		}
+		text, err := c.Append(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Parse(b, text); err != nil {
+			t.Fatalf("Parse(%s): %v", text, err)
+		}
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -30,8 +30,10 @@ const defaultChunk = 4096
 // size where bigger calls stop paying.
 const maxStreamBlock = 1 << 20
 
-const loadAbout = `Writes the entries in FILE (- for stdin) into the map pinned at PIN with
+const loadAbout = `Writes the entries in FILE (- for stdin) into the map MAP with
 BPF_MAP_UPDATE_BATCH, in chunks of --chunk entries per syscall.
+
+` + mapHelp + `
 
 Input: one entry per line; blank lines and lines starting with # are skipped.
   text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU,
@@ -40,8 +42,15 @@ Input: one entry per line; blank lines and lines starting with # are skipped.
   json   {"key": K, "value": V}
          K and V are strings in the key/value format, byte arrays such as
          [10, 0, 0, 1], or numbers for the integer formats; for per-CPU maps
-         V is an array of one value per possible CPU.
-The first entry line decides between text and json unless --format says.
+         V is an array of one value per possible CPU. In the btf format K
+         and V are bpftool's formatted JSON (as dump prints them), and a
+         per-CPU map's are "values": [{"cpu": N, "value": V}, ...].
+  bpftool-json
+         what 'bpftool -j map dump' prints: one JSON array of
+         {"key": ["0x0a", ...], "value": [...]} (per-CPU: "values"); the
+         bytes are given, so the formats do not apply.
+The first entry line decides between text and json unless --format says;
+bpftool-json is never guessed.
 
 Key and value formats (--key-format, --value-format):
   hex     the raw bytes, two hex digits per byte, exactly the key/value size
@@ -52,7 +61,13 @@ Key and value formats (--key-format, --value-format):
           address, 8 or 20 bytes); a bare address is a full-length prefix;
           host bits beyond the prefix are rejected unless --mask-host-bits
   ip      an IPv4 or IPv6 address in network byte order (4 or 16 bytes)
-'bpfbatch info PIN' lists the formats that fit a map's sizes.
+  btf     the key or value by the map's BTF type, as bpftool's formatted
+          JSON (structs as objects by member name, ...); every member must
+          be given, and an error names the line and the member. In text
+          lines each column is one JSON value.
+Defaults: btf in JSON lines for a map with BTF (reading it takes
+CAP_SYS_ADMIN), cidr for the keys of an LPM trie with 8- or 20-byte keys,
+else hex. 'bpfbatch info MAP' lists the formats that fit a map.
 
 Safety: the whole input is parsed and checked against the map (sizes, array
 indices, LPM prefix lengths) before the first write, so a bad line at the
@@ -102,9 +117,10 @@ input line failed); 2 bad command line (a FILE that is a directory, too)
 or bad input.
 
 Examples:
-  bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
+  bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --value-format u32
   bpfbatch load /sys/fs/bpf/counters - --key-format u32 --value-format u64 --all-cpus < counts.txt
   bpfbatch load /sys/fs/bpf/conns entries.jsonl --dry-run
+  bpftool -j map dump pinned /sys/fs/bpf/old | bpfbatch load --format bpftool-json /sys/fs/bpf/new -
 `
 
 type loadFlags struct {

@@ -12,8 +12,8 @@ import (
 )
 
 const replaceAbout = `Builds a new inner map from the entries in FILE (- for stdin) and swaps
-it into slot SLOT of the map-in-map pinned at OUTER (array_of_maps or
-hash_of_maps) with one BPF_MAP_UPDATE_ELEM (the library's ReplaceInner):
+it into slot SLOT of the map-in-map OUTER (array_of_maps or hash_of_maps;
+PATH, pinned PATH, id ID or name NAME, as MAP in the other commands) with one BPF_MAP_UPDATE_ELEM (the library's ReplaceInner):
 BPF programs that look the slot up see the old contents or the new, never a
 mix, and never an empty map in between.
 
@@ -28,7 +28,7 @@ whose shape does not match the outer map's inner-map template (EINVAL),
 leaving the slot as it was. An empty slot has no inner map to copy, and the
 kernel does not report the template, so its shape must be given with those
 flags (at least --type, --value-size, --max-entries, and --key-size for
-maps with keys).
+maps with keys). 'bpfbatch create --type array_of_maps' makes an outer map.
 
 Input: as for 'bpfbatch load', for the new inner map's layout: text or JSON
 lines, --key-format and --value-format, per-CPU columns or --all-cpus. The

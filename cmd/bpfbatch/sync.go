@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"time"
 
@@ -8,21 +9,37 @@ import (
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-const syncAbout = `Makes the map pinned at PIN hold exactly the entries in FILE (- for
-stdin): keys that FILE lacks are deleted, new and changed entries written,
+const syncAbout = `Makes the map MAP hold exactly the entries in FILE (- for stdin): keys that FILE lacks are deleted, new and changed entries written,
 and unchanged ones left alone (not rewritten: LRU maps keep their order and
 BPF programs watching values see no churn). One walk of the map with
 BPF_MAP_LOOKUP_BATCH finds the difference; the deletes go first, to make
 room in a full map.
 
-Input: as for 'bpfbatch load': text or JSON lines, --key-format and
---value-format, per-CPU columns or --all-cpus (run 'bpfbatch load -h').
+`+mapHelp+`
+
+Input: as for 'bpfbatch load': text or JSON lines (btf by default for a
+map with BTF), or bpftool's JSON dump; --key-format and --value-format,
+per-CPU columns or --all-cpus (run 'bpfbatch load -h').
 The whole input is checked before the first change; a key repeated in the
 input is one entry, and its last line wins, as in load. An empty input
 would delete every entry: it is refused unless --allow-empty.
 
 Array maps cannot delete: their elements that FILE lacks are set to zero
-bytes, and counted as deleted.
+bytes, and counted as deleted. On an LPM trie, prefixes compare with the
+bits beyond their length ignored, and a prefix the input holds is never
+deleted, not even for a moment: it is left alone or updated in place.
+
+--keep-values keeps the map's value of every key in both the map and the
+input (counters survive): only the keys the map lacks are written, and the
+stale ones deleted.
+
+--list prints one line per change, before the summary, in the key and
+value formats (text columns; btf values as their JSON):
+  + KEY VALUE          added
+  - KEY VALUE          deleted (the value the map held)
+  ~ KEY OLD -> NEW     changed
+deletions first, then additions and changes in the input's order. With
+--dry-run these are the changes a sync would make.
 
 Output: one line on stdout, e.g.
   synced Hash map "conns" (id 7) from new.txt: added 10, changed 3, deleted 2, unchanged 985 (in 41ms: read 12ms, sync 29ms)
@@ -44,8 +61,9 @@ success; 1 the map could not be opened, read or changed, or the run was
 interrupted; 2 bad command line or bad input (nothing changed).
 
 Examples:
-  bpfbatch sync /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
-  generate-rules | bpfbatch sync /sys/fs/bpf/rules - --dry-run
+  bpfbatch sync /sys/fs/bpf/blocklist cidrs.txt --value-format u32
+  generate-rules | bpfbatch sync /sys/fs/bpf/rules - --dry-run --list
+  bpfbatch sync name conn_counters allowed.jsonl --keep-values
 `
 
 func (c *cli) sync(ctx context.Context, args []string) error {
@@ -53,6 +71,8 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	cmd := e.cmd
 	dryRun := cmd.fs.Bool("dry-run", false, "compare the map with the input and print the counts, change nothing")
 	allowEmpty := cmd.fs.Bool("allow-empty", false, "accept an input without entries, which deletes every entry of the map")
+	keepValues := cmd.fs.Bool("keep-values", false, "keys in both the map and the input keep the map's value (counters survive): only\nmissing keys are written, stale keys deleted")
+	list := cmd.fs.Bool("list", false, "print one line per change before the summary: + KEY VALUE, - KEY VALUE,\n~ KEY OLD -> NEW, in the key and value formats (with --dry-run: the changes a sync would make)")
 	pin, file, opts, err := e.parse(c, args)
 	if err != nil {
 		return err
@@ -74,16 +94,28 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	}
 	readTime := time.Since(start)
 	s.prog.startWriting(-1)
-	stats, err := m.Sync(ctx, b.Keys, b.Values, bpfbatch.SyncOptions{
+	so := bpfbatch.SyncOptions{
 		DryRun:     *dryRun,
 		Workers:    e.batch.workers,
 		Chunk:      e.batch.chunk,
 		AllowEmpty: *allowEmpty,
+		KeepValues: *keepValues,
 		Progress: func(done, total int) {
 			s.prog.total = total
 			s.prog.update(done)
 		},
-	})
+	}
+	var changes *changeLister
+	if *list {
+		changes = c.newChangeLister(s)
+		so.Changes = changes.add
+	}
+	stats, err := m.Sync(ctx, b.Keys, b.Values, so)
+	if changes != nil {
+		if lerr := changes.flush(); lerr != nil && err == nil {
+			return lerr
+		}
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return failed(err, "sync %s: interrupted", pin)
@@ -104,5 +136,58 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	}
 	c.print(c.stdout, "synced %s from %s: %s (in %s: read %s, sync %s)%s\n",
 		m, s.name, stats, seconds(time.Since(start)), seconds(readTime), seconds(time.Since(start)-readTime), s.droppedNote())
+	return nil
+}
+
+// changeLister prints Sync's changes, one line each: + KEY VALUE,
+// - KEY VALUE, ~ KEY OLD -> NEW, in the input's formats.
+type changeLister struct {
+	p   printer
+	w   *bufio.Writer
+	buf []byte
+	err error
+}
+
+func (c *cli) newChangeLister(s *source) *changeLister {
+	c.prog.clear()
+	return &changeLister{p: printer{opts: s.r.Formats()}, w: bufio.NewWriterSize(c.stdout, 64<<10)}
+}
+
+// add prints one change; Sync calls it before its first write.
+func (l *changeLister) add(ch bpfbatch.Change) {
+	if l.err != nil {
+		return
+	}
+	b := l.buf[:0]
+	var err error
+	switch ch.Kind {
+	case bpfbatch.Added:
+		b = append(b, "+ "...)
+		b, err = l.p.appendEntry(b, ch.Key, ch.New)
+	case bpfbatch.Deleted:
+		b = append(b, "- "...)
+		b, err = l.p.appendEntry(b, ch.Key, ch.Old)
+	case bpfbatch.Changed:
+		b = append(b, "~ "...)
+		if b, err = l.p.appendEntry(b, ch.Key, ch.Old); err == nil {
+			b = append(b[:len(b)-1], " -> "...)
+			b, err = l.p.appendValues(b, ch.New)
+			b = append(b, '\n')
+		}
+	}
+	if err == nil {
+		_, err = l.w.Write(b)
+	}
+	l.buf, l.err = b, err
+}
+
+// flush writes what add buffered, and reports a failure of add's.
+func (l *changeLister) flush() error {
+	if err := l.w.Flush(); l.err == nil {
+		l.err = err
+	}
+	if l.err != nil {
+		return outputError(l.err)
+	}
 	return nil
 }

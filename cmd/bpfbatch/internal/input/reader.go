@@ -303,6 +303,16 @@ func (r *Reader) setSyntax(s Syntax) {
 // may be called while Read runs.
 func (r *Reader) Line() int { return int(r.lines.Load()) }
 
+// Formats returns the options in use, with Key and Value the formats of
+// the syntax in use (JSON's, once Auto has picked it): those to print the
+// input's keys and values back in.
+func (r *Reader) Formats() Options {
+	o := r.opts
+	o.Key, o.Value = r.key.format, r.value.format
+	o.JSON = nil
+	return o
+}
+
 // Syntax is the syntax in use: the one given, or once Auto has seen an
 // entry line, the one it picked.
 func (r *Reader) Syntax() Syntax { return r.syntax }
