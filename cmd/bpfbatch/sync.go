@@ -15,7 +15,7 @@ BPF programs watching values see no churn). One walk of the map with
 BPF_MAP_LOOKUP_BATCH finds the difference; the deletes go first, to make
 room in a full map.
 
-`+mapHelp+`
+` + mapHelp + `
 
 Input: as for 'bpfbatch load': text or JSON lines (btf by default for a
 map with BTF), or bpftool's JSON dump; --key-format and --value-format,
