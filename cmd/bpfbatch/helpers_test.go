@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,10 @@ func buildCommand(t *testing.T) string {
 		if err != nil {
 			goTool = filepath.Join(build.Default.GOROOT, "bin", "go")
 		}
+		// Tests run the command as another user too.
+		if buildErr = os.Chmod(binDir, 0o755); buildErr != nil {
+			return
+		}
 		binPath = filepath.Join(binDir, "bpfbatch")
 		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
@@ -90,13 +95,25 @@ func run(t *testing.T, stdin string, args ...string) result {
 	return runWithin(t, 10*time.Minute, stdin, args...)
 }
 
+// runAs is run as the user uid (and group gid), without capabilities.
+func runAs(t *testing.T, uid, gid uint32, stdin string, args ...string) result {
+	t.Helper()
+	return runCmd(t, 10*time.Minute, &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}, stdin, args...)
+}
+
 // runWithin is run with a deadline: a command still running after d is
 // killed and the test fails, instead of hanging the test binary.
 func runWithin(t *testing.T, d time.Duration, stdin string, args ...string) result {
 	t.Helper()
+	return runCmd(t, d, nil, stdin, args...)
+}
+
+func runCmd(t *testing.T, d time.Duration, attr *syscall.SysProcAttr, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, buildCommand(t), args...)
+	cmd.SysProcAttr = attr
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -688,9 +705,16 @@ func createBTFPinned(t *testing.T, dir, name string, typ bpfbatch.MapType, key, 
 	}
 	vs, _ := btf.Sizeof(value)
 	return createPinned(t, dir, name, bpfbatch.MapSpec{
-		Type: typ, KeySize: keySize, ValueSize: uint32(vs), MaxEntries: maxEntries, Name: name,
+		Type: typ, KeySize: keySize, ValueSize: uint32(vs), MaxEntries: maxEntries, Name: mapName(name),
 		BTFFD: h.FD(), BTFKeyTypeID: uint32(keyID), BTFValueTypeID: uint32(valueID),
 	})
+}
+
+// mapName is name as a map name: '-' becomes '_', and the kernel keeps
+// 15 characters.
+func mapName(name string) string {
+	name = strings.ReplaceAll(name, "-", "_")
+	return name[:min(len(name), 15)]
 }
 
 // canonical returns n random values of type t of the bytes that the

@@ -156,11 +156,20 @@ func layoutFor(info bpfbatch.MapInfo, stride int, perElement bool) (input.Layout
 	return l, err
 }
 
+// noBTF says why a map may lack BTF types.
+const noBTF = "it was created without them: libbpf and cilium/ebpf give them to a program's maps"
+
 // checkFormats refuses a key or value format that cannot encode the map's
 // sizes, as a usage error.
 func checkFormats(cmd *command, opts input.Options, target fmt.Stringer) error {
 	if opts.Syntax == input.BpftoolJSON {
 		return nil
+	}
+	if opts.Key == input.BTF && opts.KeyCodec == nil && opts.KeySize > 0 {
+		return cmd.usageError("--key-format btf: %s has no BTF type for its key (%s); use another format, such as hex", target, noBTF)
+	}
+	if opts.Value == input.BTF && opts.ValueCodec == nil && !opts.KeysOnly {
+		return cmd.usageError("--value-format btf: %s has no BTF type for its value (%s); use another format, such as hex", target, noBTF)
 	}
 	if opts.KeySize > 0 {
 		if err := opts.Key.Fits(opts.KeySize); err != nil {
