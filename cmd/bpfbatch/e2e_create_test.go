@@ -3,6 +3,7 @@ package main
 // End-to-end tests of create, and of RLIMIT_MEMLOCK.
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,4 +70,57 @@ func TestMemlockLiftedBeforeCreate(t *testing.T) {
 	mustRun(t, 0, in, "load", pin, "-", "--key-format", "u32", "--value-format", "u64")
 	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig)
 	checkMap(t, pin, want)
+}
+
+// create makes map-in-maps from an inner spec or an existing map, so that
+// replace needs no other tool: create the outer map, replace a slot, dump
+// the slot's new inner map by id.
+func TestCreateMapInMapThenReplace(t *testing.T) {
+	dir := pinDir(t)
+	outer := filepath.Join(dir, "policies")
+	r := mustRun(t, 0, "", "create", outer, "--type", "array_of_maps", "--key-size", "4", "--max-entries", "8", "--name", "policies",
+		"--inner-type", "hash", "--inner-key-size", "4", "--inner-value-size", "8", "--inner-max-entries", "64")
+	if !strings.Contains(r.stdout, `created ArrayOfMaps map "policies"`) || !strings.Contains(r.stdout, "inner maps: Hash, key 4 bytes, value 8 bytes, max_entries 64") {
+		t.Errorf("create: %q", r.stdout)
+	}
+	info := openPinned(t, outer).Info()
+	if info.Type != bpfbatch.ArrayOfMaps || info.KeySize != 4 || info.ValueSize != 4 || info.MaxEntries != 8 {
+		t.Errorf("outer map: %+v", info)
+	}
+	mustRun(t, 0, "1 11\n5 50\n", append([]string{"replace", outer, "3", "-", "--type", "hash", "--key-size", "4", "--value-size", "8", "--max-entries", "64", "--name", "rules"}, u32u64...)...)
+	id := slotID(t, outer, u32(3))
+	if r := mustRun(t, 0, "", append([]string{"dump", "id", fmt.Sprint(id)}, u32u64...)...); entryLines(r.stdout) != 2 || !strings.Contains(r.stdout, "5 50\n") {
+		t.Errorf("dump of the inner map: %q", r.stdout)
+	}
+	// The slot's map gives its shape to the next replace.
+	mustRun(t, 0, "7 70\n", append([]string{"replace", "pinned", outer, "3", "-"}, u32u64...)...)
+	if r := mustRun(t, 0, "", append([]string{"dump", "id", fmt.Sprint(slotID(t, outer, u32(3)))}, u32u64...)...); r.stdout != "7 70\n" {
+		t.Errorf("after the second replace: %q", r.stdout)
+	}
+
+	// --inner-map: the shape of an existing map; hash_of_maps.
+	tmpl := createPinned(t, dir, "tmpl", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 100, Flags: unix.BPF_F_NO_PREALLOC})
+	tenants := filepath.Join(dir, "tenants")
+	mustRun(t, 0, "", "create", tenants, "--type", "hash_of_maps", "--key-size", "4", "--max-entries", "100", "--inner-map", tmpl)
+	mustRun(t, 0, "10.0.0.0/8 1\n", "replace", tenants, "42", "-", "--value-format", "u32",
+		"--type", "lpm_trie", "--key-size", "8", "--value-size", "4", "--max-entries", "100")
+	if r := mustRun(t, 0, "", "dump", "id", fmt.Sprint(slotID(t, tenants, u32(42))), "--value-format", "u32"); r.stdout != "10.0.0.0/8 1\n" {
+		t.Errorf("tenant 42: %q", r.stdout)
+	}
+
+	// Mistakes on the command line.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--type", "array_of_maps", "--key-size", "4", "--max-entries", "1"}, "needs the shape of its inner maps"},
+		{[]string{"--type", "hash", "--key-size", "4", "--value-size", "4", "--max-entries", "1", "--inner-map", tmpl}, "describe the inner maps of a map-in-map"},
+		{[]string{"--type", "array_of_maps", "--key-size", "4", "--max-entries", "1", "--inner-map", tmpl, "--inner-type", "hash"}, "not both"},
+		{[]string{"--type", "array_of_maps", "--key-size", "4", "--max-entries", "1", "--inner-type", "hash"}, "are required"},
+		{[]string{"--type", "array_of_maps", "--key-size", "4", "--max-entries", "1", "--inner-map", "id x"}, "--inner-map: id"},
+	} {
+		if r := mustRun(t, 2, "", append([]string{"create", filepath.Join(dir, "bad")}, tt.args...)...); !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%q: %s", tt.args, r.stderr)
+		}
+	}
 }

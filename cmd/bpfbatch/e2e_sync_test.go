@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,4 +142,62 @@ func TestSyncDryRunOnFrozenMapSaysItCannotWrite(t *testing.T) {
 		t.Errorf("nothing to change: stdout %q", r.stdout)
 	}
 	sameContents(t, "the frozen map", pinnedContents(t, pin), all)
+}
+
+// sync --dry-run --list prints every change the sync would make, in the
+// map's formats: deletions first, then additions and changes in input
+// order; --keep-values keeps the values of the keys in both (counters
+// survive), and writes only the new keys.
+func TestSyncListAndKeepValues(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "sync-list", bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	mustRun(t, 0, "1 10\n2 20\n3 30\n4 40\n5 50\n", append([]string{"load", pin, "-"}, u32u64...)...)
+	before := pinnedContents(t, pin)
+	in := "6 60\n3 999\n2 20\n"
+	r := mustRun(t, 0, in, append([]string{"sync", pin, "-", "--dry-run", "--list"}, u32u64...)...)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[5], "dry run: syncing ") || !strings.Contains(lines[5], "would do: added 1, changed 1, deleted 3, unchanged 1") {
+		t.Fatalf("stdout:\n%s", r.stdout)
+	}
+	deleted := lines[:3]
+	slices.Sort(deleted)
+	if !slices.Equal(deleted, []string{"- 1 10", "- 4 40", "- 5 50"}) || lines[3] != "+ 6 60" || lines[4] != "~ 3 30 -> 999" {
+		t.Errorf("changes:\n%s", strings.Join(lines[:5], "\n"))
+	}
+	sameContents(t, "after the dry run", pinnedContents(t, pin), before)
+
+	r = mustRun(t, 0, in, append([]string{"sync", pin, "-", "--keep-values", "--list"}, u32u64...)...)
+	if !strings.Contains(r.stdout, "+ 6 60\n") || strings.Contains(r.stdout, "~ ") || !strings.Contains(r.stdout, "added 1, changed 0, deleted 3, unchanged 2") {
+		t.Errorf("--keep-values: %s", r.stdout)
+	}
+	sameContents(t, "after --keep-values", pinnedContents(t, pin), map[string][]byte{
+		string(u32(2)): u64(20), string(u32(3)): u64(30), string(u32(6)): u64(60),
+	})
+
+	// A map with BTF, from JSON: the changes in the btf format.
+	bpin := createBTFPinned(t, dir, "sync-list-btf", bpfbatch.Hash, btfU32, connValueBTF, 0, 4)
+	v := func(p int) string {
+		return fmt.Sprintf(`{"packets":%d,"bytes":0,"last_seen":-1,"comm":"sshd","state":"ESTABLISHED","flags":0}`, p)
+	}
+	mustRun(t, 0, fmt.Sprintf("{\"key\": 1, \"value\": %s}\n", v(1)), "load", bpin, "-")
+	r = mustRun(t, 0, fmt.Sprintf("{\"key\": 1, \"value\": %s}\n{\"key\": 2, \"value\": %s}\n", v(5), v(2)), "sync", bpin, "-", "--dry-run", "--list")
+	if want := fmt.Sprintf("~ 1 %s -> %s\n+ 2 %s\n", v(1), v(5), v(2)); !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("btf changes:\n%s\nwant\n%s", r.stdout, want)
+	}
+}
+
+// On an LPM trie a prefix the input holds is never deleted, not even for
+// a moment: one the trie holds with host bits set (10.0.0.1/8, the same
+// prefix to the trie) is changed in place, not deleted and added. The
+// change names the input's key.
+func TestSyncLPMPrefixNeverDeleted(t *testing.T) {
+	dir := pinDir(t)
+	pin := createPinned(t, dir, "sync-lpm", bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC})
+	// 10.0.0.1/8 (host bits set) and 192.168.0.0/16, written raw.
+	mustRun(t, 0, "080000000a000001 01000000\n10000000c0a80000 02000000\n", "load", pin, "-", "--key-format", "hex")
+	r := mustRun(t, 0, "10.0.0.0/8 7\n192.168.0.0/16 2\n", "sync", pin, "-", "--value-format", "u32", "--list")
+	if !strings.HasPrefix(r.stdout, "~ 10.0.0.0/8 1 -> 7\nsynced ") || !strings.Contains(r.stdout, "added 0, changed 1, deleted 0, unchanged 1") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	checkMap(t, pin, []entry{{lpmKey(8, hx("0a000001")), u32(7)}, {lpmKey(16, hx("c0a80000")), u32(2)}})
 }
