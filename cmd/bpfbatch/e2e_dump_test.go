@@ -280,46 +280,15 @@ func TestDumpStreamsInBoundedMemory(t *testing.T) {
 	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildCommand(t), "dump", pin, "--key-format", "u32", "--value-format", "u64")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The child's rusage would count the test's own memory (the child
-	// shares it until exec), so its peak is read from /proc instead:
-	// VmHWM of the running dump, which blocks on the pipe while this
-	// reads.
-	var peakKiB int64
-	sample := func() {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-		if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status); err == nil && m != nil {
-			kib, _ := strconv.ParseInt(string(m[1]), 10, 64)
-			peakKiB = max(peakKiB, kib)
-		}
-	}
-	// Read and check every line as it comes, keeping none.
 	seen := make([]bool, n)
-	lines, bytesOut := 0, 0
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		lines++
-		bytesOut += len(sc.Bytes()) + 1
+	lines, bytesOut, peakKiB := dumpPeakRSS(t, []string{"dump", pin, "--key-format", "u32", "--value-format", "u64"}, func(line string) {
 		var k uint32
 		var v uint64
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &k, &v); err != nil || k >= n || v != uint64(k)*3 || seen[k] {
-			t.Fatalf("line %d: %q", lines, sc.Text())
+		if _, err := fmt.Sscanf(line, "%d %d", &k, &v); err != nil || k >= n || v != uint64(k)*3 || seen[k] {
+			t.Fatalf("line %q", line)
 		}
 		seen[k] = true
-		if lines%50_000 == 0 {
-			sample()
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if lines != n {
 		t.Fatalf("%d lines, want %d", lines, n)
 	}
@@ -543,6 +512,75 @@ func TestDumpReaderClosingPipeIsNoFailure(t *testing.T) {
 	}
 	if _, stdout, _ := runCLI("dump", "-h"); !strings.Contains(stdout, "Exit status: 0 success, or the reader of the output closed it early") {
 		t.Errorf("dump -h does not say what a closed pipe does:\n%s", stdout)
+	}
+}
+
+// dumpPeakRSS runs the command with args, hands each line of its output to
+// check as it comes, keeping none, and returns the lines, the bytes and
+// the command's peak RSS. The child's rusage would count the test's own
+// memory (the child shares it until exec), so the peak is read from /proc
+// instead: VmHWM of the running dump, which blocks on the pipe while this
+// reads.
+func dumpPeakRSS(t *testing.T, args []string, check func(line string)) (lines, bytesOut int, peakKiB int64) {
+	t.Helper()
+	cmd := exec.Command(buildCommand(t), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sample := func() {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status); err == nil && m != nil {
+			kib, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			peakKiB = max(peakKiB, kib)
+		}
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		lines++
+		bytesOut += len(sc.Bytes()) + 1
+		check(sc.Text())
+		if lines%50_000 == 0 {
+			sample()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return lines, bytesOut, peakKiB
+}
+
+// The btf format streams too: 300 000 entries of struct conn_key ->
+// struct conn_value are 19 MB of keys and values and 48 MB of JSON; the
+// dump's peak RSS stays below what holding the entries would take.
+func TestDumpBTFStreamsInBoundedMemory(t *testing.T) {
+	dir := pinDir(t)
+	const n = 300_000
+	pin := createBTFPinned(t, dir, "dump-btf-big", bpfbatch.Hash, connKeyBTF, connValueBTF, 0, n)
+	m := openPinned(t, pin)
+	keys, values := make([]byte, 16*n), make([]byte, 48*n)
+	for i := range n {
+		binary.NativeEndian.PutUint32(keys[16*i:], uint32(i))
+		binary.NativeEndian.PutUint64(values[48*i:], uint64(i)*3)
+		copy(values[48*i+24:], "worker")
+	}
+	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	lines, bytesOut, peakKiB := dumpPeakRSS(t, []string{"dump", pin, "--format", "json"}, func(line string) {
+		if !strings.HasPrefix(line, `{"key": {"saddr":`) || !strings.Contains(line, `"comm":"worker","state":"NEW"`) {
+			t.Fatalf("line %q", line)
+		}
+	})
+	if lines != n {
+		t.Fatalf("%d lines, want %d", lines, n)
+	}
+	t.Logf("dumped %d entries, %d bytes; peak RSS %d KiB", n, bytesOut, peakKiB)
+	if peakKiB == 0 || peakKiB<<10 >= 64*n {
+		t.Errorf("peak RSS %d KiB while dumping %d entries (%d MB of keys and values): the dump does not stream", peakKiB, n, 64*n>>20)
 	}
 }
 
