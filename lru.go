@@ -58,8 +58,7 @@ func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
 			check[i] = i
 		}
 	}
-	e := &SyncError{Map: m.info, Stats: d.stats, Deleted: d.stats.Deleted, Written: len(d.write), Checked: len(check), inputKeys: count, evictionFree: m.EvictionFreeSize()}
-	first := -1
+	missing, first := 0, -1
 	_, err := withFD(m, opSync, func(fd *sys.FD) (struct{}, error) {
 		value := make([]byte, m.stride)
 		for _, i := range check {
@@ -67,7 +66,7 @@ func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
 			switch errno := sys.MapLookupElem(&attr); errno {
 			case 0:
 			case unix.ENOENT:
-				if e.Missing++; first < 0 {
+				if missing++; first < 0 {
 					first = i
 				}
 			default:
@@ -78,12 +77,12 @@ func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
 	})
 	switch {
 	case err != nil:
-		e.Err, e.step = err, syncChecking
-	case e.Missing > 0:
-		e.Err, e.step = ErrEvicted, syncEvicted
+		return m.syncError(syncChecking, d, d.stats.Deleted, len(d.write), err)
+	case missing > 0:
+		e := m.syncError(syncEvicted, d, d.stats.Deleted, len(d.write), ErrEvicted)
+		e.Missing, e.Checked, e.inputKeys, e.evictionFree = missing, len(check), count, m.EvictionFreeSize()
 		e.firstMissing = fmt.Sprintf("element %d, key %x", first, keys[first*ks:(first+1)*ks])
-	default:
-		return nil
+		return e
 	}
-	return e
+	return nil
 }
