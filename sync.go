@@ -145,7 +145,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	}
 	deleted, err := m.deleteStale(ctx, d, cmp.Or(opts.Chunk, deleteChunk), progress)
 	if err != nil {
-		return d.stats, &SyncError{Map: m.info, Stats: d.stats, Deleted: deleted, Err: err, step: syncDeleting}
+		return d.stats, m.syncError(syncDeleting, d, deleted, 0, err)
 	}
 	wkeys, wvalues := d.writes(keys, values, int(m.info.KeySize), m.stride)
 	written, err := m.UpdateBatchWith(ctx, wkeys, wvalues, BatchOptions{
@@ -154,7 +154,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 		Progress: func(w int) { progress(d.stats.Deleted + w) }, // every stale key is done: deleted, or gone already
 	})
 	if err != nil {
-		return d.stats, &SyncError{Map: m.info, Stats: d.stats, Deleted: deleted, Written: written, Err: err, step: syncWriting}
+		return d.stats, m.syncError(syncWriting, d, deleted, written, err)
 	}
 	if m.info.Type.Evicts() {
 		return d.stats, m.checkNotEvicted(keys, d)
@@ -239,6 +239,16 @@ type SyncError struct {
 	firstMissing string // with ErrEvicted: which key, for the message
 	evictionFree int    // with ErrEvicted: EvictionFreeSize
 	inputKeys    int    // with ErrEvicted: the input's size
+}
+
+// syncError is the one constructor of *SyncError: Sync stopped at step with
+// err, after deleting deleted and writing written of what d found to do.
+func (m *Map) syncError(step syncStep, d *syncDiff, deleted, written int, err error) *SyncError {
+	e := &SyncError{Map: m.info, Deleted: deleted, Written: written, Err: err, step: step}
+	if d != nil {
+		e.Stats = d.stats
+	}
+	return e
 }
 
 // Error says what Sync did and why it stopped, each fact once, e.g.

@@ -490,3 +490,26 @@ func TestSyncChanges(t *testing.T) {
 		t.Fatalf("Sync with a repeated key = %v, Changes called %v", err, called)
 	}
 }
+
+// CountMissing counts the keys a map does not hold, on several goroutines
+// for many keys, and names the first.
+func TestCountMissing(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 16})
+	keys := indexKeys(1 << 15)
+	if _, err := m.UpdateBatch(keys[:4*(1<<15-10)], make([]byte, 8*(1<<15-10)), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.Delete(m.FD(), keys[4*7:4*8]); err != nil {
+		t.Fatal(err)
+	}
+	missing, first, err := m.CountMissing(keys)
+	if err != nil || missing != 11 || first != 7 {
+		t.Fatalf("CountMissing = %d, first %d, %v; want 11, first 7", missing, first, err)
+	}
+	if missing, first, err := m.CountMissing(keys[:4*7]); err != nil || missing != 0 || first != -1 {
+		t.Fatalf("CountMissing of present keys = %d, %d, %v", missing, first, err)
+	}
+	if _, _, err := m.CountMissing([]byte{1, 2, 3}); !isSizeError("keys")(err) {
+		t.Fatalf("CountMissing of 3 bytes = %v", err)
+	}
+}
