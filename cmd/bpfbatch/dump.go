@@ -18,6 +18,7 @@ so that 'bpfbatch dump A | bpfbatch load B -' copies a map (with the same
 --key-format and --value-format on both sides, or the defaults on both).
 
 ` + mapHelp + `
+
 dump opens the map read-only (BPF_F_RDONLY): read permission on a pin is
 enough, and frozen maps dump too.
 

@@ -645,7 +645,8 @@ var ruleBTF = &btf.Struct{Name: "rule", Size: 48, Members: []btf.Member{
 }}
 
 // enum64BTF has 8-byte enums, signed and unsigned (BTF_KIND_ENUM64, which
-// kernels before 6.0 do not know).
+// kernels before 6.0 do not know: there cilium/ebpf loads a union in its
+// place).
 var enum64BTF = &btf.Struct{Name: "wide", Size: 16, Members: []btf.Member{
 	btfMember("u", &btf.Enum{Name: "wide_u", Size: 8, Values: []btf.EnumValue{{Name: "W_TOP", Value: 1 << 63}, {Name: "W_MAX", Value: 1<<64 - 1}}}, 0),
 	btfMember("s", &btf.Enum{Name: "wide_s", Size: 8, Signed: true, Values: []btf.EnumValue{{Name: "W_MIN", Value: neg(1 << 63)}, {Name: "W_M2", Value: neg(2)}}}, 8),

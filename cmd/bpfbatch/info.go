@@ -16,6 +16,7 @@ updates go through BPF_MAP_UPDATE_BATCH or one BPF_MAP_UPDATE_ELEM per
 element, and the --key-format and --value-format choices that fit it.
 
 `+mapHelp+`
+
 info opens the map read-only (BPF_F_RDONLY): read permission on a pin is
 enough, and frozen maps are described too. The update path is probed
 through a second, read-write fd when the process may open one.
