@@ -48,9 +48,10 @@ func TestInfoHelpSaysItHasNoFlags(t *testing.T) {
 // the command line are exit 2 before any map is opened.
 func TestNewCommandsUsage(t *testing.T) {
 	for cmd, flags := range map[string][]string{
-		"dump":    {"-cpu N", "-format syntax", "-key-format format", "-keys-only", "-value-format format"},
+		"dump":    {"-cpu N", "-format syntax", "-key-format format", "-keys-only", "-value-format format", "-workers int"},
 		"delete":  {"-chunk int", "-format syntax", "-ignore-missing", "-key-format format", "-mask-host-bits"},
-		"sync":    {"-all-cpus", "-allow-empty", "-dry-run", "-format syntax", "-key-format format", "-value-format format", "-workers int"},
+		"sync":    {"-all-cpus", "-allow-empty", "-dry-run", "-format syntax", "-keep-values", "-key-format format", "-list", "-value-format format", "-workers int"},
+		"create":  {"-inner-map MAP", "-inner-type TYPE", "-inner-key-size bytes", "-inner-value-size bytes", "-inner-max-entries uint", "-inner-map-flags string"},
 		"replace": {"-all-cpus", "-dry-run", "-key-size bytes", "-map-flags string", "-max-entries uint", "-slot-format format", "-type TYPE", "-value-size bytes"},
 		"load":    {"-all-cpus", "-cpu N", "-dry-run"},
 	} {
@@ -75,6 +76,9 @@ func TestNewCommandsUsage(t *testing.T) {
 		{[]string{"dump", "p", "--format", "auto"}, "--format auto: want text or json"},
 		{[]string{"dump", "p", "--keys-only", "--cpu", "0"}, "--cpu picks a value to print, and --keys-only prints none"},
 		{[]string{"dump", "p", "--value-format", "u128"}, `unknown format "u128"`},
+		{[]string{"dump", "id", "nine"}, `MAP: id "nine": a map ID is a decimal number`},
+		{[]string{"dump", "p", "--workers", "-1"}, "--workers must not be negative"},
+		{[]string{"load", "p", "-", "--format", "bpftool-json", "--key-format", "hex"}, "--key-format and --value-format do not apply"},
 		{[]string{"delete", "p"}, "missing FILE"},
 		{[]string{"delete", "p", "-", "--chunk", "-1"}, "--chunk and --workers must not be negative"},
 		{[]string{"delete", "p", "-", "--value-format", "u32"}, "flag provided but not defined: -value-format"},

@@ -20,14 +20,11 @@ type formatFlags struct {
 	values     bool // the command has --value-format
 }
 
-const formatDefaults = "default: btf in JSON for a map with BTF; else cidr for the keys of an LPM trie\n" +
-	"with 8- or 20-byte keys, and hex"
-
 func (f *formatFlags) register(fs *flag.FlagSet, values bool) {
 	f.values = values
-	fs.StringVar(&f.key, "key-format", "", "key `format`: "+input.FormatNames()+"\n("+formatDefaults+")")
+	fs.StringVar(&f.key, "key-format", "", "key `format`: "+input.FormatNames()+"\n(default: btf in JSON for a map with BTF, cidr for an LPM trie with 8- or 20-byte keys,\nelse hex)")
 	if values {
-		fs.StringVar(&f.value, "value-format", "", "value `format`: "+input.FormatNames()+"\n("+formatDefaults+")")
+		fs.StringVar(&f.value, "value-format", "", "value `format`: "+input.FormatNames()+"\n(default: btf in JSON for a map with BTF, else hex)")
 	}
 }
 
@@ -68,10 +65,7 @@ func (f *formatFlags) wantsBTF(s input.Syntax) bool {
 // takes CAP_SYS_ADMIN), note says so and the default falls back.
 func (f *formatFlags) resolve(cmd *command, info bpfbatch.MapInfo, opts *input.Options, note func(string)) error {
 	if opts.Syntax == input.BpftoolJSON {
-		if f.given() {
-			return cmd.usageError("--format bpftool-json: bpftool's JSON gives the bytes of keys and values; --key-format and --value-format do not apply")
-		}
-		return nil
+		return nil // the bytes are given (inputFlags.options refuses format flags)
 	}
 	if f.wantsBTF(opts.Syntax) && info.BTFValueTypeID != 0 {
 		key, value, err := btfjson.MapTypes(info)

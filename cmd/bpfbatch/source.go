@@ -32,7 +32,7 @@ type inputFlags struct {
 func (f *inputFlags) register(fs *flag.FlagSet, keysOnly bool) {
 	f.keysOnly = keysOnly
 	f.formatFlags.register(fs, !keysOnly)
-	fs.StringVar(&f.syntax, "format", "auto", "input `syntax`: auto (json when the first entry line starts with '{', else text),\ntext, json, or bpftool-json (the array 'bpftool -j map dump' prints)")
+	fs.StringVar(&f.syntax, "format", "auto", "input `syntax`: auto (json when the first entry line starts with '{' or '[', else text),\ntext, json, or bpftool-json (the array 'bpftool -j map dump' prints)")
 	if !keysOnly {
 		fs.BoolVar(&f.allCPUs, "all-cpus", false, "per-CPU maps: one value per entry, written to every possible CPU")
 	}
@@ -49,6 +49,9 @@ func (f *inputFlags) options(cmd *command) (input.Options, error) {
 	var err error
 	if opts.Syntax, err = input.ParseSyntax(f.syntax); err != nil {
 		return opts, cmd.usageError("--format: %v", err)
+	}
+	if opts.Syntax == input.BpftoolJSON && f.given() {
+		return opts, cmd.usageError("--format bpftool-json: bpftool's JSON gives the bytes of keys and values; --key-format and --value-format do not apply")
 	}
 	return opts, nil
 }
