@@ -124,10 +124,42 @@ type Change struct {
 // Replacing a whole map where programs must never see a mix is
 // ReplaceInner's job.
 func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (SyncStats, error) {
+	count, err := m.checkSyncInput(keys, values, opts)
+	if err != nil {
+		return SyncStats{}, err
+	}
+	return m.sync(ctx, func() ([]byte, []byte, error) { return keys, values, nil }, count, true, opts)
+}
+
+// SyncFrom is Sync with an input that is still to be read (from a file, a
+// socket, a parser): read runs on the caller's goroutine while the map is
+// walked beside it, so the walk takes no time of its own when reading the
+// input takes longer. An error from read ends SyncFrom with nothing written
+// and is returned as it is. The input is checked as Sync checks it, when
+// read returns: bad input is refused before any write, but after the walk
+// began reading the map.
+func (m *Map) SyncFrom(ctx context.Context, read func() (keys, values []byte, err error), opts SyncOptions) (SyncStats, error) {
+	_, err := withFD(m, opSync, func(*sys.FD) (struct{}, error) {
+		if read == nil {
+			return struct{}{}, m.refuse(opSync, ErrInvalidArgument, "nil read")
+		}
+		return struct{}{}, m.checkSyncMap(opts)
+	})
+	if err != nil {
+		return SyncStats{}, err
+	}
+	// The map holds about what the input will: group both into parts for
+	// that many (parts only decide how well an index stays in cache).
+	return m.sync(ctx, read, int(min(m.info.MaxEntries, 1<<22)), false, opts)
+}
+
+// sync is Sync and SyncFrom once the map is checked: estimate is about the
+// input's size (exact, when checked says the input is checked already).
+func (m *Map) sync(ctx context.Context, read func() ([]byte, []byte, error), estimate int, checked bool, opts SyncOptions) (SyncStats, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	d, err := m.diff(ctx, keys, values, opts)
+	d, keys, values, err := m.diff(ctx, read, estimate, checked, opts)
 	if err != nil {
 		return SyncStats{}, err
 	}

@@ -513,3 +513,35 @@ func TestCountMissing(t *testing.T) {
 		t.Fatalf("CountMissing of 3 bytes = %v", err)
 	}
 }
+
+// SyncFrom reads its input beside the walk: the result is Sync's; an error
+// from read, or bad input, ends it with nothing written.
+func TestSyncFrom(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(1, 2, 3), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	readErr := errors.New("the input file is gone")
+	for _, c := range []struct {
+		name string
+		read func() ([]byte, []byte, error)
+		want error
+	}{
+		{"read fails", func() ([]byte, []byte, error) { return nil, nil, readErr }, readErr},
+		{"repeated key", func() ([]byte, []byte, error) { return u32s(5, 5), u64s(1, 1), nil }, ErrInvalidArgument},
+		{"empty", func() ([]byte, []byte, error) { return nil, nil, nil }, ErrInvalidArgument},
+		{"bad size", func() ([]byte, []byte, error) { return u32s(5), u64s(1)[:4], nil }, nil},
+	} {
+		_, err := m.SyncFrom(context.Background(), c.read, SyncOptions{})
+		if err == nil || c.want != nil && !errors.Is(err, c.want) || c.want == nil && !isSizeError("values")(err) {
+			t.Fatalf("%s: SyncFrom = %v; want %v", c.name, err, c.want)
+		}
+		checkWritten(t, m, u32s(1, 2, 3), u64s(1, 2, 3), nil)
+	}
+	stats, err := m.SyncFrom(context.Background(), func() ([]byte, []byte, error) { return u32s(1, 2, 4), u64s(1, 20, 4), nil }, SyncOptions{Workers: 2})
+	if err != nil || stats != (SyncStats{Added: 1, Changed: 1, Deleted: 1, Unchanged: 1}) {
+		t.Fatalf("SyncFrom = %v, %v", stats, err)
+	}
+	checkWritten(t, m, u32s(1, 2, 4), u64s(1, 20, 4), nil)
+	checkMissing(t, m, u32s(3))
+}

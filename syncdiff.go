@@ -56,51 +56,49 @@ func (d *syncDiff) report(keys, values []byte, ks, stride int, changes func(Chan
 	}
 }
 
-// diff validates the input, then walks the map once and compares.
-func (m *Map) diff(ctx context.Context, keys, values []byte, opts SyncOptions) (*syncDiff, error) {
-	count, err := m.checkSyncInput(keys, values, opts)
-	if err != nil {
-		return nil, err
+// diff walks the map once, reads the input beside the walk (checking it,
+// unless checked says the caller did), and compares the two. estimate is
+// about the input's size.
+func (m *Map) diff(ctx context.Context, read func() ([]byte, []byte, error), estimate int, checked bool, opts SyncOptions) (*syncDiff, []byte, []byte, error) {
+	parts := keyset.NewPartitions(estimate)
+	mp := newMapParts(m, parts, estimate, checked)
+	walkCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	walked := make(chan error, 1)
+	go func() { walked <- m.Walk(walkCtx, WalkOptions{Workers: opts.Workers, Batch: countBatch(m)}, mp.add) }()
+	// The input is read and grouped into parts here while the walk (mostly
+	// kernel time) reads the map and groups it the same way.
+	keys, values, err := read()
+	count := 0
+	if err == nil {
+		count, err = len(keys)/int(m.info.KeySize), nil
+		if !checked {
+			count, err = m.checkSyncInput(keys, values, opts)
+		}
 	}
-	ks, stride := int(m.info.KeySize), m.stride
-	// The input is grouped into parts on a goroutine of its own while the
-	// walk (mostly kernel time) reads the map and groups it the same way.
-	parts := keyset.NewPartitions(count)
-	var in partitioned
-	grouped := make(chan struct{})
-	go func() {
-		defer close(grouped)
-		in = m.partitionInput(keys[:count*ks], values[:count*stride], parts)
-	}()
-	mp := newMapParts(m, parts, count)
-	err = m.Walk(ctx, WalkOptions{Workers: opts.Workers, Batch: countBatch(m)}, mp.add)
-	<-grouped
 	if err != nil {
-		return nil, m.syncError(syncReading, nil, 0, 0, err)
+		stop()
+		<-walked
+		return nil, nil, nil, err
 	}
-	return m.join(keys, &in, mp, opts)
+	ks := int(m.info.KeySize)
+	in := m.partitionInput(keys[:count*ks], values[:count*m.stride], parts)
+	if err := <-walked; err != nil {
+		return nil, nil, nil, m.syncError(syncReading, nil, 0, 0, err)
+	}
+	d, err := m.join(keys, &in, mp, opts)
+	return d, keys, values, err
 }
 
 // checkSyncInput validates Sync's options and input before any syscall
 // and returns the element count.
 func (m *Map) checkSyncInput(keys, values []byte, opts SyncOptions) (int, error) {
 	return withFD(m, opSync, func(fd *sys.FD) (int, error) {
-		if m.info.KeySize == 0 {
-			return 0, m.refuse(opSync, ErrNotSupported, "%s maps have no keys to compare", m.info.Type)
-		}
-		if err := m.checkNotNegative(opSync, option{"Chunk", opts.Chunk}, option{"Workers", opts.Workers}); err != nil {
+		if err := m.checkSyncMap(opts); err != nil {
 			return 0, err
-		}
-		if !opts.DryRun {
-			if err := m.checkWritable(opSync); err != nil {
-				return 0, err
-			}
 		}
 		if len(keys) == 0 && len(values) == 0 && !opts.AllowEmpty {
 			return 0, m.refuse(opSync, ErrInvalidArgument, "the input is empty; set SyncOptions.AllowEmpty to make the map empty")
-		}
-		if err := m.checkReadable(opSync); err != nil {
-			return 0, err
 		}
 		count, err := m.checkElements(fd, opSync, keys, values, UpdateAny, kernelLayout)
 		if err != nil {
@@ -108,6 +106,23 @@ func (m *Map) checkSyncInput(keys, values []byte, opts SyncOptions) (int, error)
 		}
 		return count, m.checkSyncKeys(keys[:count*int(m.info.KeySize)])
 	})
+}
+
+// checkSyncMap checks that Sync can run on the map with opts, before any
+// syscall.
+func (m *Map) checkSyncMap(opts SyncOptions) error {
+	if m.info.KeySize == 0 {
+		return m.refuse(opSync, ErrNotSupported, "%s maps have no keys to compare", m.info.Type)
+	}
+	if err := m.checkNotNegative(opSync, option{"Chunk", opts.Chunk}, option{"Workers", opts.Workers}); err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		if err := m.checkWritable(opSync); err != nil {
+			return err
+		}
+	}
+	return m.checkReadable(opSync)
 }
 
 // join compares the map's elements with the input, part by part on every

@@ -17,7 +17,7 @@ import (
 type mapParts struct {
 	m       *Map
 	parts   keyset.Partitions
-	perPart int // elements a group's part is made for at first
+	perPart int // elements a group's part is made for at first (0: grown as they come)
 
 	mu     sync.Mutex
 	idle   []*partGroups // not in use by a walker
@@ -30,8 +30,14 @@ type partGroups struct {
 	scratch      []byte // a key as Sync compares it
 }
 
-func newMapParts(m *Map, parts keyset.Partitions, count int) *mapParts {
-	return &mapParts{m: m, parts: parts, perPart: count/parts.Count() + count/parts.Count()/4 + 16} // the map is mostly the input
+// newMapParts groups a map of about count elements into parts; sized says
+// count is known well enough to size the parts up front.
+func newMapParts(m *Map, parts keyset.Partitions, count int, sized bool) *mapParts {
+	mp := &mapParts{m: m, parts: parts}
+	if sized {
+		mp.perPart = count/parts.Count() + count/parts.Count()/4 + 16 // the map is mostly the input
+	}
+	return mp
 }
 
 // add groups n elements the walk read; it is Walk's fn.
