@@ -2,6 +2,7 @@ package input
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -111,9 +112,17 @@ func TestBTFFormatNeedsCodec(t *testing.T) {
 // bpftool's JSON dump reads as a stream of entries; an entry's line is
 // where it starts, and a bad entry is a bad line that names its index.
 func TestReadBpftoolJSON(t *testing.T) {
-	in := "[{\"key\":[\"0x01\",\"0x00\",\"0x00\",\"0x00\"],\"value\":[\"0x2a\",\"0x00\"]},\n" +
-		"{\"key\":[\"0x05\",\"0x00\",\"0x00\",\"0x00\"],\"value\":[\"0x07\"]},\n" +
-		"{\"key\":[\"0x02\",\"0x00\",\"0x00\",\"0x00\"],\"value\":[\"0x07\",\"0x01\"]}]\n"
+	// Keys are native u32 indices, as bpftool prints the bytes.
+	key := func(i uint32) string {
+		var parts []string
+		for _, c := range binary.NativeEndian.AppendUint32(nil, i) {
+			parts = append(parts, fmt.Sprintf(`"0x%02x"`, c))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	in := `[{"key":` + key(1) + `,"value":["0x2a","0x00"]},` + "\n" +
+		`{"key":` + key(5) + `,"value":["0x07"]},` + "\n" +
+		`{"key":` + key(2) + `,"value":["0x07","0x01"]}]` + "\n"
 	b, bad := readAll(t, in, Options{Layout: Layout{KeySize: 4, ValueSize: 2, MaxIndex: 2}, Syntax: BpftoolJSON})
 	if b.Len() != 1 || !slices.Equal(b.Lines, []int{1}) || len(bad) != 2 {
 		t.Fatalf("entries %d (lines %v), bad %v", b.Len(), b.Lines, bad)
