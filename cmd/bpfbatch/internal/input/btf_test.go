@@ -2,7 +2,9 @@ package input
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -133,4 +135,44 @@ func TestReadBpftoolJSON(t *testing.T) {
 	if bad[1].Line != 3 || !strings.Contains(bad[1].Err.Error(), "index 2 is out of range") {
 		t.Errorf("index: %v", bad[1])
 	}
+}
+
+// FuzzReaderBTF feeds arbitrary input to a reader of the btf format, text
+// and JSON, per-CPU or not: it must never panic, must finish, and must
+// leave buffers in the kernel's layout.
+func FuzzReaderBTF(f *testing.F) {
+	f.Add(`{"key": {"x":1,"y":-2}, "value": {"x":65535,"y":7}}`, uint8(0))
+	f.Add(`{"x": 1, "y": 2} {"x":3,"y":-4} # c`+"\n{\"x\"", uint8(1))
+	f.Add(`{"key": {"x":1,"y":1}, "values": [{"cpu":1,"value":{"x":2,"y":2}},{"cpu":0,"value":{"x":3,"y":3}}]}`, uint8(2))
+	f.Add(`{"x":1,"y":1} {"x":2,"y":2} {"x":3,"y":"\u0041"}`, uint8(3))
+	f.Fuzz(func(t *testing.T, in string, shape uint8) {
+		l := Layout{KeySize: 8, ValueSize: 8}
+		if shape&2 != 0 {
+			l.CPUs, l.Stride = 2, 16
+		}
+		o := btfOptions(t, l)
+		o.Syntax, o.Key, o.Value = JSON, BTF, BTF
+		if shape&1 != 0 {
+			o.Syntax = Text
+		}
+		r, err := NewReader(strings.NewReader(in), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Batch
+		for range len(in) + 2 {
+			err := r.Read(&b, 3)
+			checkBatch(t, &b, o.Layout)
+			var le *LineError
+			switch {
+			case err == io.EOF:
+				return
+			case errors.As(err, &le) && !le.Fatal:
+			case err != nil:
+				t.Fatalf("Read: %v", err)
+			}
+			b.Reset()
+		}
+		t.Fatalf("Read did not reach the end of %d bytes", len(in))
+	})
 }

@@ -428,8 +428,8 @@ func FuzzReader(f *testing.F) {
 	f.Add("# c\n\n 255 65535 # x\n", uint8(U8), uint8(U16), uint8(0x83))
 	f.Fuzz(func(t *testing.T, in string, keyFormat, valueFormat, shape uint8) {
 		opts := Options{
-			Key:          Format(keyFormat % uint8(len(formatNames))),
-			Value:        Format(valueFormat % uint8(len(formatNames))),
+			Key:          Format(keyFormat % uint8(BTF)), // btf needs a Codec: FuzzReaderBTF
+			Value:        Format(valueFormat % uint8(BTF)),
 			Syntax:       Syntax(shape >> 4 % 3),
 			AllCPUs:      shape&0x08 != 0,
 			MaskHostBits: shape&0x40 != 0,
