@@ -12,8 +12,8 @@ import (
 const syncAbout = `Makes the map MAP hold exactly the entries in FILE (- for stdin): keys that FILE lacks are deleted, new and changed entries written,
 and unchanged ones left alone (not rewritten: LRU maps keep their order and
 BPF programs watching values see no churn). One walk of the map with
-BPF_MAP_LOOKUP_BATCH finds the difference; the deletes go first, to make
-room in a full map.
+BPF_MAP_LOOKUP_BATCH, while FILE is read, finds the difference; the
+deletes go first, to make room in a full map.
 
 ` + mapHelp + `
 
@@ -84,37 +84,54 @@ func (c *cli) sync(ctx context.Context, args []string) error {
 	defer m.Close()
 	start := time.Now()
 	var b input.Batch
-	s, err := c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, formats: &e.in.formatFlags, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
-	if err != nil {
-		return err
+	var s *source
+	var readTime time.Duration
+	// The input is read and parsed while the library walks the map beside
+	// it (SyncFrom): the walk takes no time of its own.
+	read := func() ([]byte, []byte, error) {
+		var err error
+		s, err = c.readEntries(ctx, entryFile{cmd: cmd, pin: pin, file: file, opts: opts, formats: &e.in.formatFlags, info: m.Info(), stride: m.ValueStride(), target: m, change: syncs}, &b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if b.Len() == 0 && !*allowEmpty {
+			return nil, nil, badInput("sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
+		}
+		readTime = time.Since(start)
+		s.prog.startWriting(-1)
+		return b.Keys, b.Values, nil
 	}
-	defer s.close()
-	if b.Len() == 0 && !*allowEmpty {
-		return badInput("sync %s: no entries in %s: syncing would delete every entry of %s; pass --allow-empty if that is what you want; nothing changed", pin, s.name, m)
-	}
-	readTime := time.Since(start)
-	s.prog.startWriting(-1)
 	so := bpfbatch.SyncOptions{
 		DryRun:     *dryRun,
 		Workers:    e.batch.workers,
 		Chunk:      e.batch.chunk,
 		AllowEmpty: *allowEmpty,
 		KeepValues: *keepValues,
-		Progress: func(done, total int) {
+		Progress: func(done, total int) { // called after read, so s is set
 			s.prog.total = total
 			s.prog.update(done)
 		},
 	}
 	var changes *changeLister
 	if *list {
-		changes = c.newChangeLister(s)
-		so.Changes = changes.add
+		so.Changes = func(ch bpfbatch.Change) {
+			if changes == nil {
+				changes = c.newChangeLister(s)
+			}
+			changes.add(ch)
+		}
 	}
-	stats, err := m.Sync(ctx, b.Keys, b.Values, so)
+	stats, err := m.SyncFrom(ctx, read, so)
+	if s != nil {
+		defer s.close()
+	}
 	if changes != nil {
 		if lerr := changes.flush(); lerr != nil && err == nil {
 			return lerr
 		}
+	}
+	if s == nil || readTime == 0 && err != nil { // refused before or while reading the input
+		return err
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
