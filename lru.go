@@ -1,6 +1,7 @@
 package bpfbatch
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -50,14 +51,14 @@ func (m *Map) EvictionFreeSize() int {
 // kernel kept what was written: the elements written, or, when the input
 // is too big for the map to hold without evicting, every input key (an
 // eviction may take an unchanged one). Missing keys are ErrEvicted.
-func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
+func (m *Map) checkNotEvicted(ctx context.Context, keys []byte, d *syncDiff) error {
 	ks := int(m.info.KeySize)
 	count := len(keys) / ks
 	check, checked := d.write, len(d.write)
 	if count > m.EvictionFreeSize() {
 		check, checked = nil, count // every input key
 	}
-	missing, first, err := m.missing(keys, check)
+	missing, first, err := m.missing(ctx, keys, check)
 	switch {
 	case err != nil:
 		return m.syncError(syncChecking, d, d.stats.Deleted, len(d.write), err)
@@ -74,20 +75,26 @@ func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
 // not hold, and the index of the first of them (-1 when none), with one
 // BPF_MAP_LOOKUP_ELEM per key, on several goroutines for many keys: what to
 // check after writing into an LRU map, which may evict what it was given.
-func (m *Map) CountMissing(keys []byte) (missing, first int, err error) {
+// It stops when ctx is done (every few thousand lookups) and returns
+// ctx.Err().
+func (m *Map) CountMissing(ctx context.Context, keys []byte) (missing, first int, err error) {
 	if m != nil && m.info.KeySize > 0 && len(keys)%int(m.info.KeySize) != 0 {
 		return 0, -1, m.sizeError(SizeError{Op: opLookup, Buffer: "keys", Got: len(keys), Want: int(m.info.KeySize)})
 	}
-	return m.missing(keys, nil)
+	return m.missing(ctx, keys, nil)
 }
 
 // missingParallel is the key count from which missing looks keys up on
-// several goroutines.
-const missingParallel = 1 << 14
+// several goroutines, and missingCtxEvery how many lookups it makes between
+// two looks at ctx.
+const (
+	missingParallel = 1 << 14
+	missingCtxEvery = 4096
+)
 
 // missing counts the keys (those at the indices which, or all) that the map
 // does not hold, and finds the first.
-func (m *Map) missing(keys []byte, which []int) (missing, first int, err error) {
+func (m *Map) missing(ctx context.Context, keys []byte, which []int) (missing, first int, err error) {
 	type result struct{ missing, first int }
 	r, err := withFD(m, opLookup, func(fd *sys.FD) (result, error) {
 		if err := m.checkReadable(opLookup); err != nil {
@@ -115,6 +122,10 @@ func (m *Map) missing(keys []byte, which []int) (missing, first int, err error) 
 				r := result{first: -1}
 				value := make([]byte, m.stride)
 				for j := p * n / parts; j < (p+1)*n/parts; j++ {
+					if j%missingCtxEvery == 0 && ctx.Err() != nil {
+						errs[p] = ctx.Err()
+						return
+					}
 					i := index(j)
 					attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
 					switch errno := sys.MapLookupElem(&attr); errno {

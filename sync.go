@@ -189,7 +189,7 @@ func (m *Map) sync(ctx context.Context, read func() ([]byte, []byte, error), est
 		return d.stats, m.syncError(syncWriting, d, deleted, written, err)
 	}
 	if m.info.Type.Evicts() {
-		return d.stats, m.checkNotEvicted(keys, d)
+		return d.stats, m.checkNotEvicted(ctx, keys, d)
 	}
 	return d.stats, nil
 }

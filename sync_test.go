@@ -502,14 +502,14 @@ func TestCountMissing(t *testing.T) {
 	if err := testutil.Delete(m.FD(), keys[4*7:4*8]); err != nil {
 		t.Fatal(err)
 	}
-	missing, first, err := m.CountMissing(keys)
+	missing, first, err := m.CountMissing(context.Background(), keys)
 	if err != nil || missing != 11 || first != 7 {
 		t.Fatalf("CountMissing = %d, first %d, %v; want 11, first 7", missing, first, err)
 	}
-	if missing, first, err := m.CountMissing(keys[:4*7]); err != nil || missing != 0 || first != -1 {
+	if missing, first, err := m.CountMissing(context.Background(), keys[:4*7]); err != nil || missing != 0 || first != -1 {
 		t.Fatalf("CountMissing of present keys = %d, %d, %v", missing, first, err)
 	}
-	if _, _, err := m.CountMissing([]byte{1, 2, 3}); !isSizeError("keys")(err) {
+	if _, _, err := m.CountMissing(context.Background(), []byte{1, 2, 3}); !isSizeError("keys")(err) {
 		t.Fatalf("CountMissing of 3 bytes = %v", err)
 	}
 }

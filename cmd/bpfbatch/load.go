@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -98,7 +96,10 @@ the load fails, exit 1).
 LRU maps evict before they are full: after the load, a lookup of every key
 written counts those present (about a microsecond each), and if the
 kernel evicted some, the load fails (exit 1) and says how many are there.
---stream does not keep the keys, and does not count.
+--stream does not keep the keys, and does not count. An LRU map holds
+without evicting at most max_entries - 128 x possible CPUs entries
+(max_entries / possible CPUs - 1 with BPF_F_NO_COMMON_LRU): the kernel
+keeps up to 128 free elements per CPU and evicts when the rest runs out.
 
 --dry-run also walks the map's keys and says how many input keys are new,
 how many it holds already, and whether the new ones fit in max_entries
@@ -307,55 +308,22 @@ func (l *loader) load(ctx context.Context) error {
 }
 
 // present counts the entries of b the map holds after their load, with
-// one lookup per key (not a walk of the whole map, which may hold many
-// other keys): an LRU map (Evicts) may have evicted some of them, even
-// before it holds max_entries. The lookups run on up to 4 goroutines, one
-// part of b each. For other maps it is b.Len() without asking. A signal
-// stops the count; the caller reports it.
+// one lookup per key (the library's CountMissing, not a walk of the whole
+// map, which may hold many other keys): an LRU map (Evicts) may have
+// evicted some of them, even before it holds max_entries. For other maps
+// it is b.Len() without asking. A signal stops the count; the caller
+// reports it.
 func (l *loader) present(ctx context.Context, b *input.Batch) (int, error) {
 	n := b.Len()
 	if !l.m.Info().Type.Evicts() {
 		return n, nil
 	}
-	parts := min(runtime.GOMAXPROCS(0), 4, max(n/lookupsPerCheck, 1))
-	counts, errs := make([]int, parts), make([]error, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Go(func() { counts[p], errs[p] = l.presentIn(ctx, b, p*n/parts, (p+1)*n/parts) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	missing, _, err := l.m.CountMissing(ctx, b.Keys)
+	if err != nil && ctx.Err() == nil {
 		return 0, failed(err, "load %s: loaded %s into %s from %s; counting the entries present afterwards failed",
 			l.src.pin, plural(n, "entry", "entries"), l.m, l.src.name)
 	}
-	present := 0
-	for _, c := range counts {
-		present += c
-	}
-	return present, nil
-}
-
-// lookupsPerCheck is how many lookups presentIn makes between two looks at
-// a signal, and the fewest a goroutine of present gets.
-const lookupsPerCheck = 4096
-
-// presentIn counts the entries lo to hi of b that the map holds.
-func (l *loader) presentIn(ctx context.Context, b *input.Batch, lo, hi int) (int, error) {
-	ks := l.src.layout.KeySize
-	value := make([]byte, l.m.ValueStride())
-	present := 0
-	for i := lo; i < hi; i++ {
-		if (i-lo)%lookupsPerCheck == 0 && ctx.Err() != nil {
-			break
-		}
-		switch err := l.m.Lookup(b.Keys[i*ks:(i+1)*ks], value); {
-		case err == nil:
-			present++
-		case !errors.Is(err, bpfbatch.ErrKeyNotExist):
-			return present, err
-		}
-	}
-	return present, nil
+	return n - missing, nil
 }
 
 // streamBlock is how many entries --stream reads before writing them:

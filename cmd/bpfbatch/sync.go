@@ -29,6 +29,15 @@ bytes, and counted as deleted. On an LPM trie, prefixes compare with the
 bits beyond their length ignored, and a prefix the input holds is never
 deleted, not even for a moment: it is left alone or updated in place.
 
+LRU maps evict before they are full, and a write that evicted reports
+success: after a sync into an LRU map, every key written (every input key,
+when the input is bigger than the map holds without evicting) is looked
+up, and if the kernel evicted some the sync fails (exit 1) saying how
+many. An LRU map holds
+without evicting at most max_entries - 128 x possible CPUs entries
+(max_entries / possible CPUs - 1 with BPF_F_NO_COMMON_LRU): the kernel
+keeps up to 128 free elements per CPU and evicts when the rest runs out.
+
 --keep-values keeps the map's value of every key in both the map and the
 input (counters survive): only the keys the map lacks are written, and the
 stale ones deleted.
