@@ -58,3 +58,44 @@ func TestZeroAllocations(t *testing.T) {
 		})
 	}
 }
+
+// Steady-state reads and deletes allocate nothing.
+func TestReadAndDeleteAllocateNothing(t *testing.T) {
+	const n = 256
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 2 * n})
+	arr := createMap(t, MapSpec{Type: PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	keys, values := indexKeys(n), make([]byte, n*8)
+	kb, vb, pb := make([]byte, 64*4), make([]byte, 64*8), make([]byte, 64*arr.ValueStride())
+	var c, pc Cursor
+	walkAll := func(m *Map, c *Cursor, vb []byte) {
+		c.Reset()
+		for {
+			k, err := m.LookupBatch(c, kb, vb, UpdateAny)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == 0 {
+				return
+			}
+		}
+	}
+	for name, f := range map[string]func(){
+		"LookupBatch/Hash":        func() { walkAll(m, &c, vb) },
+		"LookupBatch/PerCPUArray": func() { walkAll(arr, &pc, pb) },
+		"DeleteBatch": func() {
+			if _, err := m.UpdateBatch(keys, values, UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+			if k, err := m.DeleteBatch(keys, UpdateAny); k != n || err != nil {
+				t.Fatal(k, err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f() // warm up: probes, the cursor's buffer
+			if a := testing.AllocsPerRun(20, f); a != 0 {
+				t.Fatalf("%v allocations per run, want 0", a)
+			}
+		})
+	}
+}

@@ -3,11 +3,15 @@ package bpfbatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
 
 // Parallel and chunked loads of distinct keys end in the same map contents
@@ -184,5 +188,31 @@ func TestUpdateBatchWithSmallLoadIsOneCall(t *testing.T) {
 		if batches != tc.wantCalls || len(calls) != tc.wantCalls {
 			t.Fatalf("n=%d: %d batch calls, %d Progress calls; want %d", tc.n, batches, len(calls), tc.wantCalls)
 		}
+	}
+}
+
+// A parallel load into a map the kernel refuses as a whole (frozen) blames
+// no element: Index -1, as the sequential form says.
+func TestUpdateBatchWithParallelRefusedWholeHasNoIndex(t *testing.T) {
+	const n = 8192
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: n})
+			if err := testutil.Freeze(m.FD()); err != nil {
+				t.Fatal(err)
+			}
+			keys := make([]uint32, n)
+			for i := range keys {
+				keys[i] = uint32(i)
+			}
+			got, err := UpdateBatchOfWith(context.Background(), m, keys, make([]uint64, n), BatchOptions{Workers: workers, Chunk: 1024})
+			be := wantBatchError(t, got, err, unix.EPERM, ErrPermission, 0, -1, "frozen", "0 of 8192 elements written")
+			if strings.Contains(err.Error(), "element ") {
+				t.Fatalf("error blames an element: %v", err)
+			}
+			if len(be.Written) != 0 {
+				t.Fatalf("Written = %v, want none", be.Written)
+			}
+		})
 	}
 }

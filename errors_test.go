@@ -1,14 +1,14 @@
 package bpfbatch
 
 import (
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
+	"path/filepath"
+	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -16,33 +16,6 @@ import (
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
 )
-
-// wantBatchError checks err is a *BatchError for errno with the given
-// Processed/Index, unwrapping to sentinel (if any) and errno, and that its
-// message contains every hint.
-func wantBatchError(t testing.TB, n int, err error, errno unix.Errno, sentinel error, processed, index int, hints ...string) *BatchError {
-	t.Helper()
-	var be *BatchError
-	if !errors.As(err, &be) {
-		t.Fatalf("err = %v (%T), want *BatchError", err, err)
-	}
-	if be.Errno != errno || !errors.Is(err, errno) {
-		t.Fatalf("errno = %v, want %v (err %v)", be.Errno, errno, err)
-	}
-	if sentinel != nil && !errors.Is(err, sentinel) {
-		t.Fatalf("errors.Is(%v, %v) = false", err, sentinel)
-	}
-	if n != processed || be.Processed != processed || be.Index != index {
-		t.Fatalf("n=%d Processed=%d Index=%d, want %d, %d, %d (err %v)", n, be.Processed, be.Index, processed, processed, index, err)
-	}
-	for _, h := range hints {
-		if !strings.Contains(err.Error(), h) {
-			t.Fatalf("error %q does not contain %q", err, h)
-		}
-	}
-	t.Log(err)
-	return be
-}
 
 // Each errno the kernel answers an update with, provoked on the real kernel
 // through the library.
@@ -76,15 +49,6 @@ func TestLRUHashEvictsInsteadOfFailing(t *testing.T) {
 	if n, err := UpdateBatchOf(m, keys, make([]uint64, len(keys)), UpdateAny); n != len(keys) || err != nil {
 		t.Fatalf("UpdateBatchOf past max_entries on an LRU hash = %d, %v; want all, nil", n, err)
 	}
-}
-
-func lpmKeys(prefixes ...[2]uint32) []byte {
-	var b []byte
-	for _, p := range prefixes {
-		b = binary.NativeEndian.AppendUint32(b, p[0])
-		b = append(b, byte(p[1]>>24), byte(p[1]>>16), byte(p[1]>>8), byte(p[1]))
-	}
-	return b
 }
 
 func TestErrnoLPMTrieFull(t *testing.T) {
@@ -181,9 +145,12 @@ func TestErrnoFrozenMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := m.UpdateBatch(u32s(1), u64s(1), UpdateAny)
-	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "frozen")
+	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, -1, "the map is frozen (BPF_MAP_FREEZE)")
 	n, err = m.UpdateBatch(u32s(1), u64s(1), UpdateExist)
-	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, 0, "frozen")
+	wantBatchError(t, n, err, unix.EPERM, ErrPermission, 0, 0, "the map is frozen (BPF_MAP_FREEZE)")
+	if strings.Contains(err.Error(), "LSM") {
+		t.Fatalf("the frozen map's error also blames an LSM: %v", err)
+	}
 }
 
 // Map types without a batch update answer 524 (ENOTSUPP, kernel-internal)
@@ -237,198 +204,182 @@ func TestKernelNullBuffersFault(t *testing.T) {
 	}
 }
 
-// Without CAP_BPF (and with kernel.unprivileged_bpf_disabled set, as on
-// every distribution today) creating a map fails with EPERM and the error
-// names the missing capability. Writing through an fd the process already
-// holds needs no capability on current kernels, so UpdateBatch must still
-// work there; older ones refuse it with EPERM, which must say so.
-// Capabilities are dropped on one locked OS thread only.
-func TestErrnoWithoutCapBPF(t *testing.T) {
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
-	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled"); err != nil || strings.TrimSpace(string(b)) == "0" {
-		t.Skipf("unprivileged BPF is enabled here (%q, %v): bpf(2) does not need CAP_BPF", b, err)
-	}
-	type result struct {
-		createErr, updateErr error
-		n                    int
-	}
-	done := make(chan result)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-		var data [2]unix.CapUserData
-		if err := unix.Capget(&hdr, &data[0]); err != nil {
-			done <- result{createErr: err}
-			return
-		}
-		data[0].Effective, data[1].Effective = 0, 0
-		if err := unix.Capset(&hdr, &data[0]); err != nil {
-			done <- result{createErr: err}
-			return
-		}
-		var r result
-		m2, err := CreateMap(MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
-		if err == nil {
-			m2.Close()
-		}
-		r.createErr = err
-		r.n, r.updateErr = m.UpdateBatch(u32s(1), u64s(7), UpdateAny)
-		done <- r
-	}()
-	r := <-done
-	if !errors.Is(r.createErr, ErrPermission) || !errors.Is(r.createErr, unix.EPERM) || !strings.Contains(r.createErr.Error(), "CAP_BPF") {
-		t.Fatalf("CreateMap without CAP_BPF = %v; want ErrPermission naming CAP_BPF", r.createErr)
-	}
-	t.Log(r.createErr)
-	if !testutil.KernelAtLeast(6, 1) {
-		// Older kernels refuse every bpf(2) command without CAP_BPF when
-		// unprivileged BPF is disabled (seen on 5.10; 6.1 allows writes
-		// through a held fd, as every later kernel the VMs run).
-		wantBatchError(t, r.n, r.updateErr, unix.EPERM, ErrPermission, 0, -1, "CAP_BPF")
-		return
-	}
-	if v, err := lookupU64(t, m, 1); r.n != 1 || err != nil || v != 7 {
-		t.Fatalf("UpdateBatch without CAP_BPF through an existing fd = %d, lookup %d, %v", r.n, v, err)
-	}
-}
-
-// onThreadAs runs f on an OS thread of its own whose credentials are uid
-// and gid, with no capabilities (setresuid from root drops them): what a
-// process run as that user can do. The thread is never given back to the
-// runtime.
-func onThreadAs(t *testing.T, uid, gid int, f func()) {
-	t.Helper()
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		// Raw syscalls change this thread only (syscall.Setuid changes all).
-		if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); errno != 0 {
-			done <- errno
-			return
-		}
-		if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); errno != 0 {
-			done <- errno
-			return
-		}
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+// Every errno the kernel can answer an update with maps to the right
+// sentinel, keeps the raw errno for errors.Is, and says something useful.
+func TestErrnoMapping(t *testing.T) {
+	for _, tc := range []struct {
+		typ      MapType
+		errno    unix.Errno
+		flags    Flags
+		sentinel error
+		hint     string
+	}{
+		{Hash, unix.EEXIST, UpdateNoExist, ErrKeyExist, "already in the map"},
+		{Array, unix.EEXIST, UpdateNoExist, ErrKeyExist, "every index of an array map exists"},
+		{Hash, unix.ENOENT, UpdateExist, ErrKeyNotExist, "not in the map"},
+		{Hash, unix.E2BIG, UpdateAny, ErrMapFull, "max_entries (10)"},
+		{Array, unix.E2BIG, UpdateAny, ErrMapFull, "index >= max_entries"},
+		{LPMTrie, unix.ENOSPC, UpdateAny, ErrMapFull, "trie"},
+		{Hash, sys.ENOTSUPP, UpdateAny, ErrNotSupported, "do not support"},
+		{Hash, unix.EOPNOTSUPP, UpdateAny, ErrNotSupported, "do not support"},
+		{Hash, unix.EPERM, UpdateAny, ErrPermission, ""},
+		{Hash, unix.EACCES, UpdateAny, ErrPermission, ""},
+		{Hash, unix.EINVAL, UpdateAny, nil, "rejected"},
+		{LPMTrie, unix.EINVAL, UpdateAny, nil, "prefixlen"},
+		{HashOfMaps, unix.EBADF, UpdateAny, nil, "open inner map"},
+		{Hash, unix.EFAULT, UpdateAny, nil, "could not read"},
+		{Hash, unix.EBUSY, UpdateAny, nil, "retry"},
+		{Hash, unix.ENOMEM, UpdateAny, nil, "out of memory"},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.typ, errnoName(tc.errno)), func(t *testing.T) {
+			// Element 1 fails, however often it is written again (ENOMEM
+			// is retried).
+			calls := 0
+			f := &fakeKernel{
+				batch: func(a decodedBatch) (uint32, unix.Errno) {
+					if a.Count == 0 { // the library's probe for the command
+						return 0, 0
+					}
+					calls++
+					return map[bool]uint32{true: 1}[calls == 1], tc.errno
+				},
+				elem: func(i int) unix.Errno { return map[bool]unix.Errno{true: tc.errno}[i >= 1] },
+			}
+			m := newFakeMap(t, fakeInfo(tc.typ, 4, 4, 10), f)
+			n, err := m.UpdateBatch(make([]byte, 12), make([]byte, 12), tc.flags)
+			if n != 1 {
+				t.Fatalf("n = %d, want 1 (err %v)", n, err)
+			}
+			var be *BatchError
+			if !errors.As(err, &be) || be.Errno != tc.errno || be.Processed != 1 || be.Index != 1 || be.Requested != 3 {
+				t.Fatalf("err = %#v", err)
+			}
+			if !errors.Is(err, tc.errno) {
+				t.Fatalf("errors.Is(err, %v) = false", tc.errno)
+			}
+			for _, s := range []error{ErrKeyExist, ErrKeyNotExist, ErrMapFull, ErrNotSupported, ErrPermission, ErrClosed, ErrInvalidFlags} {
+				if got := errors.Is(err, s); got != (s == tc.sentinel) {
+					t.Errorf("errors.Is(err, %v) = %v", s, got)
+				}
+			}
+			msg := err.Error()
+			for _, want := range []string{errnoName(tc.errno), `"fake" (id 42)`, "element 1", "1 of 3 elements written", tc.hint} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q lacks %q", msg, want)
+				}
+			}
+		})
 	}
 }
 
-// A user without write permission on a pin is told the pin's mode and
-// owner, not that it lacks CAP_BPF; with the mode opened up (0666) the same
-// user opens the map and, from Linux 6.1, writes it without any capability.
-func TestOpenPinnedBlamesThePinsMode(t *testing.T) {
-	testutil.RequireKernel(t)
-	dir, err := os.MkdirTemp("", "bpfbatch-mode-")
-	if err != nil {
+// Every error message says each fact once: no segment repeats, counts
+// agree in number ("1 element"), the package prefix and the map are named
+// once, also where Sync, ReplaceInner, DeleteBatch and LookupBatch wrap or
+// report a kernel error.
+func TestErrorMessagesSayEachFactOnce(t *testing.T) {
+	frozen := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	if _, err := frozen.UpdateBatch(u32s(1), u64s(1), UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := testutil.Freeze(frozen.FD()); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=755"); err != nil {
-		t.Fatal(err)
+	outer := createMap(t, MapSpec{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMapFD: innerMaps(t, 1)[0].FD()})
+	var c Cursor
+	for name, err := range map[string]error{
+		"UpdateBatch":       second(frozen.UpdateBatch(u32s(2), u64s(1), UpdateAny)),
+		"DeleteBatch":       second(frozen.DeleteBatch(u32s(1), UpdateAny)),
+		"LookupBatch":       second(frozen.LookupBatch(&c, make([]byte, 3), make([]byte, 8), UpdateAny)),
+		"Sync delete":       second(frozen.Sync(context.Background(), u32s(2), u64s(1), SyncOptions{})),
+		"Sync write":        second(frozen.Sync(context.Background(), u32s(1, 2), u64s(1, 2), SyncOptions{})),
+		"Sync size":         second(frozen.Sync(context.Background(), u32s(1), u64s(1)[:7], SyncOptions{})),
+		"Sync keys":         second(frozen.Sync(context.Background(), []byte{1, 2, 3, 4, 5}, u64s(1), SyncOptions{})),
+		"ReplaceInner":      second(ReplaceInner(outer, u32s(0), MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 0}, nil, nil)),
+		"ReplaceInner fill": second(ReplaceInner(outer, u32s(0), MapSpec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}, u32s(5), u32s(1))),
+		"CreateMap":         second(CreateMap(MapSpec{Type: Hash, KeySize: 0, ValueSize: 8, MaxEntries: 1})),
+		"OpenPinned":        second(OpenPinned(filepath.Join(testutil.MountBPFFS(t), "missing"))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkSaysEachFactOnce(t, err)
+			if strings.Count(err.Error(), "bpfbatch: ") != 1 {
+				t.Fatalf("%q names the package twice", err)
+			}
+			ids := map[string]bool{}
+			for _, id := range regexp.MustCompile(`\(id \d+\)`).FindAllString(err.Error(), -1) {
+				if ids[id] {
+					t.Fatalf("%q names the map %s twice", err, id)
+				}
+				ids[id] = true
+			}
+			if strings.Contains(err.Error(), "1 elements") || strings.Contains(err.Error(), "1 whole keys") {
+				t.Fatalf("%q: a count disagrees in number", err)
+			}
+		})
 	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
-	pin := dir + "/conns"
-	if err := m.Pin(pin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(pin, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var openErr error
-	onThreadAs(t, 65534, 65534, func() { _, openErr = OpenPinned(pin) })
-	for _, want := range []string{"the pin is mode 0644, owned by uid 0 gid 0", "this process (uid 65534, gid 65534) may not open it for reading and writing"} {
-		if !strings.Contains(fmt.Sprint(openErr), want) || !errors.Is(openErr, ErrPermission) {
-			t.Fatalf("OpenPinned as nobody of a 0644 pin = %v; want ErrPermission saying %q", openErr, want)
-		}
-	}
-	if strings.Contains(openErr.Error(), "CAP_BPF") {
-		t.Fatalf("the error blames CAP_BPF: %v", openErr)
-	}
-	if err := os.Chmod(pin, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	var writeErr error
-	onThreadAs(t, 65534, 65534, func() {
-		var pinned *Map
-		if pinned, openErr = OpenPinned(pin); openErr == nil {
-			n, writeErr = pinned.UpdateBatch(u32s(1), u64s(2), UpdateAny)
-			pinned.Close()
-		}
-	})
-	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
-	switch {
-	case strings.TrimSpace(string(disabled)) != "0" && !testutil.KernelAtLeast(5, 11):
-		// 5.10 refuses every bpf(2) command without CAP_BPF when
-		// unprivileged BPF is disabled: then the capability is the cause.
-		if !strings.Contains(fmt.Sprint(openErr), "lacks CAP_BPF") {
-			t.Fatalf("kernel %s: OpenPinned as nobody of a 0666 pin = %v; want it to blame CAP_BPF", testutil.KernelRelease(), openErr)
-		}
-	case openErr != nil || writeErr != nil || n != 1:
-		t.Fatalf("kernel %s: as nobody, a 0666 pin: OpenPinned = %v, UpdateBatch = %d, %v", testutil.KernelRelease(), openErr, n, writeErr)
-	default:
-		checkWritten(t, m, u32s(1), u64s(2), nil)
+	_, err := frozen.UpdateBatch(u32s(2), u64s(1), UpdateAny)
+	if !strings.Contains(err.Error(), "0 of 1 element written") {
+		t.Fatalf("%v: want a singular count", err)
 	}
 }
 
-// A process without CAP_BPF is not told anything about RLIMIT_MEMLOCK by
-// RemoveMemlock: its probe cannot tell whether the kernel charges it.
-func TestRemoveMemlockWithoutCapBPFSaysNothing(t *testing.T) {
-	testutil.RequireKernel(t)
-	var orig unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &orig); err != nil {
+// Every refusal before a syscall has a sentinel (or is a *SizeError), says
+// what to do, and reaches no write, delete or read command.
+func TestRefusalsBeforeAnySyscall(t *testing.T) {
+	f := &fakeKernel{}
+	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 8), f)
+	other := newFakeMap(t, fakeInfo(Hash, 4, 8, 8), &fakeKernel{})
+	array := newFakeMap(t, fakeInfo(Array, 4, 8, 4), f)
+	trie := newFakeMap(t, fakeInfo(LPMTrie, 8, 8, 4), f)
+	bound := Cursor{}
+	if _, err := other.LookupBatch(&bound, make([]byte, 4), make([]byte, 8), UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_MEMLOCK, &orig) })
-	memlock.Lock()
-	memlock.known = false
-	memlock.Unlock()
-	var err error
-	onThreadAs(t, 65534, 65534, func() { err = RemoveMemlock() })
-	if err != nil {
-		t.Fatalf("RemoveMemlock without CAP_BPF = %v; want nil (the probe cannot tell)", err)
+	ctx := context.Background()
+	walkFn := func([]byte, []byte, int) error { return nil }
+	sizeErr := errors.New("*SizeError")
+	for _, c := range []struct {
+		name string
+		want error
+		err  error
+	}{
+		{"nil Cursor", ErrInvalidArgument, second(m.LookupBatch(nil, make([]byte, 4), make([]byte, 8), UpdateAny))},
+		{"foreign Cursor", ErrInvalidArgument, second(m.LookupBatch(&bound, make([]byte, 4), make([]byte, 8), UpdateAny))},
+		{"negative Workers", ErrInvalidArgument, second(m.UpdateBatchWith(ctx, u32s(1), u64s(1), BatchOptions{Workers: -1}))},
+		{"negative Chunk", ErrInvalidArgument, second(m.UpdateBatchWith(ctx, u32s(1), u64s(1), BatchOptions{Chunk: -1}))},
+		{"negative Sync Workers", ErrInvalidArgument, second(m.Sync(ctx, u32s(1), u64s(1), SyncOptions{Workers: -1}))},
+		{"negative Sync Workers, dry run", ErrInvalidArgument, second(m.Sync(ctx, u32s(1), u64s(1), SyncOptions{Workers: -1, DryRun: true}))},
+		{"negative Walk Workers", ErrInvalidArgument, m.Walk(ctx, WalkOptions{Workers: -1}, walkFn)},
+		{"negative Walk Batch", ErrInvalidArgument, m.Walk(ctx, WalkOptions{Batch: -1}, walkFn)},
+		{"nil Walk fn", ErrInvalidArgument, m.Walk(ctx, WalkOptions{}, nil)},
+		{"empty Sync", ErrInvalidArgument, second(m.Sync(ctx, nil, nil, SyncOptions{}))},
+		{"array index", ErrInvalidArgument, second(array.Sync(ctx, u32s(9), u64s(1), SyncOptions{}))},
+		{"prefix length", ErrInvalidArgument, second(trie.Sync(ctx, lpm4(40, 1, 2, 3, 4), u64s(1), SyncOptions{}))},
+		{"ReadOnly and WriteOnly", ErrInvalidArgument, second(OpenPinnedWith("/x", OpenOptions{ReadOnly: true, WriteOnly: true}))},
+		{"bad name", ErrInvalidArgument, second(CreateMap(MapSpec{Type: Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Name: "a-b"}))},
+		{"LPM family", ErrInvalidArgument, second(LPMKey4From(netip.MustParsePrefix("::/0")))},
+		{"flags", ErrInvalidFlags, second(m.UpdateBatch(u32s(1), u64s(1), UpdateExist|UpdateNoExist))},
+		{"lookup flags", ErrInvalidFlags, second(m.LookupBatch(&Cursor{}, make([]byte, 4), make([]byte, 8), UpdateExist))},
+		{"delete flags", ErrInvalidFlags, second(m.DeleteBatch(u32s(1), UpdateLock))},
+		{"pointer type", ErrInvalidType, second(UpdateBatchOf(m, []uint32{1}, []*int{nil}, UpdateAny))},
+		{"array delete", ErrNotSupported, second(array.DeleteBatch(u32s(1), UpdateAny))},
+		{"keys size", sizeErr, second(m.UpdateBatch([]byte{1, 2, 3}, u64s(1), UpdateAny))},
+		{"values size", sizeErr, second(m.UpdateBatch(u32s(1), u64s(1)[:7], UpdateAny))},
+		{"lookup key size", sizeErr, m.Lookup([]byte{1}, make([]byte, 8))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.want == sizeErr {
+				if !isSizeError("")(c.err) {
+					t.Fatalf("= %v; want a *SizeError", c.err)
+				}
+			} else if !errors.Is(c.err, c.want) {
+				t.Fatalf("= %v; want %v", c.err, c.want)
+			}
+			checkSaysEachFactOnce(t, c.err)
+		})
 	}
-}
-
-// A process whose capabilities are only those of a user namespace (unshare
-// -U -r) is told so when it creates a map, not about RLIMIT_MEMLOCK: bpf(2)
-// asks for CAP_BPF in the initial namespace. The child process runs this
-// test again, in the namespace.
-func TestCreateMapInAUserNamespaceBlamesTheNamespace(t *testing.T) {
-	if os.Getenv("BPFBATCH_TEST_USERNS") == "1" {
-		_, err := CreateMap(MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
-		fmt.Println("CreateMap:", err)
-		return
-	}
-	testutil.RequireKernel(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCreateMapInAUserNamespaceBlamesTheNamespace$")
-	cmd.Env = append(os.Environ(), "BPFBATCH_TEST_USERNS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  unix.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child in a user namespace: %v\n%s", err, out)
-	}
-	for _, want := range []string{"EPERM", "only inside a user namespace", `uid_map "0 65534 1"`} {
-		if !strings.Contains(string(out), want) {
-			t.Fatalf("CreateMap in a user namespace said:\n%s\nwant %q", out, want)
-		}
-	}
-	for _, wrong := range []string{"RLIMIT_MEMLOCK", "RemoveMemlock"} {
-		if strings.Contains(string(out), wrong) {
-			t.Fatalf("CreateMap in a user namespace blames %s:\n%s", wrong, out)
+	for _, cmd := range []int{unix.BPF_MAP_UPDATE_BATCH, unix.BPF_MAP_UPDATE_ELEM, unix.BPF_MAP_DELETE_BATCH, unix.BPF_MAP_DELETE_ELEM, unix.BPF_MAP_LOOKUP_BATCH, unix.BPF_MAP_LOOKUP_ELEM} {
+		if n := f.count(cmd); n != 0 {
+			t.Errorf("command %d issued %d times by refused calls", cmd, n)
 		}
 	}
 }

@@ -29,14 +29,14 @@ func (m *Map) elemHint(fd *sys.FD, cmd string, errno unix.Errno, flags Flags, in
 		switch {
 		case t == Queue || t == Stack:
 			return fmt.Sprintf("the %s already holds max_entries (%d) values; pop some first, or push with UpdateExist to replace the oldest", t, m.info.MaxEntries)
-		case t.isArray():
+		case t.IsArray():
 			return fmt.Sprintf("the key is an index >= max_entries (%d)", m.info.MaxEntries)
 		}
 		return fmt.Sprintf("the map already holds max_entries (%d) elements; delete some, use an LRU map, or create it larger", m.info.MaxEntries)
 	case unix.ENOSPC:
 		return fmt.Sprintf("the trie already holds max_entries (%d) prefixes", m.info.MaxEntries)
 	case unix.EEXIST:
-		if t.isArray() {
+		if t.IsArray() {
 			return "UpdateNoExist: every index of an array map exists"
 		}
 		return "UpdateNoExist: the key is already in the map"
@@ -91,10 +91,25 @@ func permissionHint(fd *sys.FD, write bool) string {
 			}
 		}
 	}
-	if write {
-		return privilegeHint("the map is frozen (BPF_MAP_FREEZE) and read-only to user space, or a security module (LSM) denied bpf(2)")
+	if write && fd != nil && frozen(fd) {
+		return "the map is frozen (BPF_MAP_FREEZE): it is read-only to user space for good"
 	}
 	return privilegeHint("a security module (LSM) denied bpf(2)")
+}
+
+// frozen reports whether the kernel says the map behind fd is frozen
+// (/proc/self/fdinfo shows "frozen: 1" since Linux 5.2).
+func frozen(fd *sys.FD) bool {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + fd.String())
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == "frozen" {
+			return strings.TrimSpace(v) == "1"
+		}
+	}
+	return false
 }
 
 // privilegeHint blames missing privilege when the process lacks it, else

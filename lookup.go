@@ -81,18 +81,28 @@ func (m *Map) LookupAndDeleteBatch(c *Cursor, keys, values []byte, flags Flags) 
 }
 
 func (m *Map) read(c *Cursor, keys, values []byte, flags Flags, del bool) (int, error) {
-	op := opLookup
-	if del {
-		op = opLookupAndDelete
-	}
+	op := readOp(del)
 	return withFD(m, op, func(fd *sys.FD) (int, error) {
-		max, err := m.checkRead(fd, op, c, keys, values, flags, del)
-		if err != nil {
-			return 0, err
-		}
-		n, f := m.readNext(fd, c, keys, values, max, flags, del)
-		return n, m.batchError(op, f, nil, flags, max, n, nil)
+		return m.readChecked(fd, op, c, keys, values, flags, del)
 	})
+}
+
+// readOp is the operation of a batch read.
+func readOp(del bool) string {
+	if del {
+		return opLookupAndDelete
+	}
+	return opLookup
+}
+
+// readChecked is a batch read once the fd is held: checked, then done.
+func (m *Map) readChecked(fd *sys.FD, op string, c *Cursor, keys, values []byte, flags Flags, del bool) (int, error) {
+	max, err := m.checkRead(fd, op, c, keys, values, flags, del)
+	if err != nil {
+		return 0, err
+	}
+	n, f := m.readNext(fd, c, keys, values, max, flags, del)
+	return n, m.batchError(op, f, nil, flags, max, n, nil)
 }
 
 // readNext reads up to max elements after c, validated, into keys and

@@ -71,6 +71,43 @@ func (m *Map) spreadInto(dst, src []byte, n int) {
 	}
 }
 
+// unpadInto copies n elements of per-CPU values in the kernel's layout
+// (src) into dst with one value_size value per CPU, dropping the padding:
+// what typed values of a per-CPU map with value_size not a multiple of 8
+// hold.
+func (m *Map) unpadInto(dst, src []byte, n int) {
+	vs, slot := int(m.info.ValueSize), slotSize(m.info.ValueSize)
+	for e := range n * m.cpus {
+		copy(dst[e*vs:(e+1)*vs], src[e*slot:e*slot+vs])
+	}
+}
+
+// scratchLimit bounds the scratch buffer a Map keeps for re-laid-out
+// values. Batches of 64 elements and more already get nearly all of the
+// batch command's gain, so working in chunks of this size costs nothing
+// measurable.
+const scratchLimit = 1 << 20
+
+// takeScratch returns a buffer of n bytes for re-laid-out values: the Map's
+// own, reused across calls, or, while another call uses that one, a buffer
+// of its own rather than serialise the callers. Pass owned to giveScratch.
+func (m *Map) takeScratch(n int) (buf []byte, owned bool) {
+	if !m.scratchMu.TryLock() {
+		return make([]byte, n), false
+	}
+	if len(m.scratch) < n {
+		m.scratch = make([]byte, n)
+	}
+	return m.scratch[:n], true
+}
+
+// giveScratch ends the use of a buffer from takeScratch.
+func (m *Map) giveScratch(owned bool) {
+	if owned {
+		m.scratchMu.Unlock()
+	}
+}
+
 // cpuFlags states.
 const (
 	cpuFlagsNative = 1 // BPF_F_CPU and BPF_F_ALL_CPUS work (Linux 7.0+)

@@ -48,7 +48,7 @@ func newSyncCase(t *testing.T, spec MapSpec) syncCase {
 	for i := range changed {
 		c.values[i*stride] ^= 0xff
 	}
-	if !m.Info().Type.canDelete() {
+	if !m.Info().Type.CanDelete() {
 		// Every index exists: stale ones are zeroed, and those already zero
 		// are not stale.
 		c.deleted = 0
@@ -81,7 +81,7 @@ func (c syncCase) checkEquals(t *testing.T) {
 		if in[string(k)] {
 			continue
 		}
-		if c.m.Info().Type.canDelete() {
+		if c.m.Info().Type.CanDelete() {
 			t.Fatalf("key %x is not in the input but still in the map", k)
 		}
 		if v, err := testutil.Lookup(c.m.FD(), k, stride); err != nil || !allZero(v) {
@@ -102,7 +102,7 @@ func TestSyncMakesTheMapEqualTheInput(t *testing.T) {
 		t.Run(specName(spec), func(t *testing.T) {
 			c := newSyncCase(t, spec)
 			want := SyncStats{Added: c.added, Changed: c.changed, Deleted: c.deleted, Unchanged: c.unchanged}
-			if spec.Type.isArray() {
+			if spec.Type.IsArray() {
 				// The "new" keys are indices that held zeros: changed.
 				want.Changed, want.Added = c.changed+c.added, 0
 			}
@@ -241,72 +241,6 @@ func TestSyncUnderAConcurrentWriter(t *testing.T) {
 	t.Logf("%v; %d of the writer's keys survive", stats, writers)
 }
 
-// ReplaceInner swaps a map-in-map slot to a new, filled inner map in one
-// update; on failure the slot keeps the old one.
-func TestReplaceInner(t *testing.T) {
-	innerSpec := MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16}
-	old := createMap(t, innerSpec)
-	if _, err := old.UpdateBatch(u32s(1), u64s(1), UpdateAny); err != nil {
-		t.Fatal(err)
-	}
-	outer := createMap(t, MapSpec{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMapFD: old.FD()})
-	slot := u32s(0)
-	if _, err := outer.UpdateBatch(slot, u32s(uint32(old.FD())), UpdateAny); err != nil {
-		t.Fatal(err)
-	}
-	slotID := func() uint32 {
-		v, err := testutil.Lookup(outer.FD(), slot, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return binary.NativeEndian.Uint32(v)
-	}
-
-	inner, err := ReplaceInner(outer, slot, innerSpec, u32s(2, 3), u64s(20, 30))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inner.Close()
-	if got := slotID(); got != inner.Info().ID {
-		t.Fatalf("slot holds map %d, want the new inner map %d", got, inner.Info().ID)
-	}
-	checkWritten(t, inner, u32s(2, 3), u64s(20, 30), nil)
-	checkWritten(t, old, u32s(1), u64s(1), nil) // the old map is untouched
-
-	for _, tc := range []struct {
-		name string
-		spec MapSpec
-		keys []byte
-		want error
-	}{
-		{"incompatible inner map", MapSpec{Type: Hash, KeySize: 4, ValueSize: 16, MaxEntries: 16}, nil, unix.EINVAL},
-		{"the new map cannot hold the input", MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1}, u32s(1, 2), ErrMapFull},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			values := make([]byte, len(tc.keys)/4*int(tc.spec.ValueSize))
-			m, err := ReplaceInner(outer, slot, tc.spec, tc.keys, values)
-			if err == nil {
-				m.Close()
-				t.Fatal("ReplaceInner succeeded")
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("= %v, want %v", err, tc.want)
-			}
-			if got := slotID(); got != inner.Info().ID {
-				t.Fatalf("after a failed ReplaceInner the slot holds %d, want %d", got, inner.Info().ID)
-			}
-		})
-	}
-	if _, err := ReplaceInner(old, slot, innerSpec, nil, nil); !errors.Is(err, ErrNotSupported) {
-		t.Fatalf("ReplaceInner on a hash = %v", err)
-	}
-}
-
-// lpm4 is an IPv4 LPM trie key: prefixlen, then the address.
-func lpm4(plen uint32, a, b, c, d byte) []byte {
-	return append(binary.NativeEndian.AppendUint32(nil, plen), a, b, c, d)
-}
-
 // An LPM trie compares prefixes, not bytes: a prefix held with host bits set
 // (10.0.0.1/8, as another tool may write it) is the input's 10.0.0.0/8. Sync
 // leaves it alone when the value is equal, updates it in place when not, and
@@ -404,22 +338,6 @@ func TestSyncProgressReachesTotalWhenAWriterDeletedAStaleKey(t *testing.T) {
 	}
 }
 
-// presentKeys counts the keys (of ks bytes) a raw lookup finds in m.
-func presentKeys(t *testing.T, m *Map, keys []byte) int {
-	t.Helper()
-	ks, n := int(m.Info().KeySize), 0
-	for i := range len(keys) / ks {
-		_, err := testutil.Lookup(m.FD(), keys[i*ks:(i+1)*ks], m.ValueStride())
-		switch {
-		case err == nil:
-			n++
-		case !errors.Is(err, unix.ENOENT):
-			t.Fatal(err)
-		}
-	}
-	return n
-}
-
 var evictedCount = regexp.MustCompile(`(\d+) of the (\d+) input keys checked after writing are missing`)
 
 // checkEvictionReport asserts that a Sync into an LRU map returned nil
@@ -496,4 +414,134 @@ func TestSyncReportsEvictionOfChangedValues(t *testing.T) {
 		evicted += checkEvictionReport(t, m, keys, err)
 	}
 	t.Logf("kernel %s: %d keys evicted in 50 rounds", testutil.KernelRelease(), evicted)
+}
+
+// An empty input empties the map only with AllowEmpty; without it Sync is
+// refused with nothing changed, also in a dry run.
+func TestSyncEmptyInputNeedsAllowEmpty(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2), u64s(1, 2), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		if _, err := m.Sync(context.Background(), nil, nil, SyncOptions{DryRun: dry}); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "AllowEmpty") {
+			t.Fatalf("Sync(nil, DryRun %v) = %v; want ErrInvalidArgument naming AllowEmpty", dry, err)
+		}
+	}
+	checkWritten(t, m, u32s(1, 2), u64s(1, 2), nil)
+	stats, err := m.Sync(context.Background(), nil, nil, SyncOptions{AllowEmpty: true})
+	if err != nil || stats != (SyncStats{Deleted: 2}) {
+		t.Fatalf("Sync(nil, AllowEmpty) = %v, %v", stats, err)
+	}
+	checkMissing(t, m, u32s(1, 2))
+}
+
+// KeepValues keeps the map's value of every key in both (counters
+// survive): only missing keys are written, stale keys deleted.
+func TestSyncKeepValues(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(100, 200, 300), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := m.Sync(context.Background(), u32s(1, 2, 4), u64s(0, 0, 0), SyncOptions{KeepValues: true})
+	if err != nil || stats != (SyncStats{Added: 1, Deleted: 1, Unchanged: 2}) {
+		t.Fatalf("Sync(KeepValues) = %v, %v", stats, err)
+	}
+	checkWritten(t, m, u32s(1, 2, 4), u64s(100, 200, 0), nil)
+	checkMissing(t, m, u32s(3))
+}
+
+// Changes is called for every element Sync adds, changes or deletes, with
+// the old and new values, before the map changes (also in a dry run), and
+// never for a Sync refused before reading the map.
+func TestSyncChanges(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(10, 20, 30), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	type change struct {
+		kind     ChangeKind
+		key      uint32
+		old, new string
+	}
+	for _, dry := range []bool{true, false} {
+		var got []change
+		record := func(c Change) {
+			// The map still holds the element's old state.
+			v, err := testutil.Lookup(m.FD(), c.Key, 8)
+			if c.Kind == Added && err == nil || c.Kind != Added && !bytes.Equal(v, c.Old) {
+				t.Errorf("%v of key %x: the map holds %x (%v) at the call, Old %x", c.Kind, c.Key, v, err, c.Old)
+			}
+			got = append(got, change{c.Kind, binary.NativeEndian.Uint32(c.Key), fmt.Sprintf("%x", c.Old), fmt.Sprintf("%x", c.New)})
+		}
+		_, err := m.Sync(context.Background(), u32s(1, 2, 4), u64s(10, 22, 40), SyncOptions{DryRun: dry, Changes: record})
+		want := []change{
+			{Deleted, 3, fmt.Sprintf("%x", u64s(30)), ""},
+			{Changed, 2, fmt.Sprintf("%x", u64s(20)), fmt.Sprintf("%x", u64s(22))},
+			{Added, 4, "", fmt.Sprintf("%x", u64s(40))},
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("DryRun %v: Changes saw %v, %v; want %v", dry, got, err, want)
+		}
+	}
+	called := false
+	_, err := m.Sync(context.Background(), u32s(1, 1), u64s(1, 1), SyncOptions{Changes: func(Change) { called = true }})
+	if err == nil || called {
+		t.Fatalf("Sync with a repeated key = %v, Changes called %v", err, called)
+	}
+}
+
+// CountMissing counts the keys a map does not hold, on several goroutines
+// for many keys, and names the first.
+func TestCountMissing(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 16})
+	keys := indexKeys(1 << 15)
+	if _, err := m.UpdateBatch(keys[:4*(1<<15-10)], make([]byte, 8*(1<<15-10)), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.Delete(m.FD(), keys[4*7:4*8]); err != nil {
+		t.Fatal(err)
+	}
+	missing, first, err := m.CountMissing(context.Background(), keys)
+	if err != nil || missing != 11 || first != 7 {
+		t.Fatalf("CountMissing = %d, first %d, %v; want 11, first 7", missing, first, err)
+	}
+	if missing, first, err := m.CountMissing(context.Background(), keys[:4*7]); err != nil || missing != 0 || first != -1 {
+		t.Fatalf("CountMissing of present keys = %d, %d, %v", missing, first, err)
+	}
+	if _, _, err := m.CountMissing(context.Background(), []byte{1, 2, 3}); !isSizeError("keys")(err) {
+		t.Fatalf("CountMissing of 3 bytes = %v", err)
+	}
+}
+
+// SyncFrom reads its input beside the walk: the result is Sync's; an error
+// from read, or bad input, ends it with nothing written.
+func TestSyncFrom(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(1, 2, 3), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	readErr := errors.New("the input file is gone")
+	for _, c := range []struct {
+		name string
+		read func() ([]byte, []byte, error)
+		want error
+	}{
+		{"read fails", func() ([]byte, []byte, error) { return nil, nil, readErr }, readErr},
+		{"repeated key", func() ([]byte, []byte, error) { return u32s(5, 5), u64s(1, 1), nil }, ErrInvalidArgument},
+		{"empty", func() ([]byte, []byte, error) { return nil, nil, nil }, ErrInvalidArgument},
+		{"bad size", func() ([]byte, []byte, error) { return u32s(5), u64s(1)[:4], nil }, nil},
+	} {
+		_, err := m.SyncFrom(context.Background(), c.read, SyncOptions{})
+		if err == nil || c.want != nil && !errors.Is(err, c.want) || c.want == nil && !isSizeError("values")(err) {
+			t.Fatalf("%s: SyncFrom = %v; want %v", c.name, err, c.want)
+		}
+		checkWritten(t, m, u32s(1, 2, 3), u64s(1, 2, 3), nil)
+	}
+	stats, err := m.SyncFrom(context.Background(), func() ([]byte, []byte, error) { return u32s(1, 2, 4), u64s(1, 20, 4), nil }, SyncOptions{Workers: 2})
+	if err != nil || stats != (SyncStats{Added: 1, Changed: 1, Deleted: 1, Unchanged: 1}) {
+		t.Fatalf("SyncFrom = %v, %v", stats, err)
+	}
+	checkWritten(t, m, u32s(1, 2, 4), u64s(1, 20, 4), nil)
+	checkMissing(t, m, u32s(3))
 }

@@ -36,11 +36,12 @@ import (
 // calls, with the same contract.
 func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, error) {
 	return withFD(m, opUpdate, func(fd *sys.FD) (int, error) {
-		kb, vb, lay, err := typedBytes(m, opUpdate, keys, values, flags)
+		v, err := viewTyped(m, opUpdate, keys, values, flags)
 		if err != nil {
 			return 0, err
 		}
-		return m.update(fd, kb, vb, flags, lay)
+		kb, vb := v.forWrite()
+		return m.update(fd, kb, vb, flags, v.lay)
 	})
 }
 
@@ -48,50 +49,84 @@ func UpdateBatchOf[K, V any](m *Map, keys []K, values []V, flags Flags) (int, er
 // Map.UpdateBatchWith, with the same chunking, parallelism, cancellation and
 // error contract.
 func UpdateBatchOfWith[K, V any](ctx context.Context, m *Map, keys []K, values []V, opts BatchOptions) (int, error) {
-	type view struct {
-		keys, values []byte
-		lay          layout
-	}
-	v, err := withFD(m, opUpdate, func(*sys.FD) (view, error) {
-		kb, vb, lay, err := typedBytes(m, opUpdate, keys, values, opts.Flags)
-		return view{kb, vb, lay}, err
+	v, err := withFD(m, opUpdate, func(*sys.FD) (typedView, error) {
+		return viewTyped(m, opUpdate, keys, values, opts.Flags)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return m.updateWith(ctx, v.keys, v.values, opts, v.lay)
+	kb, vb := v.forWrite()
+	return m.updateWith(ctx, kb, vb, opts, v.lay)
 }
 
-// typedBytes checks K and V against m's layout and views the slices as
-// bytes without copying (padded types: a copy with the padding zeroed), in
-// the layout it returns.
-func typedBytes[K, V any](m *Map, op string, keys []K, values []V, flags Flags) (kb, vb []byte, lay layout, err error) {
+// typedView is a typed call's keys and values seen as bytes, without a
+// copy, and the layout of the values.
+type typedView struct {
+	keys, values       []byte
+	keySize, valueSize int
+	lay                layout
+	pair               *typePair
+}
+
+// viewTyped checks K and V against m's layout for a call with flags and
+// views the slices as bytes.
+func viewTyped[K, V any](m *Map, op string, keys []K, values []V, flags Flags) (typedView, error) {
 	var k K
 	var v V
-	keySize, valueSize := int(unsafe.Sizeof(k)), int(unsafe.Sizeof(v))
+	tv := typedView{keySize: int(unsafe.Sizeof(k)), valueSize: int(unsafe.Sizeof(v))}
 	pair, err := checkPair[K, V](m, op)
 	if err != nil {
-		return nil, nil, 0, err
+		return tv, err
 	}
-	if keySize != int(m.info.KeySize) {
-		return nil, nil, 0, m.sizeError(SizeError{Op: op, Buffer: "keys", Type: typeName[K](), Got: keySize, Want: int(m.info.KeySize)})
+	tv.pair = pair
+	if tv.keySize != int(m.info.KeySize) {
+		return tv, m.sizeError(SizeError{Op: op, Buffer: "keys", Type: typeName[K](), Got: tv.keySize, Want: int(m.info.KeySize)})
 	}
 	if m.info.KeySize == 0 && len(keys) != 0 {
-		return nil, nil, 0, m.sizeError(SizeError{Op: op, Buffer: "keys", Got: len(keys), Flags: flags})
+		return tv, m.sizeError(SizeError{Op: op, Buffer: "keys", Got: len(keys), Flags: flags})
 	}
-	kb = withoutPadding(asBytes(keys), keySize, pair.keyPad)
-	vb = withoutPadding(asBytes(values), valueSize, pair.valuePad)
+	tv.keys, tv.values = asBytes(keys), asBytes(values)
 	switch {
 	case m.cpus == 0 || flags.onePerElement():
-		if valueSize == int(m.info.ValueSize) {
-			return kb, vb, kernelLayout, nil
+		if tv.valueSize == int(m.info.ValueSize) {
+			return tv, nil
 		}
-	case valueSize == slotSize(m.info.ValueSize):
-		return kb, vb, kernelLayout, nil // V is a whole per-CPU slot
-	case valueSize == int(m.info.ValueSize):
-		return kb, vb, unpaddedPerCPU, nil
+	case tv.valueSize == slotSize(m.info.ValueSize):
+		return tv, nil // V is a whole per-CPU slot
+	case tv.valueSize == int(m.info.ValueSize):
+		tv.lay = unpaddedPerCPU
+		return tv, nil
 	}
-	return nil, nil, 0, m.sizeError(SizeError{Op: op, Buffer: "values", Type: typeName[V](), Got: valueSize, Want: int(m.info.ValueSize)})
+	return tv, m.sizeError(SizeError{Op: op, Buffer: "values", Type: typeName[V](), Got: tv.valueSize, Want: int(m.info.ValueSize)})
+}
+
+// forWrite returns the bytes to write: the views themselves, or for types
+// with padding copies with the padding zeroed (Go leaves padding as it
+// finds it, and the kernel would store it).
+func (v typedView) forWrite() (keys, values []byte) {
+	return withoutPadding(v.keys, v.keySize, v.pair.keyPad), withoutPadding(v.values, v.valueSize, v.pair.valuePad)
+}
+
+// clearPadding zeroes the padding of the first nk keys and nv values the
+// kernel wrote into the views, so that padded types read back hold zeros
+// there, as a write from them would.
+func (v typedView) clearPadding(nk, nv int) {
+	clearPaddingIn(v.keys[:nk*v.keySize], v.keySize, v.pair.keyPad)
+	clearPaddingIn(v.values[:nv*v.valueSize], v.valueSize, v.pair.valuePad)
+}
+
+// keyView checks K against m's key_size and views keys as bytes, padding
+// zeroed in a copy where K has padding.
+func keyView[K any](m *Map, op string, keys []K) ([]byte, error) {
+	var k K
+	l, err := layoutOf(m, op, reflect.TypeFor[K](), "keys")
+	if err != nil {
+		return nil, err
+	}
+	if size := int(unsafe.Sizeof(k)); size != int(m.info.KeySize) {
+		return nil, m.sizeError(SizeError{Op: op, Buffer: "keys", Type: typeName[K](), Got: size, Want: int(m.info.KeySize)})
+	}
+	return withoutPadding(asBytes(keys), int(unsafe.Sizeof(k)), l.padding), nil
 }
 
 // asBytes reinterprets a slice of plain values as its bytes, without a copy.
@@ -223,12 +258,20 @@ func withoutPadding(b []byte, size int, pad []byteRange) []byte {
 	}
 	out := make([]byte, len(b))
 	copy(out, b)
-	for off := 0; off+size <= len(out); off += size {
+	clearPaddingIn(out, size, pad)
+	return out
+}
+
+// clearPaddingIn zeroes the padding bytes of b's elements of size bytes.
+func clearPaddingIn(b []byte, size int, pad []byteRange) {
+	if len(pad) == 0 {
+		return
+	}
+	for off := 0; off+size <= len(b); off += size {
 		for _, r := range pad {
-			clear(out[off+r.start : off+r.end])
+			clear(b[off+r.start : off+r.end])
 		}
 	}
-	return out
 }
 
 func typeName[T any]() string { return reflect.TypeFor[T]().String() }

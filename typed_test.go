@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -255,17 +257,6 @@ func TestUpdateBatchOfRejectsBadTypes(t *testing.T) {
 	checkMissing(t, pc, []byte{1, 0, 0, 0})
 }
 
-func isSizeError(buffer string) func(error) bool {
-	return func(err error) bool {
-		var se *SizeError
-		return errors.As(err, &se) && se.Buffer == buffer
-	}
-}
-
-func isErr(target error) func(error) bool {
-	return func(err error) bool { return errors.Is(err, target) }
-}
-
 func TestUpdateBatchOfEmptyIsNoop(t *testing.T) {
 	f := &fakeKernel{}
 	m := newFakeMap(t, fakeInfo(Hash, 4, 8, 10), f)
@@ -274,5 +265,70 @@ func TestUpdateBatchOfEmptyIsNoop(t *testing.T) {
 	}
 	if f.total() != 0 {
 		t.Fatalf("empty UpdateBatchOf made %d syscalls", f.total())
+	}
+}
+
+// Go leaves struct padding as it finds it, so passing a padded key type
+// through would make one Go key two map entries: UpdateBatchOf copies
+// padded types with the padding zeroed (between fields, at the tail, inside
+// array elements), and keeps the zero-copy path for explicit padding.
+func TestUpdateBatchOfZeroesPadding(t *testing.T) {
+	type paddedKey struct {
+		A uint8
+		B uint32
+	}
+	type trailingValue struct {
+		A uint32
+		B uint8
+	}
+	type nestedKey struct {
+		X [2]paddedKey
+	}
+	type explicitKey struct {
+		A uint8
+		_ [3]byte
+		B uint32
+	}
+	if got := paddingIn(reflect.TypeFor[nestedKey](), 0, nil); !slices.Equal(got, []byteRange{{1, 4}, {9, 12}}) {
+		t.Fatalf("padding of nestedKey = %v", got)
+	}
+	if got := paddingIn(reflect.TypeFor[trailingValue](), 0, nil); !slices.Equal(got, []byteRange{{5, 8}}) {
+		t.Fatalf("padding of trailingValue = %v", got)
+	}
+	if got := paddingIn(reflect.TypeFor[explicitKey](), 0, nil); len(got) != 0 {
+		t.Fatalf("explicit padding reported as padding: %v", got)
+	}
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 8, ValueSize: 8, MaxEntries: 8})
+	// The same Go key and value twice, with different garbage in the padding.
+	for _, garbage := range []byte{0xaa, 0x55} {
+		keys := []paddedKey{{A: 1, B: 2}}
+		values := []trailingValue{{A: 3, B: 4}}
+		kb, vb := asBytes(keys), asBytes(values)
+		for _, b := range []int{1, 2, 3} {
+			kb[b] = garbage
+		}
+		for _, b := range []int{5, 6, 7} {
+			vb[b] = garbage
+		}
+		if n, err := UpdateBatchOf(m, keys, values, UpdateAny); n != 1 || err != nil {
+			t.Fatalf("UpdateBatchOf = %d, %v", n, err)
+		}
+		if kb[1] != garbage || vb[5] != garbage {
+			t.Fatal("UpdateBatchOf changed the caller's slices")
+		}
+	}
+	keys, err := testutil.Keys(m.FD(), 8)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("map holds %d keys (%v), want 1: padding reached the kernel", len(keys), err)
+	}
+	want := []byte{1, 0, 0, 0, 2, 0, 0, 0}
+	if !bytes.Equal(keys[0], want) {
+		t.Fatalf("stored key %x, want %x", keys[0], want)
+	}
+	checkWritten(t, m, want, []byte{3, 0, 0, 0, 4, 0, 0, 0}, nil)
+
+	// Explicit padding is a field: passed in place.
+	if n, err := UpdateBatchOf(m, []explicitKey{{A: 9, B: 9}}, []uint64{1}, UpdateAny); n != 1 || err != nil {
+		t.Fatalf("explicitly padded key = %d, %v", n, err)
 	}
 }

@@ -55,11 +55,17 @@ func (m *Map) checkWrite(fd *sys.FD, keys, values []byte, flags Flags, lay layou
 	if err := m.checkWritable(opUpdate); err != nil {
 		return 0, err
 	}
-	if err := m.checkFlags(opUpdate, flags, false); err != nil {
+	return m.checkElements(fd, opUpdate, keys, values, flags, lay)
+}
+
+// checkElements checks keys and values for op (an update, or what Sync
+// compares) against the map's layout and returns the element count.
+func (m *Map) checkElements(fd *sys.FD, op string, keys, values []byte, flags Flags, lay layout) (int, error) {
+	if err := m.checkFlags(op, flags, false); err != nil {
 		return 0, err
 	}
 	stride := m.srcStride(flags, lay)
-	count, err := m.checkKeys(keys, values, stride, flags, lay)
+	count, err := m.checkKeys(op, keys, values, stride, flags, lay)
 	if err != nil || count == 0 && len(values) == 0 {
 		return 0, err
 	}
@@ -68,12 +74,12 @@ func (m *Map) checkWrite(fd *sys.FD, keys, values []byte, flags Flags, lay layou
 		want = count * stride
 	}
 	if len(values) != want {
-		return 0, m.valuesSizeError(opUpdate, len(values), want, count, flags, lay)
+		return 0, m.valuesSizeError(op, len(values), want, count, flags, lay)
 	}
-	if err := m.checkCount(opUpdate, count); err != nil {
+	if err := m.checkCount(op, count); err != nil {
 		return 0, err
 	}
-	return count, m.checkOnCPU(fd, opUpdate, flags)
+	return count, m.checkOnCPU(fd, op, flags)
 }
 
 // checkCount refuses a call for more elements than the kernel's u32 count.
@@ -102,24 +108,24 @@ func (m *Map) checkNotNegative(op string, opts ...option) error {
 
 // checkKeys returns the element count keys give, or for keyless maps the
 // count values give (stride bytes each).
-func (m *Map) checkKeys(keys, values []byte, stride int, flags Flags, lay layout) (int, error) {
+func (m *Map) checkKeys(op string, keys, values []byte, stride int, flags Flags, lay layout) (int, error) {
 	ks := int(m.info.KeySize)
 	switch {
 	case ks > 0:
 		if len(keys)%ks != 0 {
-			return 0, m.sizeError(SizeError{Op: opUpdate, Buffer: "keys", Got: len(keys), Want: ks, Flags: flags})
+			return 0, m.sizeError(SizeError{Op: op, Buffer: "keys", Got: len(keys), Want: ks, Flags: flags})
 		}
 		return len(keys) / ks, nil
 	case len(keys) != 0:
-		return 0, m.sizeError(SizeError{Op: opUpdate, Buffer: "keys", Got: len(keys), Flags: flags})
+		return 0, m.sizeError(SizeError{Op: op, Buffer: "keys", Got: len(keys), Flags: flags})
 	case stride == 0:
 		// Neither keys nor values (RingBuf): nothing can be written.
 		if len(values) != 0 {
-			return 0, m.valuesSizeError(opUpdate, len(values), 0, 0, flags, lay)
+			return 0, m.valuesSizeError(op, len(values), 0, 0, flags, lay)
 		}
 		return 0, nil
 	case len(values)%stride != 0:
-		return 0, m.valuesSizeError(opUpdate, len(values), stride, 0, flags, lay)
+		return 0, m.valuesSizeError(op, len(values), stride, 0, flags, lay)
 	}
 	return len(values) / stride, nil
 }
@@ -219,12 +225,6 @@ func (m *Map) writeElems(fd *sys.FD, keys, values []byte, count, base int, flags
 	return count, fault{}
 }
 
-// scratchLimit bounds the scratch buffer a Map keeps for re-laid-out
-// values. Batches of 64 elements and more already get nearly all of the
-// batch command's gain, so writing in chunks of this size costs nothing
-// measurable.
-const scratchLimit = 1 << 20
-
 // writeRelaid writes values that must be laid out anew first (relay turns n
 // source elements into n elements of the kernel's per-CPU layout): chunk by
 // chunk through a scratch buffer reused across calls.
@@ -234,18 +234,8 @@ func (m *Map) writeRelaid(fd *sys.FD, keys, values []byte, count, base int, flag
 	if m.stride > 0 { // 0 only for a value_size the kernel refuses, but never divide by it
 		chunk = max(1, min(count, scratchLimit/m.stride))
 	}
-	var buf []byte
-	if m.scratchMu.TryLock() {
-		defer m.scratchMu.Unlock()
-		if len(m.scratch) < chunk*m.stride {
-			m.scratch = make([]byte, chunk*m.stride)
-		}
-		buf = m.scratch
-	} else {
-		// Another call is using the scratch buffer: take a private one
-		// rather than serialise the callers.
-		buf = make([]byte, chunk*m.stride)
-	}
+	buf, owned := m.takeScratch(chunk * m.stride)
+	defer m.giveScratch(owned)
 	ks := int(m.info.KeySize)
 	for done := 0; done < count; {
 		n := min(chunk, count-done)

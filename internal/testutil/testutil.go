@@ -153,13 +153,21 @@ func Pin(fd int, path string) error {
 }
 
 // MountBPFFS mounts a fresh bpf filesystem on a temporary directory for the
-// test and returns the directory.
+// test and returns the directory. The directory is searchable by every
+// user (mode 0755), so that tests can open pins as other users.
 func MountBPFFS(tb testing.TB) string {
 	tb.Helper()
 	// A bpffs of the test's own, never the host's /sys/fs/bpf: a test run
 	// leaves nothing behind there, and needs no bpffs mounted beforehand.
-	dir := tb.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+	dir, err := os.MkdirTemp("", "bpfbatch-bpffs-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.Remove(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=755"); err != nil {
 		tb.Fatalf("mount bpffs on %s: %v", dir, err)
 	}
 	tb.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
