@@ -332,7 +332,7 @@ func TestWalkUnderChurnReturnsEachUntouchedKeyOnce(t *testing.T) {
 func TestWalkEmptyMaps(t *testing.T) {
 	splitAlways(t)
 	for _, spec := range batchMapSpecs(5000) {
-		if spec.Type.isArray() && spec.Type != ArrayOfMaps {
+		if spec.Type.IsArray() && spec.Type != ArrayOfMaps {
 			continue
 		}
 		t.Run(specName(spec), func(t *testing.T) {
