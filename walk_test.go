@@ -100,23 +100,35 @@ func TestWalkEveryMapTypeExactlyOnce(t *testing.T) {
 	// 2000 elements: parts of 500-1000, many reads each at Batch 1 and 7.
 	// 12000 at Batch 4096: parts of 6000 with Workers 2 (a part's first
 	// read stays inside it), of 3000 with Workers 4 (it runs past).
+	// Map-in-map types get 500 at Batch 1 and 7 only: their syscalls are
+	// slow in the CI's emulated VMs (seconds per thousand on 5.10 and 6.1).
 	for _, size := range []struct {
 		n       int
 		batches []int
 	}{{2000, []int{1, 7}}, {12000, []int{4096}}} {
 		for _, spec := range batchMapSpecs(uint32(size.n)) {
-			t.Run(fmt.Sprintf("%s/n=%d", specName(spec), size.n), func(t *testing.T) {
+			n := size.n
+			if spec.Type == ArrayOfMaps || spec.Type == HashOfMaps {
+				if size.n > 2000 {
+					continue
+				}
+				n, spec.MaxEntries = 500, 500
+			}
+			t.Run(fmt.Sprintf("%s/n=%d", specName(spec), n), func(t *testing.T) {
 				inner := needsInner(t, &spec)
 				m := createMap(t, spec)
 				rng := rand.New(rand.NewPCG(11, uint64(spec.Type)))
-				keys := testKeys(m, size.n, rng)
-				if _, err := m.UpdateBatch(keys, testValues(t, m, size.n, rng, true, inner), UpdateAny); err != nil {
+				keys := testKeys(m, n, rng)
+				if _, err := m.UpdateBatch(keys, testValues(t, m, n, rng, true, inner), UpdateAny); err != nil {
 					t.Fatal(err)
 				}
 				want := rawContents(t, m, keys)
 				layout := wantLayout(spec.Type)
 				learned := false
 				for workers := 1; workers <= 4; workers++ {
+					if layout == layoutSequential && workers%3 != 1 {
+						continue // Workers 1 and 4 show it: one walk either way
+					}
 					for _, batch := range size.batches {
 						opts := WalkOptions{Workers: workers, Batch: batch}
 						want.check(t, walkAll(t, m, opts))
@@ -331,14 +343,14 @@ func TestWalkUnderChurnReturnsEachUntouchedKeyOnce(t *testing.T) {
 // empty: every index exists.
 func TestWalkEmptyMaps(t *testing.T) {
 	splitAlways(t)
-	for _, spec := range batchMapSpecs(5000) {
+	for _, spec := range batchMapSpecs(1000) {
 		if spec.Type.IsArray() && spec.Type != ArrayOfMaps {
 			continue
 		}
 		t.Run(specName(spec), func(t *testing.T) {
 			needsInner(t, &spec)
 			m := createMap(t, spec)
-			for workers := 1; workers <= 4; workers++ {
+			for _, workers := range []int{1, 4} {
 				if w := walkAll(t, m, WalkOptions{Workers: workers, Batch: 7}); w.calls != 0 {
 					t.Fatalf("Workers %d: fn called %d times on an empty map", workers, w.calls)
 				}
@@ -353,20 +365,23 @@ func TestWalkEmptyMaps(t *testing.T) {
 // every element once.
 func TestWalkSparseMaps(t *testing.T) {
 	for _, spec := range []MapSpec{
-		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
-		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
-		{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20},
-		{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1 << 16},
+		{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 20, Flags: noPrealloc},
+		{Type: LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 16},
+		{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 18, Flags: noPrealloc},
+		{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1 << 12},
 	} {
 		t.Run(specName(spec), func(t *testing.T) {
 			inner := needsInner(t, &spec)
 			m := createMap(t, spec)
-			const n = 100
+			n := 100
+			if spec.Type == ArrayOfMaps {
+				n = 10
+			}
 			rng := rand.New(rand.NewPCG(3, uint64(spec.Type)))
 			keys := testKeys(m, n, rng)
 			if spec.Type == ArrayOfMaps { // scattered slots
 				for i := range n {
-					binary.NativeEndian.PutUint32(keys[4*i:], uint32(i)*2654435761%(1<<16))
+					binary.NativeEndian.PutUint32(keys[4*i:], uint32(i)*2654435761%(1<<12))
 				}
 			}
 			if _, err := m.UpdateBatch(keys, testValues(t, m, n, rng, false, inner), UpdateAny); err != nil {
@@ -1025,20 +1040,20 @@ func BenchmarkWalkSparse(b *testing.B) {
 // 7.0) walk once, whatever Workers is.
 func TestWalkOnceWhereNoSplitIsProven(t *testing.T) {
 	splitAlways(t)
-	m := filledHash(t, 5000)
+	m := filledHash(t, 1000)
 	m.readPath.Store(uint32(PerElementPath))
 	w := walkAll(t, m, WalkOptions{Workers: 4, Batch: 64})
-	checkWalk(t, m, indexKeys(5000), w.keys, w.values)
+	checkWalk(t, m, indexKeys(1000), w.keys, w.values)
 	if parts := m.walkProbe.parts.Load(); parts != 1 || m.walkProbe.layout != layoutSequential {
 		t.Fatalf("per element: %d parts, layout %d", parts, m.walkProbe.layout)
 	}
 
-	p := createMap(t, MapSpec{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 5000})
-	values := make([]byte, 5000*p.ValueStride())
+	p := createMap(t, MapSpec{Type: PerCPUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1000})
+	values := make([]byte, 1000*p.ValueStride())
 	for i := range values {
 		values[i] = byte(i * 7)
 	}
-	if _, err := p.UpdateBatch(indexKeys(5000), values, UpdateAny); err != nil {
+	if _, err := p.UpdateBatch(indexKeys(1000), values, UpdateAny); err != nil {
 		t.Fatal(err)
 	}
 	cpus, _ := PossibleCPUs()
@@ -1051,7 +1066,7 @@ func TestWalkOnceWhereNoSplitIsProven(t *testing.T) {
 		}
 		return
 	}
-	if err != nil || len(got.keys) != 5000 || p.walkProbe.parts.Load() != 1 {
+	if err != nil || len(got.keys) != 1000 || p.walkProbe.parts.Load() != 1 {
 		t.Fatalf("OnCPU(%d): %v, %d keys, %d parts", cpu, err, len(got.keys), p.walkProbe.parts.Load())
 	}
 	for i, k := range got.keys {
