@@ -28,12 +28,13 @@ import (
 // split to pay: walkSplitMin.
 
 // walkSplitMin is the number of elements each part must expect for a walk
-// to be split: below it, the split's fixed costs (goroutines, the part of a
-// read that the end of a part reads twice) outweigh what a second core
-// saves. Measured with BenchmarkWalkSplitMin: on 2 cores, Workers 2 walks a
-// hash map of 8192 elements 1.15-1.26x as fast as one walk, an array
-// 1.64-1.76x; at 65536, 1.78x and 1.83x.
-var walkSplitMin = 4096
+// to be split: below it, the split's fixed costs (goroutines, the first
+// read that decides, the part of a read that the end of a part reads
+// twice) outweigh what a second core saves. Measured with
+// BenchmarkWalkSplitMin (bench/README.md): on 2 cores, Workers 2 walks a
+// hash map of 8192 elements 0.96-1.25x as fast as one walk, of 16384
+// 1.50x, of 65536 1.75-1.89x; an array of 8192 1.62x, of 16384 1.79x.
+var walkSplitMin = 8192
 
 // recordMin is the number of keys, at least, that a part records of its
 // first reads for the part before it (bucketPart).

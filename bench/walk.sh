@@ -48,14 +48,15 @@ fi
 
 for r in $(seq 0 $((ROUNDS - 1))); do
 	echo "round $r (load $(cut -d' ' -f1 /proc/loadavg))"
-	echo "loadavg-round-$r: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/walk.txt"
+	# Not a "key: value" line: benchstat would take it for a configuration.
+	echo "# round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/walk.txt"
 	BENCH_ROUND=$r "${nice[@]}" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkWalk$' \
 		-test.benchtime "$WALKS" >>"$out/walk.txt"
 done
 echo "split threshold and sparse maps"
 "${nice[@]}" "$tmp/lib.test" -test.run '^$' -test.bench '^BenchmarkWalk(SplitMin|Sparse)$' \
 	-test.benchtime 100x -test.count 2 >>"$out/walk.txt"
-echo "loadavg-at-end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/walk.txt"
+echo "# at the end, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/walk.txt"
 if grep -q '^--- FAIL\|^FAIL' "$out/walk.txt"; then
 	echo "a benchmark failed; see $out/walk.txt" >&2
 	exit 1

@@ -163,14 +163,14 @@ func processCPU() time.Duration {
 }
 
 // TestWalkVariants checks every walk variant on a small map of every walk
-// case (8192 elements: Workers 2 splits them), twice each.
+// case (32768 elements: Workers 2 splits them), twice each.
 func TestWalkVariants(t *testing.T) {
 	cpus, err := bpfPossibleCPUs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range walkCases {
-		d := newData(c, 8192, cpus)
+		d := newData(c, 1<<15, cpus)
 		d.fill(1)
 		fd, err := walkMap(d)
 		if err != nil {
