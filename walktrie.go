@@ -33,6 +33,9 @@ const trieSampleMax = 64
 // count, as in the trie.
 func trieCompare(a, b []byte) int {
 	pa, pb := binary.NativeEndian.Uint32(a), binary.NativeEndian.Uint32(b)
+	if full := uint32(8 * (len(a) - 4)); pa == full && pb == full {
+		return bytes.Compare(a[4:], b[4:]) // host routes: no bits to set
+	}
 	for i := 4; i < len(a); i++ {
 		x, y := lastAddressByte(a[i], pa, i-4), lastAddressByte(b[i], pb, i-4)
 		if x != y {

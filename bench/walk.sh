@@ -16,6 +16,8 @@
 # from round to round (BENCH_ROUND). Then, once, the library's
 # BenchmarkWalkSplitMin (where splitting starts to pay) and
 # BenchmarkWalkSparse (sparse maps must not walk slower split).
+#
+# SUMMARY_ONLY=1 skips the runs and summarises results/walk.txt again.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -27,9 +29,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "building the benchmark binaries and benchstat..."
+go build -o "$tmp/benchstat" golang.org/x/perf/cmd/benchstat
+if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
 go test -c -o "$tmp/bench.test" .
 (cd .. && go test -c -o "$tmp/lib.test" .)
-go build -o "$tmp/benchstat" golang.org/x/perf/cmd/benchstat
 
 nice=()
 if nice -n -20 true 2>/dev/null; then
@@ -57,6 +60,7 @@ echo "split threshold and sparse maps"
 "${nice[@]}" "$tmp/lib.test" -test.run '^$' -test.bench '^BenchmarkWalk(SplitMin|Sparse)$' \
 	-test.benchtime 100x -test.count 2 >>"$out/walk.txt"
 echo "# at the end, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/walk.txt"
+fi
 if grep -q '^--- FAIL\|^FAIL' "$out/walk.txt"; then
 	echo "a benchmark failed; see $out/walk.txt" >&2
 	exit 1
@@ -73,7 +77,10 @@ awk '
 		if ($(i + 1) == "aa") aa[c] = aa[c] " " $i
 		if ($(i + 1) == "w1-ns/elem") w1[c] = w1[c] " " $i
 		if ($(i + 1) == "w2-ns/elem") w2[c] = w2[c] " " $i
+		if ($(i + 1) == "w1-cpu-ns/elem") c1 = $i
+		if ($(i + 1) == "w2-cpu-ns/elem") c2 = $i
 	}
+	cpu[c] = cpu[c] " " c2 / c1
 	if (!(c in seen)) { seen[c] = 1; order[++n] = c }
 }
 function stats(s,   a, k, i, j, t) {
@@ -84,14 +91,15 @@ function stats(s,   a, k, i, j, t) {
 }
 END {
 	target["hash-u64"] = 1.8; target["percpu-hash-u64"] = 1.8; target["array-u64"] = 1.7
-	printf "%-16s %9s %9s %22s %22s  %s\n", "case (1M)", "w1 ns/el", "w2 ns/el", "speedup w1/w2", "A/A w1/w1b", "target"
+	printf "%-16s %9s %9s %22s %22s %22s  %s\n", "case (1M)", "w1 ns/el", "w2 ns/el", "speedup w1/w2", "A/A w1/w1b", "CPU w2/w1", "target"
 	for (i = 1; i <= n; i++) {
 		c = order[i]
 		stats(w1[c]); m1 = med; stats(w2[c]); m2 = med
 		stats(aa[c]); am = med; al = lo; ah = hi
+		stats(cpu[c]); cm = med; cl = lo; ch = hi
 		stats(sp[c]); verdict = "-"
 		if (c in target) verdict = (med >= target[c] ? "met" : "MISSED") " (>= " target[c] "x)"
-		printf "%-16s %9.1f %9.1f %8.3f [%.3f-%.3f] %8.3f [%.3f-%.3f]  %s\n", c, m1, m2, med, lo, hi, am, al, ah, verdict
+		printf "%-16s %9.1f %9.1f %8.3f [%.3f-%.3f] %8.3f [%.3f-%.3f] %8.3f [%.3f-%.3f]  %s\n", c, m1, m2, med, lo, hi, am, al, ah, cm, cl, ch, verdict
 	}
-	printf "\nmedian and [min-max] over %d rounds; each round sums %s\n", cnt, "its walks"
+	printf "\nmedian and [min-max] over %d rounds, each the sum of its walks; CPU: the CPU time of the whole process\n", cnt
 }' "$out/walk.txt" | tee "$out/walk-ratios.txt"
