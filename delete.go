@@ -31,7 +31,7 @@ func (m *Map) checkDelete(keys []byte, flags Flags) (int, error) {
 	switch {
 	case flags != UpdateAny:
 		return 0, m.refuse(opDelete, ErrInvalidFlags, "%s: deletes take no flags", flags)
-	case !m.info.Type.canDelete():
+	case !m.info.Type.CanDelete():
 		return 0, m.refuse(opDelete, ErrNotSupported, "the elements of %s maps always exist; write zero values instead", m.info.Type)
 	case ks == 0:
 		return 0, m.refuse(opDelete, ErrNotSupported, "%s maps have no keys to delete", m.info.Type)

@@ -71,6 +71,7 @@ var (
 const (
 	opCreate          = "create"
 	opOpen            = "open"
+	opList            = "list maps"
 	opPin             = "pin"
 	opClose           = "close"
 	opProbe           = "probe"

@@ -29,14 +29,14 @@ func (m *Map) elemHint(fd *sys.FD, cmd string, errno unix.Errno, flags Flags, in
 		switch {
 		case t == Queue || t == Stack:
 			return fmt.Sprintf("the %s already holds max_entries (%d) values; pop some first, or push with UpdateExist to replace the oldest", t, m.info.MaxEntries)
-		case t.isArray():
+		case t.IsArray():
 			return fmt.Sprintf("the key is an index >= max_entries (%d)", m.info.MaxEntries)
 		}
 		return fmt.Sprintf("the map already holds max_entries (%d) elements; delete some, use an LRU map, or create it larger", m.info.MaxEntries)
 	case unix.ENOSPC:
 		return fmt.Sprintf("the trie already holds max_entries (%d) prefixes", m.info.MaxEntries)
 	case unix.EEXIST:
-		if t.isArray() {
+		if t.IsArray() {
 			return "UpdateNoExist: every index of an array map exists"
 		}
 		return "UpdateNoExist: the key is already in the map"

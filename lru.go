@@ -1,7 +1,10 @@
 package bpfbatch
 
 import (
+	"context"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +34,7 @@ func (m *Map) EvictionFreeSize() int {
 		return 0
 	}
 	entries := int(m.info.MaxEntries)
-	if !m.info.Type.evicts() {
+	if !m.info.Type.Evicts() {
 		return entries
 	}
 	n, err := cpus.Possible()
@@ -48,42 +51,109 @@ func (m *Map) EvictionFreeSize() int {
 // kernel kept what was written: the elements written, or, when the input
 // is too big for the map to hold without evicting, every input key (an
 // eviction may take an unchanged one). Missing keys are ErrEvicted.
-func (m *Map) checkNotEvicted(keys []byte, d *syncDiff) error {
+func (m *Map) checkNotEvicted(ctx context.Context, keys []byte, d *syncDiff) error {
 	ks := int(m.info.KeySize)
 	count := len(keys) / ks
-	check := d.write
+	check, checked := d.write, len(d.write)
 	if count > m.EvictionFreeSize() {
-		check = make([]int, count) // every input key
-		for i := range check {
-			check[i] = i
-		}
+		check, checked = nil, count // every input key
 	}
-	e := &SyncError{Map: m.info, Stats: d.stats, Deleted: d.stats.Deleted, Written: len(d.write), Checked: len(check), inputKeys: count, evictionFree: m.EvictionFreeSize()}
-	first := -1
-	_, err := withFD(m, opSync, func(fd *sys.FD) (struct{}, error) {
-		value := make([]byte, m.stride)
-		for _, i := range check {
-			attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
-			switch errno := sys.MapLookupElem(&attr); errno {
-			case 0:
-			case unix.ENOENT:
-				if e.Missing++; first < 0 {
-					first = i
-				}
-			default:
-				return struct{}{}, m.singleError(opLookup, m.newFault(fd, cmdLookupElem, errno, UpdateAny, i), UpdateAny)
-			}
-		}
-		return struct{}{}, nil
-	})
+	missing, first, err := m.missing(ctx, keys, check)
 	switch {
 	case err != nil:
-		e.Err, e.step = err, syncChecking
-	case e.Missing > 0:
-		e.Err, e.step = ErrEvicted, syncEvicted
+		return m.syncError(syncChecking, d, d.stats.Deleted, len(d.write), err)
+	case missing > 0:
+		e := m.syncError(syncEvicted, d, d.stats.Deleted, len(d.write), ErrEvicted)
+		e.Missing, e.Checked, e.inputKeys, e.evictionFree = missing, checked, count, m.EvictionFreeSize()
 		e.firstMissing = fmt.Sprintf("element %d, key %x", first, keys[first*ks:(first+1)*ks])
-	default:
-		return nil
+		return e
 	}
-	return e
+	return nil
+}
+
+// CountMissing returns how many of keys (key_size bytes each) the map does
+// not hold, and the index of the first of them (-1 when none), with one
+// BPF_MAP_LOOKUP_ELEM per key, on several goroutines for many keys: what to
+// check after writing into an LRU map, which may evict what it was given.
+// It stops when ctx is done (every few thousand lookups) and returns
+// ctx.Err().
+func (m *Map) CountMissing(ctx context.Context, keys []byte) (missing, first int, err error) {
+	if m != nil && m.info.KeySize > 0 && len(keys)%int(m.info.KeySize) != 0 {
+		return 0, -1, m.sizeError(SizeError{Op: opLookup, Buffer: "keys", Got: len(keys), Want: int(m.info.KeySize)})
+	}
+	return m.missing(ctx, keys, nil)
+}
+
+// missingParallel is the key count from which missing looks keys up on
+// several goroutines, and missingCtxEvery how many lookups it makes between
+// two looks at ctx.
+const (
+	missingParallel = 1 << 14
+	missingCtxEvery = 4096
+)
+
+// missing counts the keys (those at the indices which, or all) that the map
+// does not hold, and finds the first.
+func (m *Map) missing(ctx context.Context, keys []byte, which []int) (missing, first int, err error) {
+	type result struct{ missing, first int }
+	r, err := withFD(m, opLookup, func(fd *sys.FD) (result, error) {
+		if err := m.checkReadable(opLookup); err != nil {
+			return result{}, err
+		}
+		ks := int(m.info.KeySize)
+		n := len(which)
+		if which == nil {
+			n = len(keys) / max(1, ks)
+		}
+		index := func(j int) int {
+			if which == nil {
+				return j
+			}
+			return which[j]
+		}
+		parts := 1
+		if n >= missingParallel {
+			parts = min(runtime.GOMAXPROCS(0), 8)
+		}
+		results, errs := make([]result, parts), make([]error, parts)
+		var wg sync.WaitGroup
+		for p := range parts {
+			wg.Go(func() {
+				r := result{first: -1}
+				value := make([]byte, m.stride)
+				for j := p * n / parts; j < (p+1)*n/parts; j++ {
+					if j%missingCtxEvery == 0 && ctx.Err() != nil {
+						errs[p] = ctx.Err()
+						return
+					}
+					i := index(j)
+					attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
+					switch errno := sys.MapLookupElem(&attr); errno {
+					case 0:
+					case unix.ENOENT:
+						if r.missing++; r.first < 0 {
+							r.first = i
+						}
+					default:
+						errs[p] = m.singleError(opLookup, m.newFault(fd, cmdLookupElem, errno, UpdateAny, i), UpdateAny)
+						return
+					}
+				}
+				results[p] = r
+			})
+		}
+		wg.Wait()
+		total := result{first: -1}
+		for p, r := range results {
+			if errs[p] != nil {
+				return total, errs[p]
+			}
+			total.missing += r.missing
+			if total.first < 0 {
+				total.first = r.first
+			}
+		}
+		return total, nil
+	})
+	return r.missing, r.first, err
 }

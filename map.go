@@ -161,16 +161,15 @@ func mapFromInfo(fd *sys.FD, raw *sys.MapInfo, access int) (*Map, error) {
 		BTFKeyTypeID:   raw.BTFKeyTypeID,
 		BTFValueTypeID: raw.BTFValueTypeID,
 	}
-	// The per-CPU stride is worked out here, once: every call takes it
-	// from m (strideFor), so that no two places can disagree on it.
-	m.stride = int(raw.ValueSize)
+	// The stride is worked out here, once: every call takes it from m
+	// (strideFor), so that no two places can disagree on it.
+	stride, err := m.info.Type.ValueStride(raw.ValueSize)
+	if err != nil {
+		return m, err
+	}
+	m.stride = stride
 	if m.info.Type.PerCPU() {
-		n, err := cpus.Possible()
-		if err != nil {
-			return m, err
-		}
-		m.cpus = n
-		m.stride = slotSize(raw.ValueSize) * n
+		m.cpus, _ = cpus.Possible() // read already, by ValueStride
 	}
 	return m, nil
 }

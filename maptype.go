@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfbatch/bpfbatch/internal/cpus"
 )
 
 // MapType is a kernel map type (enum bpf_map_type).
@@ -77,9 +79,27 @@ func (t MapType) PerCPU() bool {
 	return false
 }
 
-// isArray reports whether the type's keys are u32 indices below
-// max_entries that always exist: updates cannot add keys, deletes fail.
-func (t MapType) isArray() bool {
+// ValueStride returns the bytes one element of a map of type t with
+// value_size valueSize takes in a values buffer: what Map.ValueStride
+// returns once such a map is open, for a map that does not exist yet
+// (valueSize, or for per-CPU types PossibleCPUs() x valueSize rounded up
+// to 8). It fails only when the possible CPUs cannot be read.
+func (t MapType) ValueStride(valueSize uint32) (int, error) {
+	if !t.PerCPU() {
+		return int(valueSize), nil
+	}
+	n, err := cpus.Possible()
+	if err != nil {
+		return 0, err
+	}
+	return slotSize(valueSize) * n, nil
+}
+
+// IsArray reports whether the type's keys are u32 indices below
+// max_entries (Array, PerCPUArray, and the arrays of programs, maps,
+// devices, CPUs, sockets, ...): the kernel refuses a larger index with
+// E2BIG (ErrMapFull) and never grows such a map.
+func (t MapType) IsArray() bool {
 	switch t {
 	case Array, PerCPUArray, ArrayOfMaps, ProgramArray, PerfEventArray, CgroupArray, DevMap, CPUMap, XSKMap, SockMap, ReusePortSockArray:
 		return true
@@ -87,9 +107,30 @@ func (t MapType) isArray() bool {
 	return false
 }
 
-// canDelete reports whether user space can delete the type's elements:
-// array_map_delete_elem answers EINVAL for every key of a plain array.
-func (t MapType) canDelete() bool { return t != Array && t != PerCPUArray }
+// CanDelete reports whether user space can delete the type's elements. An
+// Array or PerCPUArray element always exists, from creation on (a lookup
+// of any index below max_entries finds it): deletes fail, and clearing an
+// element means writing zero bytes.
+func (t MapType) CanDelete() bool { return t != Array && t != PerCPUArray }
+
+// Evicts reports whether a map of the type makes room for a new key by
+// evicting others (LRUHash, LRUPerCPUHash): a write never fails for lack of
+// room, and the map may hold fewer of the keys written than were written,
+// even before it holds max_entries (the kernel's LRU lists are per CPU).
+func (t MapType) Evicts() bool { return t == LRUHash || t == LRUPerCPUHash }
+
+// FDValues reports whether the type's values are file descriptors when
+// written (of inner maps, programs, perf events, cgroups, sockets, AF_XDP
+// sockets), which only the writing process can give: a lookup from user
+// space returns an ID or nothing instead, so such values cannot be copied
+// as bytes from one map or process to another.
+func (t MapType) FDValues() bool {
+	switch t {
+	case ProgramArray, PerfEventArray, CgroupArray, ArrayOfMaps, HashOfMaps, SockMap, SockHash, ReusePortSockArray, XSKMap:
+		return true
+	}
+	return false
+}
 
 // hashCursor reports whether BPF_MAP_LOOKUP_BATCH walks the type by bucket
 // (__htab_map_lookup_and_delete_batch: the cursor is a u32 bucket index)
@@ -102,8 +143,3 @@ func (t MapType) hashCursor() bool {
 	}
 	return false
 }
-
-// evicts reports whether the kernel may evict elements of the type to make
-// room for a write (bpf_lru_pop_free), so that a successful write does not
-// mean the map holds what was written.
-func (t MapType) evicts() bool { return t == LRUHash || t == LRUPerCPUHash }

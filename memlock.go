@@ -49,7 +49,7 @@ func RemoveMemlock() error {
 		// probe could not tell (no CAP_BPF), so there is nothing to report.
 		return nil
 	}
-	return fmt.Errorf("bpfbatch: RemoveMemlock: this kernel charges BPF map memory to RLIMIT_MEMLOCK; lifting it needs CAP_SYS_RESOURCE, so it stays at the hard limit (%s): %w", memlockString(cur.Max), err)
+	return newMapError(opMemlock, "", "", err, fmt.Sprintf("this kernel charges BPF map memory to RLIMIT_MEMLOCK; lifting it needs CAP_SYS_RESOURCE, so it stays at the hard limit (%s)", memlockString(cur.Max)))
 }
 
 // memlockRemoveCalled reports whether RemoveMemlock was called.

@@ -1,6 +1,7 @@
 package bpfbatch
 
 import (
+	"iter"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -84,6 +85,35 @@ func OpenByIDWith(id uint32, opts OpenOptions) (*Map, error) {
 		return nil, newMapError(opOpen, name, "", errno, hint)
 	}
 	return open(fd, opOpen, name, "")
+}
+
+// MapIDs yields the ID of every BPF map on the system, in increasing order
+// (BPF_MAP_GET_NEXT_ID, which needs CAP_SYS_ADMIN): with OpenByID, the way
+// to the maps of running programs that no one pinned. A failure is
+// yielded once, with ID 0, and ends the sequence. Maps created or freed
+// meanwhile may be seen or not.
+func MapIDs() iter.Seq2[uint32, error] {
+	return func(yield func(uint32, error) bool) {
+		var attr sys.MapGetFDByIDAttr
+		for {
+			switch errno := sys.MapGetNextID(&attr); errno {
+			case 0:
+			case unix.ENOENT:
+				return // no map after attr.ID
+			default:
+				hint := ""
+				if errno == unix.EPERM || errno == unix.EACCES {
+					hint = privilegeHint("BPF_MAP_GET_NEXT_ID needs CAP_SYS_ADMIN; a security module (LSM) may deny it too")
+				}
+				yield(0, newMapError(opList, "", "", errno, hint))
+				return
+			}
+			if !yield(attr.NextID, nil) {
+				return
+			}
+			attr.ID = attr.NextID
+		}
+	}
 }
 
 // Pin pins the map at path on a BPF filesystem (BPF_OBJ_PIN), so that it

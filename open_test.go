@@ -221,3 +221,31 @@ func TestOpenReadOnlyAndWriteOnly(t *testing.T) {
 		t.Fatalf("ReadOnly and WriteOnly = %v", err)
 	}
 }
+
+// MapIDs lists the maps of the system, among them one that no one pinned,
+// which OpenByID then opens.
+func TestMapIDsFindsUnpinnedMaps(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1, Name: "unpinned"})
+	found, prev := false, uint32(0)
+	for id, err := range MapIDs() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id <= prev {
+			t.Fatalf("ID %d after %d: not increasing", id, prev)
+		}
+		prev = id
+		found = found || id == m.Info().ID
+	}
+	if !found {
+		t.Fatalf("MapIDs did not list map %d", m.Info().ID)
+	}
+	byID, err := OpenByID(m.Info().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byID.Close()
+	if byID.Info().Name != "unpinned" {
+		t.Fatalf("OpenByID opened %v", byID)
+	}
+}

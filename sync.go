@@ -124,10 +124,42 @@ type Change struct {
 // Replacing a whole map where programs must never see a mix is
 // ReplaceInner's job.
 func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (SyncStats, error) {
+	count, err := m.checkSyncInput(keys, values, opts)
+	if err != nil {
+		return SyncStats{}, err
+	}
+	return m.sync(ctx, func() ([]byte, []byte, error) { return keys, values, nil }, count, true, opts)
+}
+
+// SyncFrom is Sync with an input that is still to be read (from a file, a
+// socket, a parser): read runs on the caller's goroutine while the map is
+// walked beside it, so the walk takes no time of its own when reading the
+// input takes longer. An error from read ends SyncFrom with nothing written
+// and is returned as it is. The input is checked as Sync checks it, when
+// read returns: bad input is refused before any write, but after the walk
+// began reading the map.
+func (m *Map) SyncFrom(ctx context.Context, read func() (keys, values []byte, err error), opts SyncOptions) (SyncStats, error) {
+	_, err := withFD(m, opSync, func(*sys.FD) (struct{}, error) {
+		if read == nil {
+			return struct{}{}, m.refuse(opSync, ErrInvalidArgument, "nil read")
+		}
+		return struct{}{}, m.checkSyncMap(opts)
+	})
+	if err != nil {
+		return SyncStats{}, err
+	}
+	// The map holds about what the input will: group both into parts for
+	// that many (parts only decide how well an index stays in cache).
+	return m.sync(ctx, read, int(min(m.info.MaxEntries, 1<<22)), false, opts)
+}
+
+// sync is Sync and SyncFrom once the map is checked: estimate is about the
+// input's size (exact, when checked says the input is checked already).
+func (m *Map) sync(ctx context.Context, read func() ([]byte, []byte, error), estimate int, checked bool, opts SyncOptions) (SyncStats, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	d, err := m.diff(ctx, keys, values, opts)
+	d, keys, values, err := m.diff(ctx, read, estimate, checked, opts)
 	if err != nil {
 		return SyncStats{}, err
 	}
@@ -145,7 +177,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 	}
 	deleted, err := m.deleteStale(ctx, d, cmp.Or(opts.Chunk, deleteChunk), progress)
 	if err != nil {
-		return d.stats, &SyncError{Map: m.info, Stats: d.stats, Deleted: deleted, Err: err, step: syncDeleting}
+		return d.stats, m.syncError(syncDeleting, d, deleted, 0, err)
 	}
 	wkeys, wvalues := d.writes(keys, values, int(m.info.KeySize), m.stride)
 	written, err := m.UpdateBatchWith(ctx, wkeys, wvalues, BatchOptions{
@@ -154,10 +186,10 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 		Progress: func(w int) { progress(d.stats.Deleted + w) }, // every stale key is done: deleted, or gone already
 	})
 	if err != nil {
-		return d.stats, &SyncError{Map: m.info, Stats: d.stats, Deleted: deleted, Written: written, Err: err, step: syncWriting}
+		return d.stats, m.syncError(syncWriting, d, deleted, written, err)
 	}
-	if m.info.Type.evicts() {
-		return d.stats, m.checkNotEvicted(keys, d)
+	if m.info.Type.Evicts() {
+		return d.stats, m.checkNotEvicted(ctx, keys, d)
 	}
 	return d.stats, nil
 }
@@ -167,7 +199,7 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 func (m *Map) deleteStale(ctx context.Context, d *syncDiff, chunk int, progress func(int)) (int, error) {
 	ks := int(m.info.KeySize)
 	total := len(d.stale) / ks
-	if !m.info.Type.canDelete() {
+	if !m.info.Type.CanDelete() {
 		zeros := make([]byte, total*m.stride)
 		return m.UpdateBatchWith(ctx, d.stale, zeros, BatchOptions{Chunk: chunk, Progress: progress})
 	}
@@ -239,6 +271,16 @@ type SyncError struct {
 	firstMissing string // with ErrEvicted: which key, for the message
 	evictionFree int    // with ErrEvicted: EvictionFreeSize
 	inputKeys    int    // with ErrEvicted: the input's size
+}
+
+// syncError is the one constructor of *SyncError: Sync stopped at step with
+// err, after deleting deleted and writing written of what d found to do.
+func (m *Map) syncError(step syncStep, d *syncDiff, deleted, written int, err error) *SyncError {
+	e := &SyncError{Map: m.info, Deleted: deleted, Written: written, Err: err, step: step}
+	if d != nil {
+		e.Stats = d.stats
+	}
+	return e
 }
 
 // Error says what Sync did and why it stopped, each fact once, e.g.

@@ -48,7 +48,7 @@ func newSyncCase(t *testing.T, spec MapSpec) syncCase {
 	for i := range changed {
 		c.values[i*stride] ^= 0xff
 	}
-	if !m.Info().Type.canDelete() {
+	if !m.Info().Type.CanDelete() {
 		// Every index exists: stale ones are zeroed, and those already zero
 		// are not stale.
 		c.deleted = 0
@@ -81,7 +81,7 @@ func (c syncCase) checkEquals(t *testing.T) {
 		if in[string(k)] {
 			continue
 		}
-		if c.m.Info().Type.canDelete() {
+		if c.m.Info().Type.CanDelete() {
 			t.Fatalf("key %x is not in the input but still in the map", k)
 		}
 		if v, err := testutil.Lookup(c.m.FD(), k, stride); err != nil || !allZero(v) {
@@ -102,7 +102,7 @@ func TestSyncMakesTheMapEqualTheInput(t *testing.T) {
 		t.Run(specName(spec), func(t *testing.T) {
 			c := newSyncCase(t, spec)
 			want := SyncStats{Added: c.added, Changed: c.changed, Deleted: c.deleted, Unchanged: c.unchanged}
-			if spec.Type.isArray() {
+			if spec.Type.IsArray() {
 				// The "new" keys are indices that held zeros: changed.
 				want.Changed, want.Added = c.changed+c.added, 0
 			}
@@ -489,4 +489,59 @@ func TestSyncChanges(t *testing.T) {
 	if err == nil || called {
 		t.Fatalf("Sync with a repeated key = %v, Changes called %v", err, called)
 	}
+}
+
+// CountMissing counts the keys a map does not hold, on several goroutines
+// for many keys, and names the first.
+func TestCountMissing(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1 << 16})
+	keys := indexKeys(1 << 15)
+	if _, err := m.UpdateBatch(keys[:4*(1<<15-10)], make([]byte, 8*(1<<15-10)), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.Delete(m.FD(), keys[4*7:4*8]); err != nil {
+		t.Fatal(err)
+	}
+	missing, first, err := m.CountMissing(context.Background(), keys)
+	if err != nil || missing != 11 || first != 7 {
+		t.Fatalf("CountMissing = %d, first %d, %v; want 11, first 7", missing, first, err)
+	}
+	if missing, first, err := m.CountMissing(context.Background(), keys[:4*7]); err != nil || missing != 0 || first != -1 {
+		t.Fatalf("CountMissing of present keys = %d, %d, %v", missing, first, err)
+	}
+	if _, _, err := m.CountMissing(context.Background(), []byte{1, 2, 3}); !isSizeError("keys")(err) {
+		t.Fatalf("CountMissing of 3 bytes = %v", err)
+	}
+}
+
+// SyncFrom reads its input beside the walk: the result is Sync's; an error
+// from read, or bad input, ends it with nothing written.
+func TestSyncFrom(t *testing.T) {
+	m := createMap(t, MapSpec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+	if _, err := m.UpdateBatch(u32s(1, 2, 3), u64s(1, 2, 3), UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	readErr := errors.New("the input file is gone")
+	for _, c := range []struct {
+		name string
+		read func() ([]byte, []byte, error)
+		want error
+	}{
+		{"read fails", func() ([]byte, []byte, error) { return nil, nil, readErr }, readErr},
+		{"repeated key", func() ([]byte, []byte, error) { return u32s(5, 5), u64s(1, 1), nil }, ErrInvalidArgument},
+		{"empty", func() ([]byte, []byte, error) { return nil, nil, nil }, ErrInvalidArgument},
+		{"bad size", func() ([]byte, []byte, error) { return u32s(5), u64s(1)[:4], nil }, nil},
+	} {
+		_, err := m.SyncFrom(context.Background(), c.read, SyncOptions{})
+		if err == nil || c.want != nil && !errors.Is(err, c.want) || c.want == nil && !isSizeError("values")(err) {
+			t.Fatalf("%s: SyncFrom = %v; want %v", c.name, err, c.want)
+		}
+		checkWritten(t, m, u32s(1, 2, 3), u64s(1, 2, 3), nil)
+	}
+	stats, err := m.SyncFrom(context.Background(), func() ([]byte, []byte, error) { return u32s(1, 2, 4), u64s(1, 20, 4), nil }, SyncOptions{Workers: 2})
+	if err != nil || stats != (SyncStats{Added: 1, Changed: 1, Deleted: 1, Unchanged: 1}) {
+		t.Fatalf("SyncFrom = %v, %v", stats, err)
+	}
+	checkWritten(t, m, u32s(1, 2, 4), u64s(1, 20, 4), nil)
+	checkMissing(t, m, u32s(3))
 }

@@ -72,7 +72,7 @@ bench dump-hash \
 
 bench dump-trie \
 	-n "bpfbatch dump (cidr/u32 text)" "$bb dump $fs/trie --key-format cidr --value-format u32 > /dev/null" \
-	-n "bpfbatch dump (hex text)" "$bb dump $fs/trie > /dev/null" \
+	-n "bpfbatch dump (hex text)" "$bb dump $fs/trie --key-format hex > /dev/null" \
 	-n "bpftool map dump" "bpftool map dump pinned $fs/trie > /dev/null" \
 	-n "bpftool map dump -j" "bpftool map dump pinned $fs/trie -j > /dev/null"
 

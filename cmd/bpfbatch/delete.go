@@ -4,21 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
 	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/input"
 )
 
-const deleteAbout = `Deletes the keys in FILE (- for stdin) from the map pinned at PIN with
+const deleteAbout = `Deletes the keys in FILE (- for stdin) from the map MAP with
 BPF_MAP_DELETE_BATCH, in chunks of --chunk keys per syscall.
 
-Input: one key per line in --key-format (hex by default), blank lines and
-lines starting with # skipped; or JSON lines {"key": K}. The first key line
-decides between text and json unless --format says. 'bpfbatch dump PIN
---keys-only' prints such a file (with the same --key-format).
+` + mapHelp + `
+
+Input: one key per line in --key-format (defaults as for load: btf in JSON
+for a map with BTF, cidr for LPM tries of IPv4 or IPv6 prefixes, else hex),
+blank lines and lines starting with # skipped; or JSON lines {"key": K};
+or bpftool's JSON dump (--format bpftool-json: its values are skipped).
+The first key line decides between text and json unless --format says.
+'bpfbatch dump MAP --keys-only' prints such a file (with the same
+--key-format).
 
 Safety: the whole input is parsed and checked before the first delete, so a
 bad line deletes nothing. A key repeated in the input is deleted once; LPM
@@ -41,79 +44,77 @@ input line stopped it); 2 bad command line, bad input, or a map that cannot
 delete (nothing deleted).
 
 Examples:
-  bpfbatch delete /sys/fs/bpf/blocklist stale.txt --key-format cidr
+  bpfbatch delete /sys/fs/bpf/blocklist stale.txt
   bpfbatch dump /sys/fs/bpf/conns --keys-only | bpfbatch delete /sys/fs/bpf/conns -
 `
 
-func (c *cli) delete(ctx context.Context, args []string) int {
-	cmd := newCommand("delete", "delete [flags] PIN FILE|-", deleteAbout)
-	var in inputFlags
-	in.register(cmd.fs, true)
-	chunk := cmd.fs.Int("chunk", defaultChunk, "keys per BPF_MAP_DELETE_BATCH syscall")
-	ignoreMissing := cmd.fs.Bool("ignore-missing", false, "skip the keys that are not in the map, and count them, instead of stopping at the first")
-	pos, opts, code, ok := c.parseWithInput(cmd, args, &in, true, "PIN", "FILE")
-	if !ok {
-		return code
+func (c *cli) delete(ctx context.Context, args []string) error {
+	e := newEntryCommand("delete", deleteAbout, "BPF_MAP_DELETE_BATCH", false)
+	ignoreMissing := e.cmd.fs.Bool("ignore-missing", false, "skip the keys that are not in the map, and count them, instead of stopping at the first")
+	pin, file, opts, err := e.parse(c, args)
+	if err != nil {
+		return err
 	}
-	pin, file := pos[0], pos[1]
-	if *chunk <= 0 {
-		return c.usageError(cmd, "--chunk must be at least 1")
-	}
-	m, code, ok := c.openMap(cmd.name, pin, keyed("to delete"))
-	if !ok {
-		return code
+	m, err := e.openMap(c, keyed("to delete"))
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
 	// An empty delete makes the library check the map type, with no
 	// syscall: arrays cannot delete.
 	if _, err := m.DeleteBatch(nil, bpfbatch.UpdateAny); errors.Is(err, bpfbatch.ErrNotSupported) {
-		return c.failf(exitUsage, "delete %s: the elements of %s maps always exist and cannot be deleted; to clear them, load zero values; nothing deleted", pin, info.Type)
+		return badInput("delete %s: the elements of %s maps always exist and cannot be deleted; to clear them, load zero values; nothing deleted", pin, info.Type)
 	} else if err != nil {
-		return c.failf(exitFailed, "delete %s: %s", pin, trimPrefix(err))
+		return err
 	}
-	var err error
-	if opts.Layout, err = layoutFor(info, true); err != nil {
-		return c.failf(exitFailed, "delete %s: %s", pin, trimPrefix(err))
+	if opts.Layout, err = layoutFor(info, 0, false); err != nil {
+		return err
 	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m, deletes)
-	if !ok {
-		return code
+	s, err := c.openSource(e.cmd, pin, file, opts, &e.in.formatFlags, info, m, deletes)
+	if err != nil {
+		return err
 	}
 	defer s.close()
-	d := &deleter{source: s, m: m, chunk: *chunk, ignoreMissing: *ignoreMissing}
+	d := &deleter{c: c, src: s, m: m, chunk: e.batch.chunk, ignoreMissing: *ignoreMissing}
 	return d.run(ctx)
 }
 
 // deleter runs one delete.
 type deleter struct {
-	*source
+	c             *cli
+	src           *source
 	m             *bpfbatch.Map
-	chunk         int
+	chunk         int // keys per call; 0: all in one call
 	ignoreMissing bool
 
 	deleted int
 	missing []int // the input lines of the keys not in the map (--ignore-missing)
 }
 
-func (d *deleter) run(ctx context.Context) int {
+func (d *deleter) run(ctx context.Context) error {
+	s := d.src
 	start := time.Now()
 	var b input.Batch
-	if code, ok := d.readWhole(ctx, &b); !ok {
-		return code
+	if err := s.readWhole(ctx, &b); err != nil {
+		return err
 	}
-	ks, total := d.layout.KeySize, b.Len()
-	d.prog.startWriting(total)
+	ks, total := s.layout.KeySize, b.Len()
+	chunk := d.chunk
+	if chunk == 0 {
+		chunk = max(total, 1)
+	}
+	s.prog.startWriting(total)
 	// next is the first key not deleted yet (nor skipped as missing).
 	for next := 0; next < total; {
 		if ctx.Err() != nil {
 			return d.stopped(&b, next, total, "interrupted: ", "; ", nil)
 		}
-		end := next + min(d.chunk, total-next)
+		end := next + min(chunk, total-next)
 		n, err := d.m.DeleteBatch(b.Keys[next*ks:end*ks], bpfbatch.UpdateAny)
 		d.deleted += n
 		next += n
-		d.prog.update(next)
+		s.prog.update(next)
 		if err == nil {
 			continue
 		}
@@ -125,33 +126,27 @@ func (d *deleter) run(ctx context.Context) int {
 			d.missing = append(d.missing, b.Lines[next])
 			next++
 		case errors.Is(err, bpfbatch.ErrKeyNotExist):
-			return d.stopped(&b, next, total, "", fmt.Sprintf(", then the key at %s:%d is not in the map (--ignore-missing skips such keys), so ", d.name, b.Lines[next]), nil)
+			return d.stopped(&b, next, total, "", fmt.Sprintf(", then the key at %s:%d is not in the map (--ignore-missing skips such keys), so ", s.name, b.Lines[next]), nil)
 		default:
-			return d.stopped(&b, next, total, "", fmt.Sprintf(", then the key at %s:%d failed, so ", d.name, b.Lines[next]), err)
+			return d.stopped(&b, next, total, "", fmt.Sprintf(", then the key at %s:%d failed, so ", s.name, b.Lines[next]), err)
 		}
 	}
-	d.prog.clear()
 	if ctx.Err() != nil {
-		return d.failf(exitFailed, "delete %s: interrupted as the last chunk was deleted: deleted all %s read from %s (the input up to line %d)%s; if the signal also stopped what wrote %s, that input may be incomplete",
-			d.pin, plural(d.deleted, "key", "keys"), d.name, d.r.Line(), d.missingNote(), d.name)
+		return failed(nil, "delete %s: interrupted as the last chunk was deleted: deleted all %s read from %s (the input up to line %d)%s; if the signal also stopped what wrote %s, that input may be incomplete",
+			s.pin, plural(d.deleted, "key", "keys"), s.name, s.r.Line(), d.missingNote(), s.name)
 	}
-	fmt.Fprintf(d.stdout, "deleted %s from %s with the keys in %s, in %s (chunks of up to %d keys)%s%s\n",
-		plural(d.deleted, "entry", "entries"), d.m, d.name, seconds(time.Since(start)), d.chunk, d.missingNote(), d.droppedNote())
-	return exitOK
+	d.c.print(d.c.stdout, "deleted %s from %s with the keys in %s, in %s (chunks of up to %d keys)%s%s\n",
+		plural(d.deleted, "entry", "entries"), d.m, s.name, seconds(time.Since(start)), chunk, d.missingNote(), s.droppedNote())
+	return nil
 }
 
-// stopped reports a delete that stopped before key next of b: what was
-// deleted, why it stopped (prefix, and why, which joins the count to
-// "nothing from ..."), and the library's error if any. It returns
-// exitFailed.
-func (d *deleter) stopped(b *input.Batch, next, total int, prefix, why string, cause error) int {
-	d.prog.clear()
-	fmt.Fprintf(d.stderr, "bpfbatch: delete %s: %sdeleted %d of %s%snothing from %s:%d on was deleted%s%s\n",
-		d.pin, prefix, d.deleted, plural(total, "key", "keys"), why, d.name, b.Lines[next], d.missingNote(), d.droppedNote())
-	if cause != nil {
-		return d.failf(exitFailed, "cause: %s", trimPrefix(cause))
-	}
-	return exitFailed
+// stopped is the error of a delete that stopped before key next of b:
+// what was deleted, why it stopped (prefix, and why, which joins the count
+// to "nothing from ..."), and the library's error if any.
+func (d *deleter) stopped(b *input.Batch, next, total int, prefix, why string, cause error) error {
+	s := d.src
+	return failed(cause, "delete %s: %sdeleted %d of %s%snothing from %s:%d on was deleted%s%s",
+		s.pin, prefix, d.deleted, plural(total, "key", "keys"), why, s.name, b.Lines[next], d.missingNote(), s.droppedNote())
 }
 
 // missingNote lists the keys --ignore-missing skipped.
@@ -160,21 +155,4 @@ func (d *deleter) missingNote() string {
 		return ""
 	}
 	return fmt.Sprintf("; %s not in the map, skipped (%s)", plural(len(d.missing), "key was", "keys were"), lineList(d.missing, 5))
-}
-
-// lineList names input lines: "line 3", "lines 3, 17, 20, ...", listing
-// at most max.
-func lineList(lines []int, max int) string {
-	var parts []string
-	for i, l := range lines {
-		if i == max {
-			parts = append(parts, "...")
-			break
-		}
-		parts = append(parts, strconv.Itoa(l))
-	}
-	if len(lines) == 1 {
-		return "line " + parts[0]
-	}
-	return "lines " + strings.Join(parts, ", ")
 }

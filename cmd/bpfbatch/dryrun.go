@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -16,80 +17,84 @@ import (
 // dryRun checks what load would: the whole input, whether the map can hold
 // it, and against the map's current contents how many keys are new and
 // whether they fit. A load that would fail exits 2, as bad input does.
-func (l *loader) dryRun(ctx context.Context, stream bool) int {
+func (l *loader) dryRun(ctx context.Context, stream bool) error {
 	if stream {
 		return l.streamDryRun(ctx)
 	}
+	s := l.src
 	start := time.Now()
-	l.untouched = "nothing written (dry run)"
+	s.change.untouched = "nothing written (dry run)"
 	var b input.Batch
-	if code, ok := l.readChecked(ctx, &b, l.m.Info(), l.m); !ok {
-		return code
+	if err := s.readChecked(ctx, &b, l.m.Info(), l.m); err != nil {
+		return err
 	}
-	l.prog.clear()
+	if b.Len() > 0 {
+		if err := cannotWrite(l.cmd, s.pin, l.m, s.change.untouched); err != nil {
+			return err
+		}
+	}
 	fit, err := l.fit(ctx, &b)
 	if err != nil {
 		if ctx.Err() != nil {
-			return l.failf(exitFailed, "load %s: interrupted while reading the map; nothing written (dry run)", l.pin)
+			return failed(nil, "load %s: interrupted while reading the map; nothing written (dry run)", s.pin)
 		}
-		return l.failf(exitFailed, "load %s: reading the map's keys: %s; nothing written (dry run)", l.pin, trimPrefix(err))
+		return failed(err, "load %s: reading the map's keys failed; nothing written (dry run)", s.pin)
 	}
-	dups := ""
-	if l.dropped > 0 {
-		dups = fmt.Sprintf("; %s whose key a later line repeats would be dropped", plural(l.dropped, "line", "lines"))
-	}
-	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s%s; nothing written (read in %s)\n",
-		plural(b.Len(), "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, fit.report, seconds(time.Since(start)))
+	l.c.print(l.c.stdout, "dry run: %s in %s (%s), valid for %s%s%s; nothing written (read in %s)\n",
+		plural(b.Len(), "entry", "entries"), s.name, s.r.Syntax(), l.m, l.wouldDrop(""), fit.report, seconds(time.Since(start)))
 	if fit.failure != "" {
-		return l.failf(exitUsage, "load %s: a real load would fail: %s", l.pin, fit.failure)
+		return badInput("load %s: a real load would fail: %s", s.pin, fit.failure)
 	}
-	return exitOK
+	return nil
 }
 
 // streamDryRun reads block by block as a --stream load would, in bounded
 // memory, so it checks the lines but not the capacity.
-func (l *loader) streamDryRun(ctx context.Context) int {
+func (l *loader) streamDryRun(ctx context.Context) error {
+	s := l.src
 	start := time.Now()
+	s.change.untouched = "nothing written (dry run)"
 	var b input.Batch
 	entries := 0
 	block := streamBlock(l.opts.Chunk, l.opts.Workers)
-	for {
+	for more := true; more; {
 		b.Reset()
-		stopped, err := l.read(ctx, &b, block)
+		stopped, err := s.read(ctx, &b, block)
 		if stopped {
-			l.prog.clear()
-			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d; nothing written (dry run)", l.pin, l.name, l.r.Line())
+			return s.stopped(fmt.Sprintf("while reading %s after line %d", s.name, s.r.Line()))
 		}
-		l.prog.reading(l.r.Line())
-		l.dropped += b.Dedupe(l.layout)
+		s.prog.reading(s.r.Line())
+		s.dropped += b.Dedupe(s.layout)
 		entries += b.Len()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			more, code := l.collect(err)
-			if code != exitOK {
-				return code
-			}
-			if !more {
-				break
+		switch {
+		case err == io.EOF:
+			more = false
+		case err != nil:
+			if more, err = s.collect(err); err != nil {
+				return err
 			}
 		}
 	}
-	l.prog.clear()
-	if ctx.Err() != nil {
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d); nothing written (dry run)", l.pin, l.name, l.r.Line())
+	if err := s.ended(ctx, s.change.untouched); err != nil {
+		return err
 	}
-	if l.badCount > 0 {
-		return l.reportBad("nothing written (dry run)")
+	if entries > 0 {
+		if err := cannotWrite(l.cmd, s.pin, l.m, s.change.untouched); err != nil {
+			return err
+		}
 	}
-	dups := ""
-	if l.dropped > 0 {
-		dups = fmt.Sprintf("; %s whose key a later line of the same block repeats would be dropped", plural(l.dropped, "line", "lines"))
+	l.c.print(l.c.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s; --stream: the map's contents are not compared)\n",
+		plural(entries, "entry", "entries"), s.name, s.r.Syntax(), l.m, l.wouldDrop(" of the same block"), seconds(time.Since(start)))
+	return nil
+}
+
+// wouldDrop tells a dry run's summary how many lines a repeated key would
+// drop: those whose key a later line (where) repeats.
+func (l *loader) wouldDrop(where string) string {
+	if l.src.dropped == 0 {
+		return ""
 	}
-	fmt.Fprintf(l.stdout, "dry run: %s in %s (%s), valid for %s%s; nothing written (read in %s; --stream: the map's contents are not compared)\n",
-		plural(entries, "entry", "entries"), l.name, l.r.Syntax(), l.m, dups, seconds(time.Since(start)))
-	return exitOK
+	return fmt.Sprintf("; %s whose key a later line%s repeats would be dropped", plural(l.src.dropped, "line", "lines"), where)
 }
 
 // fitReport is what a dry run found against the map's contents: a part of
@@ -107,7 +112,7 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 	switch {
 	case info.KeySize == 0:
 		return f, nil // a queue, stack or bloom filter cannot be walked
-	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+	case !info.Type.CanDelete(): // an array's elements all exist
 		held = make([]bool, b.Len())
 		for i := range held {
 			held[i] = true // the parser checked every index
@@ -115,7 +120,7 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 		holds = int(info.MaxEntries)
 	default:
 		var err error
-		if held, holds, err = keysHeld(ctx, l.m, b, l.layout); err != nil {
+		if held, holds, err = keysHeld(ctx, l.m, b, l.src.layout); err != nil {
 			return f, err
 		}
 	}
@@ -134,9 +139,9 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 	existing := len(held) - fresh
 	free := int64(info.MaxEntries) - int64(holds)
 	switch {
-	case info.Type == bpfbatch.Array || info.Type == bpfbatch.PerCPUArray:
+	case !info.Type.CanDelete():
 		f.report = fmt.Sprintf("; every index of an array exists: the load overwrites %s of its max_entries %d", plural(existing, "element", "elements"), info.MaxEntries)
-	case info.Type == bpfbatch.LRUHash || info.Type == bpfbatch.LRUPerCPUHash:
+	case info.Type.Evicts():
 		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
 		if after := free - int64(fresh); after >= 0 {
 			f.report += fmt.Sprintf(": the new keys fit (%d free after the load)", after)
@@ -145,7 +150,7 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 		}
 	default:
 		f.report = fmt.Sprintf("; %s; the map holds %d of max_entries %d", newAndExisting(fresh, existing), holds, info.MaxEntries)
-		if !fillsUp(info.Type) {
+		if !fillsUp(info) {
 			break
 		}
 		if after := free - int64(fresh); after >= 0 {
@@ -160,10 +165,10 @@ func (l *loader) fit(ctx context.Context, b *input.Batch) (fitReport, error) {
 	switch flags := l.opts.Flags; {
 	case flags&bpfbatch.UpdateNoExist != 0 && firstHeld >= 0:
 		f.failure = fmt.Sprintf("--flags noexist, but the key of %s:%d is in the map already: the load would stop there (EEXIST) after writing %s",
-			l.name, b.Lines[firstHeld], plural(firstHeld, "entry", "entries"))
+			l.src.name, b.Lines[firstHeld], plural(firstHeld, "entry", "entries"))
 	case flags&bpfbatch.UpdateExist != 0 && firstFresh >= 0:
 		f.failure = fmt.Sprintf("--flags exist, but the key of %s:%d is not in the map: the load would stop there (ENOENT) after writing %s",
-			l.name, b.Lines[firstFresh], plural(firstFresh, "entry", "entries"))
+			l.src.name, b.Lines[firstFresh], plural(firstFresh, "entry", "entries"))
 	}
 	return f, nil
 }
@@ -195,7 +200,12 @@ func keysHeld(ctx context.Context, m *bpfbatch.Map, b *input.Batch, l input.Layo
 		return nil, 0, errors.New("internal error: a key repeated after Dedupe")
 	}
 	held = make([]bool, b.Len())
-	holds, err = walk(ctx, m, walkChunk, bpfbatch.UpdateAny, func(keys, _ []byte, n int) error {
+	// Walk may call fn from more than one goroutine (Workers > 1).
+	var mu sync.Mutex
+	err = m.Walk(ctx, bpfbatch.WalkOptions{Workers: dumpWorkers}, func(keys, _ []byte, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		holds += n
 		for i := range n {
 			k := keys[i*ks : (i+1)*ks]
 			if l.LPM {

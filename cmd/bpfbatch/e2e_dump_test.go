@@ -7,9 +7,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -21,59 +23,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/bpfbatch/bpfbatch"
-	"github.com/bpfbatch/bpfbatch/internal/sys"
 	"github.com/bpfbatch/bpfbatch/internal/testutil"
+	"golang.org/x/sys/unix"
 )
-
-// rawContents reads every entry of the map behind fd with raw
-// BPF_MAP_GET_NEXT_KEY and BPF_MAP_LOOKUP_ELEM calls, independently of the
-// library and the command: key bytes (as a string) -> the whole value,
-// valueLen bytes (every CPU's slot for per-CPU maps).
-func rawContents(t *testing.T, fd, keySize, valueLen int) map[string][]byte {
-	t.Helper()
-	keys, err := testutil.Keys(fd, keySize)
-	if err != nil {
-		t.Fatalf("BPF_MAP_GET_NEXT_KEY: %v", err)
-	}
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, err := testutil.Lookup(fd, k, valueLen)
-		if err != nil {
-			t.Fatalf("BPF_MAP_LOOKUP_ELEM(%x): %v", k, err)
-		}
-		out[string(k)] = v
-	}
-	return out
-}
-
-// pinnedContents is rawContents of the map pinned at pin.
-func pinnedContents(t *testing.T, pin string) map[string][]byte {
-	t.Helper()
-	m := openPinned(t, pin)
-	return rawContents(t, m.FD(), int(m.Info().KeySize), m.ValueStride())
-}
-
-// sameContents fails unless got and want hold the same keys and values,
-// byte for byte.
-func sameContents(t *testing.T, what string, got, want map[string][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d entries, want %d", what, len(got), len(want))
-	}
-	bad := 0
-	for k, w := range want {
-		g, ok := got[k]
-		if !ok || !bytes.Equal(g, w) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s: key %x = %x (present %v), want %x", what, k, g, ok, w)
-			}
-		}
-	}
-	if bad > 5 {
-		t.Errorf("%s: %d entries differ in all", what, bad)
-	}
-}
 
 // dumpCase is a map filled with random entries through the library, and
 // the formats to dump it in.
@@ -92,7 +47,7 @@ func dumpCases() []dumpCase {
 		{name: "hash u32 u64", spec: bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 20000}, n: 10000,
 			formats: []string{"--key-format", "u32", "--value-format", "u64"}},
 		{name: "percpu hash value 12", spec: bpfbatch.MapSpec{Type: bpfbatch.PerCPUHash, KeySize: 4, ValueSize: 12, MaxEntries: 5000}, n: 5000},
-		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: 1}, n: 8000,
+		{name: "lpm trie cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 10000, Flags: unix.BPF_F_NO_PREALLOC}, n: 8000,
 			formats: []string{"--key-format", "cidr", "--value-format", "u32"},
 			key: func(i int) []byte {
 				// Prefixes of lengths 8 to 32, host bits clear; the
@@ -100,7 +55,7 @@ func dumpCases() []dumpCase {
 				bits := []uint32{8, 16, 24, 32}[i%4]
 				return lpmKey(bits, binary.BigEndian.AppendUint32(nil, uint32(i/4+1)<<(32-bits)))
 			}},
-		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: 1}, n: 500,
+		{name: "lpm trie ipv6 cidr", spec: bpfbatch.MapSpec{Type: bpfbatch.LPMTrie, KeySize: 20, ValueSize: 8, MaxEntries: 1000, Flags: unix.BPF_F_NO_PREALLOC}, n: 500,
 			formats: []string{"--key-format", "cidr", "--value-format", "hex"},
 			key: func(i int) []byte {
 				addr := make([]byte, 16)
@@ -302,7 +257,7 @@ func TestDumpMatchesBpftool(t *testing.T) {
 		t.Run(dc.name, func(t *testing.T) {
 			pin, raw := dc.fill(t, dir, fmt.Sprintf("vs-bpftool%d", i))
 			want := unpadded(raw, int(dc.spec.ValueSize), dc.spec.Type.PerCPU())
-			out := mustRun(t, 0, "", "dump", pin)
+			out := mustRun(t, 0, "", "dump", pin, "--key-format", "hex")
 			sameContents(t, "dump vs raw reads", dumpedEntries(t, out.stdout), want)
 			sameContents(t, "bpftool vs raw reads", bpftoolDump(t, pin), want)
 		})
@@ -325,46 +280,15 @@ func TestDumpStreamsInBoundedMemory(t *testing.T) {
 	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildCommand(t), "dump", pin, "--key-format", "u32", "--value-format", "u64")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The child's rusage would count the test's own memory (the child
-	// shares it until exec), so its peak is read from /proc instead:
-	// VmHWM of the running dump, which blocks on the pipe while this
-	// reads.
-	var peakKiB int64
-	sample := func() {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-		if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status); err == nil && m != nil {
-			kib, _ := strconv.ParseInt(string(m[1]), 10, 64)
-			peakKiB = max(peakKiB, kib)
-		}
-	}
-	// Read and check every line as it comes, keeping none.
 	seen := make([]bool, n)
-	lines, bytesOut := 0, 0
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		lines++
-		bytesOut += len(sc.Bytes()) + 1
+	lines, bytesOut, peakKiB := dumpPeakRSS(t, []string{"dump", pin, "--key-format", "u32", "--value-format", "u64"}, func(line string) {
 		var k uint32
 		var v uint64
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &k, &v); err != nil || k >= n || v != uint64(k)*3 || seen[k] {
-			t.Fatalf("line %d: %q", lines, sc.Text())
+		if _, err := fmt.Sscanf(line, "%d %d", &k, &v); err != nil || k >= n || v != uint64(k)*3 || seen[k] {
+			t.Fatalf("line %q", line)
 		}
 		seen[k] = true
-		if lines%50_000 == 0 {
-			sample()
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if lines != n {
 		t.Fatalf("%d lines, want %d", lines, n)
 	}
@@ -437,75 +361,10 @@ func TestDumpOneCPU(t *testing.T) {
 	}
 }
 
-// perCPUCounting is a per-CPU value of valueSize 4 or 8 (a native
-// integer) holding first+c on CPU c.
-func perCPUCounting(valueSize, cpus int, first uint64) []byte {
-	vals := make([][]byte, cpus)
-	for c := range vals {
-		vals[c] = u64(first + uint64(c))
-		if valueSize == 4 {
-			vals[c] = u32(uint32(first) + uint32(c))
-		}
-	}
-	return perCPU(valueSize, vals...)
-}
-
-// rawOpenByID opens a map by ID with a raw BPF_MAP_GET_FD_BY_ID, for
-// inner maps, independently of the library; the fd is closed at the end.
-func rawOpenByID(t *testing.T, id uint32) int {
-	t.Helper()
-	attr := sys.MapGetFDByIDAttr{ID: id}
-	fd, errno := sys.MapGetFDByID(&attr)
-	if errno != 0 {
-		t.Fatalf("BPF_MAP_GET_FD_BY_ID %d: %v", id, errno)
-	}
-	t.Cleanup(func() { fd.Close() })
-	return fd.Int()
-}
-
-// rawInfo reads a map's description with a raw BPF_OBJ_GET_INFO_BY_FD.
-func rawInfo(t *testing.T, fd int) sys.MapInfo {
-	t.Helper()
-	f, err := sys.DupRaw(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var info sys.MapInfo
-	if errno := sys.MapGetInfo(f, &info); errno != 0 {
-		t.Fatalf("BPF_OBJ_GET_INFO_BY_FD: %v", errno)
-	}
-	return info
-}
-
-// outerWithInner creates an outer map of typ holding, at slot key, an
-// inner map of spec filled with entries, pins the outer map, and returns
-// its pin and the inner map (which the test keeps open).
-func outerWithInner(t *testing.T, dir, name string, typ bpfbatch.MapType, spec bpfbatch.MapSpec, key []byte, entries ...entry) (string, *bpfbatch.Map) {
-	t.Helper()
-	inner, err := bpfbatch.CreateMap(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	for _, e := range entries {
-		if _, err := inner.UpdateBatch(e.key, e.value, bpfbatch.UpdateAny); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pin := createPinned(t, dir, name, bpfbatch.MapSpec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8, InnerMapFD: inner.FD()})
-	if key != nil {
-		outer := openPinned(t, pin)
-		if err := testutil.Update(outer.FD(), key, u32(uint32(inner.FD())), 0); err != nil {
-			t.Fatalf("set slot %x: %v", key, err)
-		}
-	}
-	return pin, inner
-}
-
 // A map-in-map reads back inner map IDs: the text dump says so in a
 // comment line (which load skips), JSON keeps stdout clean and notes it on
-// stderr; the IDs are the slot's raw lookup.
+// stderr, naming the map as the comment line does (issue 14, item 7); the
+// IDs are the slot's raw lookup.
 func TestDumpMapInMapNotesIDs(t *testing.T) {
 	dir := pinDir(t)
 	inner := bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}
@@ -521,7 +380,8 @@ func TestDumpMapInMapNotesIDs(t *testing.T) {
 		t.Errorf("text dump:\n%s", r.stdout)
 	}
 	r = mustRun(t, 0, "", "dump", pin, "--key-format", "u32", "--value-format", "u32", "--format", "json")
-	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.Contains(r.stderr, "note: holds inner maps") {
+	note := fmt.Sprintf("bpfbatch: note: ArrayOfMaps map (id %d) holds inner maps: the values are their map IDs", openPinned(t, pin).Info().ID)
+	if r.stdout != fmt.Sprintf(`{"key": 2, "value": %d}`+"\n", id) || !strings.HasPrefix(r.stderr, note) {
 		t.Errorf("json dump: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	queue := createPinned(t, dir, "dump-queue", bpfbatch.MapSpec{Type: bpfbatch.Queue, ValueSize: 4, MaxEntries: 4})
@@ -576,5 +436,351 @@ func TestDumpInterruptedSaysWhatWasPrinted(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^([0-9a-f]{8} 0{16}\n)+$`).Match(out) {
 		t.Errorf("output is not whole hex lines: starts %q, ends %q", out[:min(len(out), 40)], out[max(0, len(out)-40):])
+	}
+}
+
+// dumpTo runs dump of pin with stdout going to out, and returns the exit
+// status and stderr.
+func dumpTo(t *testing.T, out *os.File, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(buildCommand(t), append([]string{"dump"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	checkMessages(t, stderr.String())
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// A dump to a full device counts what reached it: the whole lines written,
+// not those still in the buffer when the write failed. On /dev/full
+// nothing ever does (issue 14, item 5: it said "10082 entries printed
+// before it").
+func TestDumpToFullDeviceCountsWhatReachedIt(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-full", 50_000, 50_000) // 1.3 MB of text: several buffers
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	code, stderr := dumpTo(t, full, pin)
+	if want := "no space left on device; the output is incomplete: 0 entries printed before it"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
+	}
+}
+
+// A reader that closes the pipe early (bpfbatch dump | head -1) wanted no
+// more: the dump stops quietly, exit 0, as dump -h says (issue 14, item 5:
+// it died of SIGPIPE, 141).
+func TestDumpReaderClosingPipeIsNoFailure(t *testing.T) {
+	dir := pinDir(t)
+	pin, _ := filledHash(t, dir, "dump-head", 200_000, 200_000) // more than the pipe and the dump's buffer hold
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(buildCommand(t), "dump", pin)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w.Close() // the dump holds the write end
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // head -1 is done
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+		if code := cmd.ProcessState.ExitCode(); code != 0 || stderr.Len() != 0 {
+			t.Errorf("after the reader closed the pipe: exit %d (%s), stderr %q; want 0 and nothing", code, cmd.ProcessState, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dump still running a minute after its reader closed the pipe")
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{8} [0-9a-f]{16}\n$`).MatchString(line) {
+		t.Errorf("first line %q", line)
+	}
+	if _, stdout, _ := runCLI("dump", "-h"); !strings.Contains(stdout, "Exit status: 0 success, or the reader of the output closed it early") {
+		t.Errorf("dump -h does not say what a closed pipe does:\n%s", stdout)
+	}
+}
+
+// dumpPeakRSS runs the command with args, hands each line of its output to
+// check as it comes, keeping none, and returns the lines, the bytes and
+// the command's peak RSS. The child's rusage would count the test's own
+// memory (the child shares it until exec), so the peak is read from /proc
+// instead: VmHWM of the running dump, which blocks on the pipe while this
+// reads.
+func dumpPeakRSS(t *testing.T, args []string, check func(line string)) (lines, bytesOut int, peakKiB int64) {
+	t.Helper()
+	cmd := exec.Command(buildCommand(t), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sample := func() {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status); err == nil && m != nil {
+			kib, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			peakKiB = max(peakKiB, kib)
+		}
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		lines++
+		bytesOut += len(sc.Bytes()) + 1
+		check(sc.Text())
+		if lines%50_000 == 0 {
+			sample()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return lines, bytesOut, peakKiB
+}
+
+// The btf format streams too: 300 000 entries of struct conn_key ->
+// struct conn_value are 19 MB of keys and values and 48 MB of JSON; the
+// dump's peak RSS stays below what holding the entries would take.
+func TestDumpBTFStreamsInBoundedMemory(t *testing.T) {
+	dir := pinDir(t)
+	const n = 300_000
+	pin := createBTFPinned(t, dir, "dump-btf-big", bpfbatch.Hash, connKeyBTF, connValueBTF, 0, n)
+	m := openPinned(t, pin)
+	keys, values := make([]byte, 16*n), make([]byte, 48*n)
+	for i := range n {
+		binary.NativeEndian.PutUint32(keys[16*i:], uint32(i))
+		binary.NativeEndian.PutUint64(values[48*i:], uint64(i)*3)
+		copy(values[48*i+24:], "worker")
+	}
+	if _, err := m.UpdateBatch(keys, values, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	lines, bytesOut, peakKiB := dumpPeakRSS(t, []string{"dump", pin, "--format", "json"}, func(line string) {
+		if !strings.HasPrefix(line, `{"key": {"saddr":`) || !strings.Contains(line, `"comm":"worker","state":"NEW"`) {
+			t.Fatalf("line %q", line)
+		}
+	})
+	if lines != n {
+		t.Fatalf("%d lines, want %d", lines, n)
+	}
+	t.Logf("dumped %d entries, %d bytes; peak RSS %d KiB", n, bytesOut, peakKiB)
+	if peakKiB == 0 || peakKiB<<10 >= 64*n {
+		t.Errorf("peak RSS %d KiB while dumping %d entries (%d MB of keys and values): the dump does not stream", peakKiB, n, 64*n>>20)
+	}
+}
+
+// btfCase is a map with BTF for its key and value.
+type btfCase struct {
+	name       string
+	typ        bpfbatch.MapType
+	key, value btf.Type // key nil: an array's u32 index without BTF
+	entries    int      // 0: 100
+}
+
+func btfCases() []btfCase {
+	return []btfCase{
+		{name: "struct key and value", typ: bpfbatch.Hash, key: connKeyBTF, value: connValueBTF},
+		{name: "nested union bitfields", typ: bpfbatch.Hash, key: btfU64, value: ruleBTF},
+		{name: "array", typ: bpfbatch.Array, key: btfU32, value: ruleBTF},
+		{name: "global data", typ: bpfbatch.Array, value: dataSecBTF, entries: 1},
+		{name: "percpu hash", typ: bpfbatch.PerCPUHash, key: connKeyBTF, value: counterBTF},
+		{name: "lru hash enum64", typ: bpfbatch.LRUHash, key: btfS32, value: enum64BTF},
+	}
+}
+
+// fillBTF creates a map of bc with BTF at dir/name and fills it with n
+// canonical entries; it returns the pin and what the map holds.
+func fillBTF(t *testing.T, dir, name string, bc btfCase, n int) (string, map[string][]byte) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(len(name)), 7))
+	pin := createBTFPinned(t, dir, name, bc.typ, bc.key, bc.value, 4, uint32(n))
+	m := openPinned(t, pin)
+	var keys [][]byte
+	if bc.typ.IsArray() {
+		for i := range n {
+			keys = append(keys, u32(uint32(i)))
+		}
+	} else {
+		keys = canonical(t, r, bc.key, n)
+	}
+	vs := canonical(t, r, bc.value, n+possibleCPUs(t))
+	var kb, vb []byte
+	for i, k := range keys {
+		kb = append(kb, k...)
+		if bc.typ.PerCPU() {
+			var per [][]byte
+			for c := range possibleCPUs(t) {
+				per = append(per, vs[i+c])
+			}
+			vb = append(vb, perCPU(len(vs[0]), per...)...)
+		} else {
+			vb = append(vb, vs[i]...)
+		}
+	}
+	if _, err := m.UpdateBatch(kb, vb, bpfbatch.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	return pin, pinnedContents(t, pin)
+}
+
+// checkEnum64 checks how the 8-byte enums of enum64BTF print: as enums
+// (a name or a number) from Linux 6.0, which has BTF_KIND_ENUM64; before,
+// as the union of one integer per enumerator that cilium/ebpf, like libbpf,
+// loads in its place, which the kernel's BTF then holds, and bpftool prints
+// too.
+func checkEnum64(t *testing.T, out string) {
+	t.Helper()
+	var e struct{ Value struct{ U json.RawMessage } }
+	line, _, _ := strings.Cut(out, "\n")
+	if err := json.Unmarshal([]byte(line), &e); err != nil {
+		t.Fatal(err)
+	}
+	if union := strings.HasPrefix(string(e.Value.U), `{"W_TOP":`); union == testutil.KernelAtLeast(6, 0) {
+		t.Errorf("Linux %s: an 8-byte enum prints as %s", testutil.KernelRelease(), e.Value.U)
+	}
+}
+
+// bpftoolFormatted is bpftool's "formatted" JSON of every entry of the
+// map pinned at pin, by the entry's key bytes: the key's and the value's
+// (per-CPU maps: "values") raw JSON, as bpftool printed it.
+func bpftoolFormatted(t *testing.T, pin string) map[string][2]string {
+	t.Helper()
+	out, err := exec.Command(bpftoolPath(t), "-j", "map", "dump", "pinned", pin).Output()
+	if err != nil {
+		t.Fatalf("bpftool map dump: %v", err)
+	}
+	var entries []struct {
+		Key       []string `json:"key"`
+		Formatted struct {
+			Key    json.RawMessage `json:"key"`
+			Value  json.RawMessage `json:"value"`
+			Values json.RawMessage `json:"values"`
+		} `json:"formatted"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("bpftool's JSON: %v\n%.500s", err, out)
+	}
+	got := map[string][2]string{}
+	for _, e := range entries {
+		v := e.Formatted.Value
+		if v == nil {
+			v = e.Formatted.Values
+		}
+		got[string(bytesOf(t, e.Key))] = [2]string{string(e.Formatted.Key), string(v)}
+	}
+	return got
+}
+
+func bytesOf(t *testing.T, hexes []string) []byte {
+	t.Helper()
+	b := make([]byte, len(hexes))
+	for i, h := range hexes {
+		if _, err := fmt.Sscanf(h, "0x%02x", &b[i]); err != nil {
+			t.Fatalf("bpftool byte %q", h)
+		}
+	}
+	return b
+}
+
+// dumpJSONLines parses dump --format json: each line's "key" and "value"
+// (or "values") raw JSON, as printed.
+func dumpJSONLines(t *testing.T, out string) [][2]string {
+	t.Helper()
+	var lines [][2]string
+	for line := range strings.Lines(out) {
+		var e struct {
+			Key    json.RawMessage `json:"key"`
+			Value  json.RawMessage `json:"value"`
+			Values json.RawMessage `json:"values"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("dump line %q: %v", line, err)
+		}
+		v := e.Value
+		if v == nil {
+			v = e.Values
+		}
+		lines = append(lines, [2]string{string(e.Key), string(v)})
+	}
+	return lines
+}
+
+// On maps with BTF, dump --format json prints by default what bpftool
+// prints in "formatted" for each entry, byte for byte: structs by member,
+// unions, nested structs and arrays, typedefs, enums of 1, 2, 4 and 8
+// bytes, signed integers and bitfields, per-CPU "values". Loading that
+// dump into a map of the same BTF copies the map byte for byte, in JSON
+// and in text with --key-format btf --value-format btf.
+func TestDumpBTFMatchesBpftool(t *testing.T) {
+	dir := pinDir(t)
+	bpftoolPath(t)
+	for i, bc := range btfCases() {
+		t.Run(bc.name, func(t *testing.T) {
+			n := cmp.Or(bc.entries, 100)
+			pin, want := fillBTF(t, dir, fmt.Sprintf("btf%d", i), bc, n)
+			out := mustRun(t, 0, "", "dump", pin, "--format", "json")
+			if out.stderr != "" {
+				t.Errorf("stderr: %s", out.stderr)
+			}
+			if bc.value == enum64BTF {
+				checkEnum64(t, out.stdout)
+			}
+			formatted := bpftoolFormatted(t, pin)
+			lines := dumpJSONLines(t, out.stdout)
+			if len(lines) != len(formatted) {
+				t.Fatalf("dump printed %d entries, bpftool %d", len(lines), len(formatted))
+			}
+			for _, l := range lines {
+				key := l[0]
+				if bc.key == nil {
+					// No key type: bpftool prints no formatted key; dump
+					// prints the index.
+					var idx uint32
+					if err := json.Unmarshal([]byte(key), &idx); err != nil {
+						t.Fatalf("key %s: want an index", key)
+					}
+					if f, ok := formatted[string(u32(idx))]; !ok || f[0] != "" || f[1] != l[1] {
+						t.Fatalf("index %d: dump %s, bpftool %v", idx, l[1], f)
+					}
+					continue
+				}
+				found := false
+				for _, f := range formatted {
+					if f[0] == key {
+						found = true
+						if f[1] != l[1] {
+							t.Fatalf("key %s:\ndump    %s\nbpftool %s", key, l[1], f[1])
+						}
+					}
+				}
+				if !found {
+					t.Fatalf("dump's key %s is not bpftool's", key)
+				}
+			}
+			for j, syntax := range [][]string{{"--format", "json"}, {"--format", "text", "--key-format", "btf", "--value-format", "btf"}} {
+				if bc.key == nil && syntax[1] == "text" {
+					syntax = []string{"--format", "text", "--key-format", "u32", "--value-format", "btf"}
+				}
+				copyPin := createBTFPinned(t, dir, fmt.Sprintf("btf%dcopy%d", i, j), bc.typ, bc.key, bc.value, 4, uint32(n))
+				out := mustRun(t, 0, "", append([]string{"dump", pin}, syntax...)...)
+				mustRun(t, 0, out.stdout, append([]string{"load", copyPin, "-"}, syntax...)...)
+				sameContents(t, syntax[1]+" copy", pinnedContents(t, copyPin), want)
+			}
+		})
 	}
 }

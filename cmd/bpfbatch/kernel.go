@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"golang.org/x/sys/unix"
 
@@ -20,42 +19,35 @@ var removeMemlockFunc = bpfbatch.RemoveMemlock
 // only a warning: the map may fit under the limit there is.
 func (c *cli) removeMemlock() {
 	if err := removeMemlockFunc(); err != nil {
-		fmt.Fprintf(c.stderr, "bpfbatch: warning: %s; going on, the maps may still fit\n", trimPrefix(err))
+		c.print(c.stderr, "%s\nbpfbatch: warning: going on, the maps may still fit\n", causeLine(err))
 	}
 }
 
-// checkCPU checks --cpu N for a command on m, pinned at pin: a per-CPU map, a possible
-// CPU, and a kernel with BPF_F_CPU (Linux 7.0), which the library reports
-// as ErrNotSupported; untouched says what the command did not do then,
-// instead what to do without --cpu. false means: return code.
-func (c *cli) checkCPU(cmd *command, pin string, m *bpfbatch.Map, cpu int, untouched, instead string) (code int, ok bool) {
+// checkCPU checks --cpu N for a command on m, pinned at pin: a per-CPU
+// map, a possible CPU, and a kernel with BPF_F_CPU (Linux 7.0), which the
+// library reports as ErrNotSupported; untouched says what the command did
+// not do then, instead what to do without --cpu.
+func checkCPU(cmd *command, pin string, m *bpfbatch.Map, cpu int, untouched, instead string) error {
 	info := m.Info()
 	if !info.Type.PerCPU() {
-		return c.usageError(cmd, "--cpu applies to per-CPU maps only; %s has one value per element", m), false
+		return cmd.usageError("--cpu applies to per-CPU maps only; %s has one value per element", m)
 	}
 	cpus, err := bpfbatch.PossibleCPUs()
 	if err != nil {
-		return c.failf(exitFailed, "%s: %s", cmd.name, trimPrefix(err)), false
+		return err
 	}
 	if cpu >= cpus {
-		return c.usageError(cmd, "--cpu %d: this machine has %d possible CPUs, 0 to %d", cpu, cpus, cpus-1), false
+		return cmd.usageError("--cpu %d: this machine has %d possible CPUs, 0 to %d", cpu, cpus, cpus-1)
 	}
 	// The library refuses OnCPU on an older kernel before any syscall; a
 	// lookup of one key asks it without reading a whole input first. (An
 	// empty UpdateBatch does not ask: it returns before the check.)
 	key, value := make([]byte, info.KeySize), make([]byte, info.ValueSize)
 	if err := m.LookupWith(key, value, bpfbatch.OnCPU(cpu)); errors.Is(err, bpfbatch.ErrNotSupported) {
-		return c.failf(exitFailed, "%s %s: --cpu needs BPF_F_CPU, which came with Linux 7.0; this kernel (%s) lacks it, so %s. %s",
-			cmd.name, pin, kernelRelease(), untouched, instead), false
+		return failed(nil, "%s %s: --cpu needs BPF_F_CPU, which came with Linux 7.0; this kernel (%s) lacks it, so %s. %s",
+			cmd.name, pin, kernelRelease(), untouched, instead)
 	}
-	return exitOK, true
-}
-
-// onePerElement reports whether flags make a per-CPU map take one
-// value_size value per entry: UpdateAllCPUs, or OnCPU (whose flag bit is
-// OnCPU(0)'s, the CPU number being in the upper half).
-func onePerElement(flags bpfbatch.Flags) bool {
-	return flags&(bpfbatch.UpdateAllCPUs|bpfbatch.OnCPU(0)) != 0
+	return nil
 }
 
 // kernelRelease is uname -r.

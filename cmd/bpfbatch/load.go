@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,17 +14,12 @@ import (
 
 // defaultChunk is the number of entries per BPF_MAP_UPDATE_BATCH call.
 //
-// It is not what makes the load fast: batches of 64 entries already get
-// nearly all of the batch command's gain over one syscall per element
-// (measured in bench/: about 320 ns per hash insert in batches of 64, 280
-// in batches of 4096, 1.2 µs one syscall per element). Chunks give the
-// progress line and Ctrl-C a point to act on between syscalls, and bound
-// the time one call spends in the kernel, whose update loop does not look
-// at signals: 4096 entries is about a millisecond of kernel time. At 1M
-// elements, chunks of 4096 and 65536 are within noise of one call with one
-// worker and of an even split with two (bench/README.md), and loading the
-// 1M-CIDR file with one 1M-entry call was no faster than with 4096-entry
-// chunks.
+// It is not what makes the load fast: a few dozen entries per call already
+// get nearly all of the batch command's gain over one syscall per element.
+// Chunks give the progress line and Ctrl-C a point to act on between
+// syscalls, and bound the time one call spends in the kernel, whose update
+// loop does not look at signals. The measurements behind the number are in
+// bench/README.md ("The command's constants").
 const defaultChunk = 4096
 
 // maxStreamBlock caps the entries --stream reads before writing them
@@ -32,8 +28,10 @@ const defaultChunk = 4096
 // size where bigger calls stop paying.
 const maxStreamBlock = 1 << 20
 
-const loadAbout = `Writes the entries in FILE (- for stdin) into the map pinned at PIN with
+const loadAbout = `Writes the entries in FILE (- for stdin) into the map MAP with
 BPF_MAP_UPDATE_BATCH, in chunks of --chunk entries per syscall.
+
+` + mapHelp + `
 
 Input: one entry per line; blank lines and lines starting with # are skipped.
   text   KEY VALUE            (per-CPU maps: KEY and one VALUE per possible CPU,
@@ -42,8 +40,15 @@ Input: one entry per line; blank lines and lines starting with # are skipped.
   json   {"key": K, "value": V}
          K and V are strings in the key/value format, byte arrays such as
          [10, 0, 0, 1], or numbers for the integer formats; for per-CPU maps
-         V is an array of one value per possible CPU.
-The first entry line decides between text and json unless --format says.
+         V is an array of one value per possible CPU. In the btf format K
+         and V are bpftool's formatted JSON (as dump prints them), and a
+         per-CPU map's are "values": [{"cpu": N, "value": V}, ...].
+  bpftool-json
+         what 'bpftool -j map dump' prints: one JSON array of
+         {"key": ["0x0a", ...], "value": [...]} (per-CPU: "values"); the
+         bytes are given, so the formats do not apply.
+The first entry line decides between text and json unless --format says;
+bpftool-json is never guessed.
 
 Key and value formats (--key-format, --value-format):
   hex     the raw bytes, two hex digits per byte, exactly the key/value size
@@ -54,14 +59,21 @@ Key and value formats (--key-format, --value-format):
           address, 8 or 20 bytes); a bare address is a full-length prefix;
           host bits beyond the prefix are rejected unless --mask-host-bits
   ip      an IPv4 or IPv6 address in network byte order (4 or 16 bytes)
-'bpfbatch info PIN' lists the formats that fit a map's sizes.
+  btf     the key or value by the map's BTF type, as bpftool's formatted
+          JSON (structs as objects by member name, ...); every member must
+          be given, and an error names the line and the member. In text
+          lines each column is one JSON value.
+Defaults: btf in JSON lines for a map with BTF (reading it takes
+CAP_SYS_ADMIN), cidr for the keys of an LPM trie with 8- or 20-byte keys,
+else hex. 'bpfbatch info MAP' lists the formats that fit a map.
 
 Safety: the whole input is parsed and checked against the map (sizes, array
 indices, LPM prefix lengths) before the first write, so a bad line at the
 end does not leave a half-loaded map. --stream instead writes the input in
-blocks of --chunk x --workers entries (at most 1048576) as it is read, for
-inputs too large to hold in memory; a bad line then stops the load with the
-entries before it written. The kernel applies entries in order and stops at
+blocks of --chunk x --workers entries (at most 1048576; with --chunk 0,
+4096 x --workers, each block split evenly) as it is read, for inputs too
+large to hold in memory; a bad line then stops the load with the entries
+before it written. The kernel applies entries in order and stops at
 the first it refuses (map full, ...): the entries before it stay written,
 and the error names its input line.
 
@@ -81,108 +93,102 @@ every CPU's slot). --cpu N writes CPU N's value only, leaving the others
 alone (BPF_F_CPU, Linux 7.0 or later: before that nothing is written and
 the load fails, exit 1).
 
+LRU maps evict before they are full: after the load, a lookup of every key
+written counts those present (about a microsecond each), and if the
+kernel evicted some, the load fails (exit 1) and says how many are there.
+--stream does not keep the keys, and does not count. An LRU map holds
+without evicting at most max_entries - 128 x possible CPUs entries
+(max_entries / possible CPUs - 1 with BPF_F_NO_COMMON_LRU): the kernel
+keeps up to 128 free elements per CPU and evicts when the rest runs out.
+
 --dry-run also walks the map's keys and says how many input keys are new,
 how many it holds already, and whether the new ones fit in max_entries
 (hash maps and LPM tries; LRU maps evict, arrays hold every index), and
-where --flags noexist or exist would stop; a load that would fail exits 2.
-'bpfbatch dump' prints a map in this input format.
+where --flags noexist or exist would stop; a load that would not fit
+exits 2, and one into a map the process cannot write (frozen, read-only)
+exits 1. 'bpfbatch dump' prints a map in this input format.
 
 Output: a progress line on stderr when it is a terminal, and a one-line
 summary on stdout. Ctrl-C or SIGTERM stops the load at once, between two
 syscalls or while waiting for input, and says what was written; a second
 one kills the process. Exit status: 0 success; 1 the map could not be
-opened or written, or the load was interrupted (the message says how many
-entries were written and which input line failed); 2 bad command line or
-bad input.
+opened or written, an LRU map evicted entries the load wrote, or the load
+was interrupted (the message says how many entries were written and which
+input line failed); 2 bad command line (a FILE that is a directory, too)
+or bad input.
 
 Examples:
-  bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --key-format cidr --value-format u32
+  bpfbatch load /sys/fs/bpf/blocklist cidrs.txt --value-format u32
   bpfbatch load /sys/fs/bpf/counters - --key-format u32 --value-format u64 --all-cpus < counts.txt
   bpfbatch load /sys/fs/bpf/conns entries.jsonl --dry-run
+  bpftool -j map dump pinned /sys/fs/bpf/old | bpfbatch load --format bpftool-json /sys/fs/bpf/new -
 `
 
 type loadFlags struct {
-	in             inputFlags
-	chunk, workers int
 	flags          string
 	dryRun, stream bool
 	cpu            int
 }
 
-func (c *cli) load(ctx context.Context, args []string) int {
-	cmd := newCommand("load", "load [flags] PIN FILE|-", loadAbout)
+func (c *cli) load(ctx context.Context, args []string) error {
+	e := newEntryCommand("load", loadAbout, "BPF_MAP_UPDATE_BATCH", true)
+	cmd := e.cmd
 	var lf loadFlags
-	lf.in.register(cmd.fs, false)
-	cmd.fs.IntVar(&lf.chunk, "chunk", defaultChunk, "entries per BPF_MAP_UPDATE_BATCH syscall; 0 splits the load evenly over the workers\n(one call with one worker), giving no worker fewer than 2048 entries; with --stream\neach block of 4096 x workers entries is split so")
-	cmd.fs.IntVar(&lf.workers, "workers", 1, "syscalls in flight at once; 0 or 1 writes one chunk at a time, in order. More than 1\nwrites chunks out of order, so on an error the message lists the input lines written\ninstead of 'everything before line N'. Not for queue and stack maps")
 	cmd.fs.StringVar(&lf.flags, "flags", "any", "update flags: any, noexist (only new keys), exist (only existing keys), lock (bpf_spin_lock\nin the value), or a combination such as noexist,lock")
-	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit")
+	cmd.fs.BoolVar(&lf.dryRun, "dry-run", false, "parse and check the whole input against the map and its current contents (how many\nkeys are new, whether they fit), write nothing; exit 2 if the load would not fit,\n1 if the map cannot be written")
 	cmd.fs.BoolVar(&lf.stream, "stream", false, "write the input in blocks of --chunk x --workers entries (at most 1048576) as they\nare read, instead of checking the whole input first (for inputs too large to hold in memory)")
 	cmd.fs.IntVar(&lf.cpu, "cpu", -1, "per-CPU maps: one value per entry, written to CPU `N` only; the other CPUs' values\nare left alone (BPF_F_CPU: Linux 7.0 or later)")
-	pos, opts, code, ok := c.parseWithInput(cmd, args, &lf.in, false, "PIN", "FILE")
-	if !ok {
-		return code
+	pin, file, opts, err := e.parse(c, args)
+	if err != nil {
+		return err
 	}
-	pin, file := pos[0], pos[1]
 	flags, err := parseUpdateFlags(lf.flags)
 	if err != nil {
-		return c.usageError(cmd, "--flags: %v", err)
+		return cmd.usageError("--flags: %v", err)
 	}
-	if lf.chunk < 0 || lf.workers < 0 {
-		return c.usageError(cmd, "--chunk and --workers must not be negative (--chunk 0 splits the load evenly over the workers; --workers 0 writes one chunk at a time)")
-	}
-	if lf.cpu >= 0 && lf.in.allCPUs {
-		return c.usageError(cmd, "--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
+	if lf.cpu >= 0 && e.in.allCPUs {
+		return cmd.usageError("--cpu writes one CPU's value, --all-cpus every CPU's; pick one")
 	}
 
-	c.removeMemlock()
-	m, code, ok := c.openMap(cmd.name, pin, loadable)
-	if !ok {
-		return code
+	m, err := e.openMap(c, loadable)
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	info := m.Info()
-	if lf.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
-		return c.failf(exitUsage, "load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, lf.workers)
+	if e.batch.workers > 1 && (info.Type == bpfbatch.Queue || info.Type == bpfbatch.Stack) {
+		return badInput("load %s: %s maps keep the order of the writes, which --workers %d would scramble (chunks land in any order); use --workers 1", pin, info.Type, e.batch.workers)
 	}
 	if flags&bpfbatch.UpdateLock != 0 && info.BTFValueTypeID == 0 {
-		return c.failf(exitUsage, "load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
+		return badInput("load %s: --flags lock needs a struct bpf_spin_lock in the value, described by BTF; %s has no value BTF", pin, m)
 	}
-	if opts.Layout, err = layoutFor(info, false); err != nil {
-		return c.failf(exitFailed, "load %s: %s", pin, trimPrefix(err))
-	}
-	// --all-cpus and --cpu take one value per entry, which the library
+	// --all-cpus and --cpu hand the library one value per entry, which it
 	// (or, from Linux 7.0, the kernel) puts in every CPU's slot or in
 	// one: the input has no per-CPU columns then.
-	stride := m.ValueStride()
 	switch {
-	case lf.in.allCPUs:
-		if opts.CPUs == 0 {
-			return c.usageError(cmd, "--all-cpus applies to per-CPU maps only; %s has one value per element", m)
+	case e.in.allCPUs:
+		if !info.Type.PerCPU() {
+			return cmd.usageError("--all-cpus applies to per-CPU maps only; %s has one value per element", m)
 		}
 		flags |= bpfbatch.UpdateAllCPUs
+		opts.AllCPUs = false
 	case lf.cpu >= 0:
-		if code, ok := c.checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); !ok {
-			return code
+		if err := checkCPU(cmd, pin, m, lf.cpu, "nothing was written", "Give every CPU's value instead (one column per possible CPU), or one value for all with --all-cpus."); err != nil {
+			return err
 		}
 		flags |= bpfbatch.OnCPU(lf.cpu)
 	}
-	if onePerElement(flags) {
-		opts.CPUs, opts.AllCPUs, stride = 0, false, int(info.ValueSize)
+	if opts.Layout, err = layoutFor(info, m.ValueStrideFor(flags), e.in.allCPUs || lf.cpu >= 0); err != nil {
+		return err
 	}
-	if opts.Stride() != stride {
-		// The parser and the library must agree on the layout; a mismatch
-		// is a bug, and writing would scramble per-CPU values.
-		return c.failf(exitFailed, "load %s: internal error: value stride %d, library says %d", pin, opts.Stride(), stride)
-	}
-	s, code, ok := c.openSource(cmd, pin, file, opts, m, writes)
-	if !ok {
-		return code
+	s, err := c.openSource(cmd, pin, file, opts, &e.in.formatFlags, info, m, writes)
+	if err != nil {
+		return err
 	}
 	defer s.close()
 	l := &loader{
-		source: s, m: m, flagsText: lf.flags,
-		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: lf.chunk, Workers: lf.workers},
+		c: c, cmd: cmd, src: s, m: m, flagsText: lf.flags,
+		opts: bpfbatch.BatchOptions{Flags: flags, Chunk: e.batch.chunk, Workers: e.batch.workers},
 	}
 	switch {
 	case lf.dryRun:
@@ -219,8 +225,10 @@ func parseUpdateFlags(s string) (bpfbatch.Flags, error) {
 
 // loader runs one load.
 type loader struct {
-	*source
-	m *bpfbatch.Map
+	c   *cli
+	cmd *command
+	src *source
+	m   *bpfbatch.Map
 	// flagsText is --flags as given, for the summary.
 	flagsText string
 	opts      bpfbatch.BatchOptions
@@ -246,46 +254,76 @@ func (c *calls) progress(done int) {
 // streamDroppedNote tells a --stream summary how many lines a repeated key
 // dropped.
 func (l *loader) streamDroppedNote() string {
-	if l.dropped == 0 {
+	if l.src.dropped == 0 {
 		return ""
 	}
 	return fmt.Sprintf("; dropped %s whose key a later line of the same block repeats (a key repeated in a later block is written again: the later line wins)",
-		plural(l.dropped, "line", "lines"))
+		plural(l.src.dropped, "line", "lines"))
 }
 
-func (l *loader) load(ctx context.Context) int {
+func (l *loader) load(ctx context.Context) error {
+	s := l.src
 	start := time.Now()
 	var b input.Batch
-	if code, ok := l.readChecked(ctx, &b, l.m.Info(), l.m); !ok {
-		return code
+	if err := s.readChecked(ctx, &b, l.m.Info(), l.m); err != nil {
+		return err
 	}
 	readTime := time.Since(start)
 	total := b.Len()
 	if total == 0 {
-		l.prog.clear()
-		fmt.Fprintf(l.stdout, "no entries in %s; nothing written\n", l.name)
-		return exitOK
+		l.c.print(l.c.stdout, "no entries in %s; nothing written\n", s.name)
+		return nil
 	}
 	writeStart := time.Now()
-	l.prog.startWriting(total)
+	s.prog.startWriting(total)
 	opts := l.opts
 	opts.Progress = func(done int) {
 		l.calls.progress(done)
-		l.prog.update(done)
+		s.prog.update(done)
 	}
 	n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
-	l.prog.clear()
 	if err != nil {
-		return l.writeFailed(err, 0, n, total, &b)
-	}
-	if ctx.Err() != nil {
-		return l.failf(exitFailed, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
-			l.pin, plural(n, "entry", "entries"), l.name, l.r.Line(), l.name)
+		return s.writeFailed(err, 0, n, total, &b)
 	}
 	writeTime := time.Since(writeStart)
-	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s)%s\n",
-		plural(n, "entry", "entries"), l.m, l.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), l.droppedNote())
-	return exitOK
+	present, err := l.present(ctx, &b)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return failed(nil, "load %s: interrupted as the last chunk was written: wrote all %s read from %s (the input up to line %d); if the signal also stopped what wrote %s, that input may be incomplete",
+			s.pin, plural(n, "entry", "entries"), s.name, s.r.Line(), s.name)
+	}
+	if present < n {
+		return failed(nil, "load %s: loaded %s into %s from %s; %d present afterwards: the LRU map evicted %d (LRU maps evict before they are full; make max_entries larger)",
+			s.pin, plural(n, "entry", "entries"), l.m, s.name, present, n-present)
+	}
+	checked := ""
+	if l.m.Info().Type.Evicts() {
+		checked = fmt.Sprintf("; all present afterwards, checked in %s", seconds(time.Since(writeStart)-writeTime))
+	}
+	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (read %s, write %s: %s entries/s, %s%s)%s\n",
+		plural(n, "entry", "entries"), l.m, s.name, seconds(time.Since(start)), seconds(readTime), seconds(writeTime), rate(n, writeTime), l.syscalls(n), checked, s.droppedNote())
+	return nil
+}
+
+// present counts the entries of b the map holds after their load, with
+// one lookup per key (the library's CountMissing, not a walk of the whole
+// map, which may hold many other keys): an LRU map (Evicts) may have
+// evicted some of them, even before it holds max_entries. For other maps
+// it is b.Len() without asking. A signal stops the count; the caller
+// reports it.
+func (l *loader) present(ctx context.Context, b *input.Batch) (int, error) {
+	n := b.Len()
+	if !l.m.Info().Type.Evicts() {
+		return n, nil
+	}
+	missing, _, err := l.m.CountMissing(ctx, b.Keys)
+	if err != nil && ctx.Err() == nil {
+		return 0, failed(err, "load %s: loaded %s into %s from %s; counting the entries present afterwards failed",
+			l.src.pin, plural(n, "entry", "entries"), l.m, l.src.name)
+	}
+	return n - missing, nil
 }
 
 // streamBlock is how many entries --stream reads before writing them:
@@ -307,33 +345,32 @@ func streamBlock(chunk, workers int) int {
 // "everything before line N is in the map" holds as for kernel errors.
 // Blocks are written one after the other, so a key repeated in a later
 // block gets the later line's value, as within a block (Dedupe).
-func (l *loader) streamLoad(ctx context.Context) int {
+func (l *loader) streamLoad(ctx context.Context) error {
+	s := l.src
 	start := time.Now()
 	block := streamBlock(l.opts.Chunk, l.opts.Workers)
 	var b input.Batch
 	written := 0
 	lastLine := 0 // the last input line of the last block written
-	l.prog.startWriting(-1)
+	s.prog.startWriting(-1)
 	for {
 		b.Reset()
-		stopped, readErr := l.read(ctx, &b, block)
+		stopped, readErr := s.read(ctx, &b, block)
 		if stopped {
-			l.prog.clear()
-			return l.failf(exitFailed, "load %s: interrupted while reading %s after line %d: %s", l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine))
+			return failed(nil, "load %s: interrupted while reading %s after line %d: %s", s.pin, s.name, s.r.Line(), l.streamedSoFar(written, lastLine))
 		}
 		if b.Len() > 0 {
-			l.dropped += b.Dedupe(l.layout)
+			s.dropped += b.Dedupe(s.layout)
 			opts := l.opts
 			base := written
 			l.calls.start()
 			opts.Progress = func(n int) {
 				l.calls.progress(n)
-				l.prog.update(base + n)
+				s.prog.update(base + n)
 			}
 			n, err := l.m.UpdateBatchWith(ctx, b.Keys, b.Values, opts)
 			if err != nil {
-				l.prog.clear()
-				return l.writeFailed(err, written, n, -1, &b)
+				return s.writeFailed(err, written, n, -1, &b)
 			}
 			written += n
 			lastLine = b.Lines[b.Len()-1]
@@ -345,39 +382,43 @@ func (l *loader) streamLoad(ctx context.Context) int {
 			if ctx.Err() != nil {
 				// A line cut short by the signal's stopping the writer of
 				// the input is no bad input.
-				l.prog.clear()
-				return l.failf(exitFailed, "load %s: interrupted at line %d of %s: %s", l.pin, l.r.Line(), l.name, l.streamedSoFar(written, lastLine))
+				return failed(nil, "load %s: interrupted at line %d of %s: %s", s.pin, s.r.Line(), s.name, l.streamedSoFar(written, lastLine))
 			}
-			if _, code := l.collect(readErr); code != exitOK {
-				return code
+			if _, err := s.collect(readErr); err != nil {
+				return err
 			}
-			last := "no entry was written"
-			switch {
-			case written == 1:
-				last = "the one entry before it is written"
-			case written > 1:
-				last = fmt.Sprintf("the %d entries before it are written", written)
-			}
-			if l.dropped > 0 {
-				last += fmt.Sprintf(" (dropped %s whose key a later line repeats)", plural(l.dropped, "line", "lines"))
-			}
-			l.prog.clear()
-			le := l.bad[0]
-			fmt.Fprintf(l.stderr, "%s:%d: %v\n", l.name, le.Line, le.Err)
-			return l.failf(exitUsage, "--stream load of %s stopped at bad line %d; %s, nothing after it", l.name, le.Line, last)
+			return l.streamBadLine(written)
 		}
 	}
-	l.prog.clear()
 	if ctx.Err() != nil {
 		// The input ended as the signal came: perhaps because it also
 		// stopped whatever was writing it.
-		return l.failf(exitFailed, "load %s: interrupted at the end of %s (line %d): %s; if the signal also stopped what wrote %s, that input may be incomplete",
-			l.pin, l.name, l.r.Line(), l.streamedSoFar(written, lastLine), l.name)
+		return failed(nil, "load %s: interrupted at the end of %s (line %d): %s; if the signal also stopped what wrote %s, that input may be incomplete",
+			s.pin, s.name, s.r.Line(), l.streamedSoFar(written, lastLine), s.name)
 	}
 	elapsed := time.Since(start)
-	fmt.Fprintf(l.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
-		plural(written, "entry", "entries"), l.m, l.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.streamDroppedNote())
-	return exitOK
+	l.c.print(l.c.stdout, "loaded %s into %s from %s in %s (streamed: %s entries/s, %s)%s\n",
+		plural(written, "entry", "entries"), l.m, s.name, seconds(elapsed), rate(written, elapsed), l.syscalls(written), l.streamDroppedNote())
+	return nil
+}
+
+// streamBadLine is the error of a --stream load stopped by the bad line
+// collected last, after written entries.
+func (l *loader) streamBadLine(written int) error {
+	s := l.src
+	last := "no entry was written"
+	switch {
+	case written == 1:
+		last = "the one entry before it is written"
+	case written > 1:
+		last = fmt.Sprintf("the %d entries before it are written", written)
+	}
+	if s.dropped > 0 {
+		last += fmt.Sprintf(" (dropped %s whose key a later line repeats)", plural(s.dropped, "line", "lines"))
+	}
+	le := s.bad[0]
+	return &exitError{code: exitUsage, text: fmt.Sprintf("%s:%d: %v\nbpfbatch: --stream load of %s stopped at bad line %d; %s, nothing after it",
+		s.name, le.Line, le.Err, s.name, le.Line, last)}
 }
 
 // streamedSoFar says what a stopped --stream load wrote: whole blocks,
@@ -386,7 +427,7 @@ func (l *loader) streamedSoFar(written, lastLine int) string {
 	if written == 0 {
 		return "nothing written"
 	}
-	return fmt.Sprintf("wrote %s, the input up to line %d; nothing after %s:%d was written", plural(written, "entry", "entries"), lastLine, l.name, lastLine)
+	return fmt.Sprintf("wrote %s, the input up to line %d; nothing after %s:%d was written", plural(written, "entry", "entries"), lastLine, l.src.name, lastLine)
 }
 
 // syscalls describes how the entries went to the kernel.
@@ -401,4 +442,82 @@ func (l *loader) syscalls(n int) string {
 		return "1 BPF_MAP_UPDATE_BATCH call"
 	}
 	return fmt.Sprintf("%d BPF_MAP_UPDATE_BATCH calls of up to %s", l.calls.n, plural(l.calls.largest, "entry", "entries"))
+}
+
+// writeFailed explains a failed write in input lines: what was written,
+// which line failed. The library's error follows as it is: its element
+// indices count within b. base entries were written before b (by earlier
+// --stream blocks); n of b's entries were written; total is the whole
+// load's count, or -1 when streaming.
+func (s *source) writeFailed(err error, base, n, total int, b *input.Batch) error {
+	var be *bpfbatch.BatchError
+	if !errors.As(err, &be) {
+		return err
+	}
+	// lineOf is the input line of b's entry i; i == b.Len() (nothing
+	// left) names the last one.
+	lineOf := func(i int) int { return b.Lines[max(0, min(i, b.Len()-1))] }
+	// Written is nil when the chunks went in order (or, in parallel, when
+	// none was written): then exactly b's entries [0, n) are in the map.
+	inOrder := be.Written == nil
+	var sb strings.Builder
+	if be.Cause != nil {
+		sb.WriteString("interrupted: ")
+	}
+	if total >= 0 {
+		fmt.Fprintf(&sb, "wrote %d of %s", base+n, plural(total, "entry", "entries"))
+	} else {
+		fmt.Fprintf(&sb, "wrote %s", plural(base+n, "entry", "entries"))
+	}
+	if !inOrder {
+		fmt.Fprintf(&sb, " (%s)", writtenLines(base, be.Written, b))
+	}
+	switch {
+	case be.Cause != nil:
+		if inOrder {
+			fmt.Fprintf(&sb, "; nothing from %s:%d on was written", s.name, lineOf(n))
+		}
+	case be.Index >= 0 && be.Index < b.Len():
+		fmt.Fprintf(&sb, ", then the entry at %s:%d failed", s.name, b.Lines[be.Index])
+		if inOrder {
+			sb.WriteString("; nothing from that line on was written")
+		} else {
+			sb.WriteString("; no chunk started after the failure")
+		}
+	default:
+		// Index -1: the kernel refused a call before its first element
+		// (a frozen or read-only map, flags, ...). No line is to blame.
+		sb.WriteString("; the kernel refused a whole call, before writing any of its entries")
+		if inOrder {
+			fmt.Fprintf(&sb, ", so nothing from %s:%d on was written", s.name, lineOf(n))
+		} else {
+			sb.WriteString("; no chunk started after that")
+		}
+	}
+	if s.dropped > 0 {
+		fmt.Fprintf(&sb, " (dropped before writing: %s whose key a later line repeats)", plural(s.dropped, "line", "lines"))
+	}
+	if total < 0 {
+		fmt.Fprintf(&sb, "; the error below counts elements from the block starting at %s:%d", s.name, b.Lines[0])
+	}
+	return failed(err, "%s %s: %s", s.command, s.pin, sb.String())
+}
+
+// writtenLines lists the input line ranges of the written entry ranges.
+func writtenLines(base int, ranges []bpfbatch.Range, b *input.Batch) string {
+	var parts []string
+	if base > 0 {
+		parts = append(parts, "every entry before this block")
+	}
+	for i, r := range ranges {
+		if i == 5 {
+			parts = append(parts, "and "+plural(len(ranges)-i, "more range", "more ranges"))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("lines %d-%d", b.Lines[r.Start], b.Lines[r.End-1]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return "input " + strings.Join(parts, ", ")
 }

@@ -3,18 +3,23 @@
 // BPF_MAP_DELETE_BATCH): one syscall per few thousand entries instead of
 // one per entry. It also describes and creates maps.
 //
-//	bpfbatch info PIN
-//	bpfbatch load [flags] PIN FILE|-
-//	bpfbatch dump [flags] PIN
-//	bpfbatch delete [flags] PIN FILE|-
-//	bpfbatch sync [flags] PIN FILE|-
+//	bpfbatch info MAP
+//	bpfbatch load [flags] MAP FILE|-
+//	bpfbatch dump [flags] MAP
+//	bpfbatch delete [flags] MAP FILE|-
+//	bpfbatch sync [flags] MAP FILE|-
 //	bpfbatch replace [flags] OUTER SLOT FILE|-
-//	bpfbatch create [flags] PIN --type hash --key-size 4 --value-size 8 --max-entries N
+//	bpfbatch create [flags] PATH --type hash --key-size 4 --value-size 8 --max-entries N
 //	bpfbatch version
 //
+// MAP is PATH, pinned PATH, id ID or name NAME, as in bpftool: id and name
+// reach the maps of running programs that no one pinned.
+//
 // Input is text lines "KEY VALUE" (hex by default; --key-format and
-// --value-format take u8, u16, u32, u64, cidr and ip too) or JSON lines
-// {"key": ..., "value": ...}; dump prints the same, so that
+// --value-format take u8, u16, u32, u64, cidr, ip and btf too) or JSON
+// lines {"key": ..., "value": ...}, which for a map with BTF are bpftool's
+// formatted JSON by default; or bpftool's own JSON dump (--format
+// bpftool-json). dump prints the same, so that
 // `bpfbatch dump A | bpfbatch load B -` copies a map. The whole input is
 // checked before the first change, so a bad line never leaves a
 // half-changed map (load --stream excepted). Run `bpfbatch COMMAND -h` for
@@ -28,40 +33,28 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// Exit statuses.
-const (
-	exitOK = 0
-	// exitFailed: the map could not be opened, read or changed, I/O
-	// failed, or a signal interrupted the run. Not 130 (128+SIGINT): the
-	// status says what happened to the map, and the message says what was
-	// written or deleted, as for any other failure part-way.
-	exitFailed = 1
-	exitUsage  = 2 // bad command line or bad input: nothing was changed (but see load --stream)
-)
-
 func main() {
+	// A reader that closes the pipe early (bpfbatch dump | head) makes
+	// writes fail with EPIPE instead of killing the process: the command
+	// then stops quietly, with status 0 (errReaderGone).
+	signal.Ignore(syscall.SIGPIPE)
 	// Ctrl-C stops a command between chunks, or while it waits for input,
 	// so the message can say exactly what was written or deleted; a second
-	// Ctrl-C kills the process as usual. A goroutine blocked reading stdin then is
-	// simply left to the process's exit.
+	// Ctrl-C kills the process as usual. A goroutine blocked reading stdin
+	// then is simply left to the process's exit.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }()
-	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}
-	code := c.run(ctx, os.Args[1:])
+	c := newCLI(os.Stdin, os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	code := c.exit(c.run(ctx, os.Args[1:]))
 	stop()
 	os.Exit(code)
 }
@@ -71,20 +64,30 @@ type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	tty    bool // stderr is a terminal: show a progress line
+	// prog is the progress line on stderr, drawn only on a terminal;
+	// print erases it before anything else is written.
+	prog *progress
 }
 
-const mainUsage = `bpfbatch loads, dumps, syncs and edits pinned BPF maps with batch syscalls.
+func newCLI(stdin io.Reader, stdout, stderr io.Writer, tty bool) *cli {
+	return &cli{stdin: stdin, stdout: stdout, stderr: stderr, prog: &progress{w: stderr, tty: tty}}
+}
+
+const mainUsage = `bpfbatch loads, dumps, syncs and edits BPF maps with batch syscalls.
 
 Usage:
-  bpfbatch info PIN                             describe the map pinned at PIN, and count its entries
-  bpfbatch load [flags] PIN FILE|-              write the entries in FILE (or stdin) into the map
-  bpfbatch dump [flags] PIN                     print every entry, in the format load reads
-  bpfbatch delete [flags] PIN FILE|-            delete the keys in FILE (or stdin), one per line
-  bpfbatch sync [flags] PIN FILE|-              make the map hold exactly the entries in FILE
+  bpfbatch info MAP                             describe a map, and count its entries
+  bpfbatch load [flags] MAP FILE|-              write the entries in FILE (or stdin) into the map
+  bpfbatch dump [flags] MAP                     print every entry, in the format load reads
+  bpfbatch delete [flags] MAP FILE|-            delete the keys in FILE (or stdin), one per line
+  bpfbatch sync [flags] MAP FILE|-              make the map hold exactly the entries in FILE
   bpfbatch replace [flags] OUTER SLOT FILE|-    fill a new inner map from FILE, swap it into a map-in-map SLOT
-  bpfbatch create [flags] PIN                   create a map and pin it at PIN (for tests and demos)
+  bpfbatch create [flags] PATH                  create a map and pin it at PATH (for tests and demos)
   bpfbatch version                              print the version (also: bpfbatch --version)
+
+MAP (and OUTER) is PATH or pinned PATH (a pin on a bpf filesystem), id ID,
+or name NAME (the map's name; it must name exactly one map): id and name
+reach the maps of running programs that no one pinned.
 
 Run 'bpfbatch COMMAND -h' for a command's flags.
 
@@ -94,10 +97,11 @@ which input line stopped it); 2 bad command line or bad input (nothing
 changed).
 `
 
-func (c *cli) run(ctx context.Context, args []string) int {
+// run runs the command that args name. It prints the command's output and
+// summary; a failure it returns, for exit to report.
+func (c *cli) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(c.stderr, mainUsage)
-		return exitUsage
+		return &exitError{code: exitUsage, text: mainUsage}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "info":
@@ -120,124 +124,27 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		if len(rest) > 0 && rest[0] != "help" && !isHelp(rest[0]) {
 			return c.run(ctx, []string{rest[0], "-h"})
 		}
-		fmt.Fprint(c.stdout, mainUsage)
-		return exitOK
+		c.print(c.stdout, "%s", mainUsage)
+		return nil
 	default:
-		fmt.Fprintf(c.stderr, "bpfbatch: unknown command %q\n\n%s", cmd, mainUsage)
-		return exitUsage
+		return &exitError{code: exitUsage, text: fmt.Sprintf("bpfbatch: unknown command %q\n\n%s", cmd, mainUsage)}
 	}
 }
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
-// command is a subcommand's flag set and usage text.
-type command struct {
-	name     string
-	synopsis string // after "Usage: bpfbatch "
-	about    string // what it does, shown under the synopsis
-	fs       *flag.FlagSet
+// print erases the progress line, then writes to w: every message and
+// summary goes through here, so that none lands on a half-drawn line. A
+// summary that cannot be written changes nothing about what was done, so
+// its error is not reported (dump and info check their output).
+func (c *cli) print(w io.Writer, format string, args ...any) {
+	c.prog.clear()
+	fmt.Fprintf(w, format, args...)
 }
 
-func newCommand(name, synopsis, about string) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// Errors and usage are printed by parse, to stdout for -h and stderr
-	// for mistakes.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &command{name: name, synopsis: synopsis, about: about, fs: fs}
-}
-
-func (cmd *command) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: bpfbatch %s\n\n%s\n", cmd.synopsis, cmd.about)
-	flags := 0
-	cmd.fs.VisitAll(func(*flag.Flag) { flags++ })
-	if flags == 0 {
-		fmt.Fprintf(w, "%s has no flags.\n", cmd.name)
-		return
-	}
-	fmt.Fprint(w, "Flags (one or two dashes):\n")
-	cmd.fs.SetOutput(w)
-	cmd.fs.PrintDefaults()
-	cmd.fs.SetOutput(io.Discard)
-}
-
-// version prints the module version the command was built from ("(devel)"
-// for a build from a clone, or a version such as v1.2.3 when installed by
-// version), the VCS revision when the build recorded one, and the Go
-// toolchain.
-func (c *cli) version() int {
-	v, rev := "(devel)", ""
-	if info, ok := debug.ReadBuildInfo(); ok {
-		if info.Main.Version != "" {
-			v = info.Main.Version
-		}
-		var modified bool
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value[:min(len(s.Value), 12)]
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-		if rev != "" && modified {
-			rev += "+modified"
-		}
-	}
-	if rev != "" && !strings.Contains(v, rev) {
-		v += " (" + rev + ")"
-	}
-	fmt.Fprintf(c.stdout, "bpfbatch %s, built with %s for %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return exitOK
-}
-
-// parse parses args, flags anywhere among the positional arguments (users
-// write `bpfbatch load PIN FILE --chunk 1000`), and checks that there are
-// want positional arguments. On -h it prints the usage to stdout. ok false
-// means: return code.
-func (c *cli) parse(cmd *command, args []string, want ...string) (pos []string, code int, ok bool) {
-	for {
-		err := cmd.fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			cmd.usage(c.stdout)
-			return nil, exitOK, false
-		}
-		if err != nil {
-			return nil, c.usageError(cmd, "%v", err), false
-		}
-		rest := cmd.fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		// flag stops at the first non-flag, or after "--", which ends the
-		// flags for good.
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	if len(pos) != len(want) {
-		if len(pos) < len(want) {
-			return nil, c.usageError(cmd, "missing %s", want[len(pos)]), false
-		}
-		return nil, c.usageError(cmd, "unexpected argument %q", pos[len(want)]), false
-	}
-	return pos, exitOK, true
-}
-
-// usageError reports a command-line mistake and returns exitUsage.
-func (c *cli) usageError(cmd *command, format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "bpfbatch %s: %s\nUsage: bpfbatch %s\nRun 'bpfbatch %s -h' for the flags.\n", cmd.name, fmt.Sprintf(format, args...), cmd.synopsis, cmd.name)
-	return exitUsage
-}
-
-// failf reports a failure to stderr and returns code.
-func (c *cli) failf(code int, format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "bpfbatch: "+format+"\n", args...)
-	return code
-}
+// note prints a note on stderr: something the user may want to know that
+// changes nothing about the result.
+func (c *cli) note(text string) { c.print(c.stderr, "bpfbatch: note: %s\n", text) }
 
 // isTerminal reports whether f is a terminal, which is what decides between
 // a progress line and a single summary line.

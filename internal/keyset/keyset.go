@@ -17,9 +17,9 @@ import (
 // bytes (a lookup then never reads the key buffer), or a hash of it for
 // longer keys (the buffer is read only when the tags match).
 //
-// A lookup in a table of megabytes is a cache and TLB miss (about 200 ns on
-// the project's VM); Partitions splits big inputs into tables that stay in
-// cache.
+// A lookup in a table of megabytes misses the cache and the TLB every time
+// (bench/README.md has the numbers); Partitions splits big inputs into
+// tables that stay in cache.
 type Set struct {
 	keys  []byte
 	size  int

@@ -85,6 +85,12 @@ func MapGetFDByID(attr *MapGetFDByIDAttr) (*FD, unix.Errno) {
 	return newObject(call(unix.BPF_MAP_GET_FD_BY_ID, noFD, attr))
 }
 
+// MapGetNextID writes the ID of the map after attr.ID (its start_id) to
+// attr.NextID (BPF_MAP_GET_NEXT_ID).
+func MapGetNextID(attr *MapGetFDByIDAttr) unix.Errno {
+	return errnoOf(call(unix.BPF_MAP_GET_NEXT_ID, noFD, attr))
+}
+
 // ObjPin pins attr.BPFFD at attr.Pathname (BPF_OBJ_PIN).
 func ObjPin(attr *ObjAttr) unix.Errno {
 	return errnoOf(call(unix.BPF_OBJ_PIN, int(attr.BPFFD), attr))

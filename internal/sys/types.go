@@ -56,7 +56,8 @@ type ObjAttr struct {
 	_         uint32
 }
 
-// MapGetFDByIDAttr is the BPF_MAP_GET_FD_BY_ID member of union bpf_attr.
+// MapGetFDByIDAttr is the BPF_MAP_GET_FD_BY_ID member of union bpf_attr,
+// and of BPF_MAP_GET_NEXT_ID (ID is start_id there).
 type MapGetFDByIDAttr struct {
 	ID        uint32
 	NextID    uint32

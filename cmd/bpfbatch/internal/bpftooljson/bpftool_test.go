@@ -25,10 +25,14 @@ func btfValue(t *testing.T) (fd int, keyID, valueID uint32) {
 	t.Helper()
 	u32 := &btf.Int{Name: "unsigned int", Size: 4}
 	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
+	var f btf.Type = &btf.Float{Name: "float", Size: 4}
+	if !testutil.KernelAtLeast(5, 13) {
+		f = u32 // BTF_KIND_FLOAT arrived in 5.13
+	}
 	value := &btf.Struct{Name: "v", Size: 16, Members: []btf.Member{
 		{Name: "c", Type: char},
 		{Name: "s", Type: &btf.Array{Index: u32, Type: char, Nelems: 3}, Offset: 8},
-		{Name: "f", Type: &btf.Float{Name: "float", Size: 4}, Offset: 32},
+		{Name: "f", Type: f, Offset: 32},
 		{Name: "n", Type: u32, Offset: 64},
 	}}
 	b, err := btf.NewBuilder([]btf.Type{u32, value}, nil)

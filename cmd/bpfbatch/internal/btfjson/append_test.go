@@ -99,7 +99,13 @@ func TestAppendPerCPUMatchesBpftool(t *testing.T) {
 			value := &btf.Struct{Name: "pcpu", Size: 13, Members: []btf.Member{
 				member("count", u64T, 0), member("tag", arr(charT, 4), 8), member("on", boolT, 12),
 			}}
-			mo := createBTFMap(t, typ, key, value, 0, 64)
+			maxEntries := uint32(64)
+			if typ == bpfbatch.LRUPerCPUHash {
+				// An LRU map of a few entries evicts even before it holds
+				// them all (per-CPU free lists): big enough not to.
+				maxEntries = 4096
+			}
+			mo := createBTFMap(t, typ, key, value, 0, maxEntries)
 			keyT, valueT, err := btfjson.MapTypes(mo.m.Info())
 			if err != nil {
 				t.Fatal(err)
@@ -201,6 +207,18 @@ func TestAppendWhereBpftoolIsNotJSON(t *testing.T) {
 	}
 	checkRoundTrip(t, c, data)
 
+	if !testutil.KernelAtLeast(5, 13) {
+		// BTF_KIND_FLOAT arrived in 5.13: the kernel refuses such BTF.
+		b, err := btf.NewBuilder([]btf.Type{floats}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := btf.NewHandle(b); err == nil {
+			h.Close()
+			t.Fatalf("kernel %s loaded BTF with a float", testutil.KernelRelease())
+		}
+		return
+	}
 	fm := createBTFMap(t, bpfbatch.Hash, u32T, floats, 0, 1)
 	fm.put(t, []byte{1, 0, 0, 0}, make([]byte, 16))
 	if raw := string(bpftoolRaw(t, fm.path)); !strings.Contains(raw, `"value":{"f":(unsupported-kind}`) {

@@ -134,7 +134,9 @@ func TestParseForms(t *testing.T) {
 		{u128T, `"0xFF"`, append(u32(0xff), make([]byte, 12)...)},
 		{u128T, `255`, append(u32(0xff), make([]byte, 12)...)},
 		{s128T, `-1`, bytes.Repeat([]byte{0xff}, 16)},
-		{&btf.Struct{Size: 1, Members: []btf.Member{bitfield("a", u8T, 0, 3), bitfield("b", s8T, 3, 5)}}, ` { "b" : -1 , "a" : 5 } `, []byte{0xfd}},
+		// a = 5 in the first 3 bits, b = -1 in the next 5: from the low
+		// bit on little-endian hosts, from the high bit on big-endian ones.
+		{&btf.Struct{Size: 1, Members: []btf.Member{bitfield("a", u8T, 0, 3), bitfield("b", s8T, 3, 5)}}, ` { "b" : -1 , "a" : 5 } `, []byte{map[bool]byte{true: 0xfd, false: 0xbf}[nativeLE]}},
 		{addr, "{\"proto\":3,\n\"port\":2,\t\"ip\":1}", append(u32(1), binary.NativeEndian.AppendUint16(nil, 2)[0], binary.NativeEndian.AppendUint16(nil, 2)[1], 3, 0)},
 		{f64T, `"-Inf"`, binary.NativeEndian.AppendUint64(nil, 0xfff0000000000000)},
 		{f32T, `1.5`, u32(0x3fc00000)},

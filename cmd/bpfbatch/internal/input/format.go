@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/btfjson"
 )
 
 // Format says how one key or value is written in the input.
@@ -38,29 +40,45 @@ const (
 	CIDR
 	// IP is an IPv4 or IPv6 address in network byte order (4 or 16 bytes).
 	IP
+	// BTF is bpftool's "formatted" JSON of the map's BTF type for the key
+	// or value (structs as objects by member name, ...): see package
+	// btfjson. It needs the type's Codec in Options (KeyCodec,
+	// ValueCodec); in text lines each column is one JSON value.
+	BTF
 )
 
-var formatNames = [...]string{Hex: "hex", U8: "u8", U16: "u16", U32: "u32", U64: "u64", CIDR: "cidr", IP: "ip"}
+var formatNames = [...]string{Hex: "hex", U8: "u8", U16: "u16", U32: "u32", U64: "u64", CIDR: "cidr", IP: "ip", BTF: "btf"}
 
 // FormatNames lists the names ParseFormat accepts, for usage messages.
 func FormatNames() string { return strings.Join(formatNames[:], "|") }
 
 // String returns the format's name as ParseFormat accepts it.
-func (f Format) String() string {
-	if f >= 0 && int(f) < len(formatNames) {
-		return formatNames[f]
-	}
-	return "Format(" + strconv.Itoa(int(f)) + ")"
-}
+func (f Format) String() string { return nameOf(formatNames[:], f, "Format") }
 
 // ParseFormat returns the Format named s ("hex", "u32", "cidr", ...).
 func ParseFormat(s string) (Format, error) {
-	for f, name := range formatNames {
-		if strings.EqualFold(s, name) {
-			return Format(f), nil
-		}
+	if f, ok := valueOf[Format](formatNames[:], s); ok {
+		return f, nil
 	}
 	return 0, fmt.Errorf("unknown format %q (want %s)", s, FormatNames())
+}
+
+// nameOf is v's name in names, or "typ(v)" for a value it lacks.
+func nameOf[T ~int](names []string, v T, typ string) string {
+	if v >= 0 && int(v) < len(names) {
+		return names[v]
+	}
+	return typ + "(" + strconv.Itoa(int(v)) + ")"
+}
+
+// valueOf is the value whose name in names is s, in any case.
+func valueOf[T ~int](names []string, s string) (T, bool) {
+	for v, name := range names {
+		if strings.EqualFold(s, name) {
+			return T(v), true
+		}
+	}
+	return 0, false
 }
 
 // Encode writes tok, a key or value in f, into dst (exactly the key or value
@@ -91,6 +109,8 @@ func (f Format) fits(size int) bool {
 		return size == cidrKeySize4 || size == cidrKeySize6
 	case IP:
 		return size == 4 || size == 16
+	case BTF:
+		return size > 0 // the Codec's size is checked against the map's
 	}
 	return f.intSize() != 0 && f.intSize() == size
 }
@@ -118,11 +138,13 @@ func (f Format) Fits(size int) error {
 	return fmt.Errorf("%s needs %s, not %d (%d-byte formats: %s)", f, need, size, size, FitsFor(size))
 }
 
-// FitsFor lists the formats that can encode size bytes, e.g. "hex, u32, ip".
+// FitsFor lists the formats that can encode size bytes, e.g. "hex, u32, ip"
+// (btf, which depends on the map's BTF rather than its size, is not
+// listed).
 func FitsFor(size int) string {
 	var names []string
 	for f := range formatNames {
-		if Format(f).fits(size) {
+		if Format(f) != BTF && Format(f).fits(size) {
 			names = append(names, formatNames[f])
 		}
 	}
@@ -144,7 +166,8 @@ const (
 // encoder turns one textual key or value into bytes.
 type encoder struct {
 	format       Format
-	maskHostBits bool // CIDR: clear bits beyond the prefix instead of rejecting
+	maskHostBits bool           // CIDR: clear bits beyond the prefix instead of rejecting
+	codec        *btfjson.Codec // BTF
 }
 
 // encode writes tok, in e's format, into dst (exactly the key or value
@@ -165,8 +188,20 @@ func (e encoder) encode(tok string, dst []byte) error {
 		return e.encodeCIDR(tok, dst)
 	case IP:
 		return encodeIP(tok, dst)
+	case BTF:
+		return e.codec.Parse(dst, []byte(tok))
 	}
 	return fmt.Errorf("unknown format %d", int(e.format))
+}
+
+// tokenError is err, from encoding tok, as a line's error: the member path
+// under root for the BTF format ("key.addr.port: ..."), which says more
+// than a long JSON value would; else root and tok ("key 10.0.0.1/8: ...").
+func (e encoder) tokenError(root, tok string, err error) error {
+	if e.format == BTF {
+		return btfjson.WithPath(err, root)
+	}
+	return fmt.Errorf("%s %s: %w", root, quoteToken(tok), err)
 }
 
 // putUint stores v in len(dst) bytes, native byte order.

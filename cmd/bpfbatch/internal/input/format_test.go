@@ -101,7 +101,7 @@ func TestEncode(t *testing.T) {
 				t.Fatalf("Fits(%d) = %v", tt.size, err)
 			}
 			dst := make([]byte, tt.size)
-			err := encoder{tt.format, tt.mask}.encode(tt.tok, dst)
+			err := encoder{format: tt.format, maskHostBits: tt.mask}.encode(tt.tok, dst)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("encode(%q) error = %v, want it to contain %q", tt.tok, err, tt.wantErr)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/btfjson"
 )
 
 // jsonEntry is one JSON line. The fields stay raw because their JSON type
@@ -14,10 +16,16 @@ import (
 type jsonEntry struct {
 	Key   json.RawMessage `json:"key"`
 	Value json.RawMessage `json:"value"`
+	// Values are a per-CPU map's values in the BTF format, as bpftool
+	// prints them: [{"cpu": 0, "value": V}, ...].
+	Values json.RawMessage `json:"values"`
 }
 
 func (r *Reader) parseJSON(line, key, value []byte) error {
 	if line[0] != '{' {
+		if line[0] == '[' {
+			return errors.New(`want a JSON object {"key": ..., "value": ...} per line; an array is what bpftool -j map dump prints, which --format bpftool-json reads`)
+		}
 		return errors.New(`want a JSON object {"key": ..., "value": ...}, as on the input's first entry line`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
@@ -45,14 +53,20 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 			return errors.New(`missing "key"`)
 		}
 		if err := jsonScalar(r.key, e.Key, key); err != nil {
-			return fmt.Errorf("key %s: %w", quoteToken(string(e.Key)), err)
+			return r.key.tokenError("key", string(e.Key), err)
 		}
 	}
 	if r.opts.KeysOnly {
-		if !isNull(e.Value) {
+		if !isNull(e.Value) || !isNull(e.Values) {
 			return errors.New(`one key per line: leave out "value"`)
 		}
 		return nil
+	}
+	if r.value.format == BTF && r.opts.CPUs > 0 && !r.opts.AllCPUs {
+		return r.parseBTFValues(e, value)
+	}
+	if !isNull(e.Values) {
+		return errors.New(`"values" holds the per-CPU values of a per-CPU map in the btf value format; here write "value"`)
 	}
 	if isNull(e.Value) {
 		return errors.New(`missing "value"`)
@@ -60,7 +74,7 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 	if r.opts.CPUs == 0 || r.opts.AllCPUs {
 		return r.fillValue(value, nil, func(_ int, dst []byte) error {
 			if err := jsonScalar(r.value, e.Value, dst); err != nil {
-				return fmt.Errorf("value %s: %w", quoteToken(string(e.Value)), err)
+				return r.value.tokenError("value", string(e.Value), err)
 			}
 			return nil
 		})
@@ -77,11 +91,32 @@ func (r *Reader) parseJSON(line, key, value []byte) error {
 	})
 }
 
+// parseBTFValues reads a per-CPU map's values in the BTF format, as
+// bpftool prints them: "values": [{"cpu": 0, "value": V}, ...].
+func (r *Reader) parseBTFValues(e jsonEntry, value []byte) error {
+	if isNull(e.Values) {
+		if !isNull(e.Value) {
+			return fmt.Errorf(`a per-CPU map's values in the btf format are "values": [{"cpu": 0, "value": ...}, ...], one per possible CPU (%d), as bpftool prints them; or one "value" for every CPU with --all-cpus`, r.opts.CPUs)
+		}
+		return errors.New(`missing "values"`)
+	}
+	if !isNull(e.Value) {
+		return errors.New(`give "values" or "value", not both`)
+	}
+	if err := r.opts.ValueCodec.ParsePerCPU(value, e.Values); err != nil {
+		return btfjson.WithPath(err, "values")
+	}
+	return nil
+}
+
 func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
 
 // jsonScalar encodes one JSON key or value into dst: a string in enc's
 // format, an array of byte values, or a number for the integer formats.
 func jsonScalar(enc encoder, raw json.RawMessage, dst []byte) error {
+	if enc.format == BTF {
+		return enc.codec.Parse(dst, raw)
+	}
 	switch raw[0] {
 	case '"':
 		var s string

@@ -3,9 +3,12 @@ package input
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/btfjson"
 )
 
 // Append appends b, a key or value of len(b) bytes (a size Fits accepts),
@@ -73,4 +76,28 @@ func appendCIDR(dst, b []byte) ([]byte, error) {
 	dst = addr.AppendTo(dst)
 	dst = append(dst, '/')
 	return strconv.AppendUint(dst, uint64(bits), 10), nil
+}
+
+// AppendKey appends key as a line of o's syntax shows it (JSON when json):
+// in o.Key, through o.KeyCodec for BTF.
+func (o *Options) AppendKey(dst, key []byte, json bool) ([]byte, error) {
+	return appendAs(dst, key, o.Key, o.KeyCodec, json)
+}
+
+// AppendValue appends one value (one CPU's, for per-CPU maps) as
+// AppendKey appends a key.
+func (o *Options) AppendValue(dst, value []byte, json bool) ([]byte, error) {
+	return appendAs(dst, value, o.Value, o.ValueCodec, json)
+}
+
+func appendAs(dst, b []byte, f Format, c *btfjson.Codec, json bool) ([]byte, error) {
+	switch {
+	case f == BTF && c == nil:
+		return dst, errors.New("format btf without the BTF type")
+	case f == BTF:
+		return c.Append(dst, b)
+	case json:
+		return f.AppendJSON(dst, b)
+	}
+	return f.Append(dst, b)
 }

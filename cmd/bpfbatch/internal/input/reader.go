@@ -10,6 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/bpftooljson"
+	"github.com/bpfbatch/bpfbatch/cmd/bpfbatch/internal/btfjson"
 )
 
 // Layout is what the input must fit: the map's sizes, and the bounds the
@@ -18,9 +23,15 @@ type Layout struct {
 	KeySize   int
 	ValueSize int
 	// CPUs is the number of possible CPUs for per-CPU maps, 0 for maps
-	// with one value per element. Per-CPU values take one slot of
-	// ValueSize rounded up to 8 bytes per CPU, element-major.
+	// with one value per element.
 	CPUs int
+	// Stride is the bytes one element's value takes in Batch.Values, as
+	// the library gives it for the map and the call (bpfbatch's
+	// Map.ValueStrideFor, MapType.ValueStride): with CPUs, one slot per
+	// CPU, element-major, each slot ValueSize bytes and zero padding (the
+	// kernel copies value_size rounded up to 8 per CPU). 0 means
+	// ValueSize, for values without per-CPU slots.
+	Stride int
 	// MaxIndex, if non-zero, bounds the u32 keys of an array map: the
 	// kernel fails an index >= max_entries with E2BIG mid-load.
 	MaxIndex uint32
@@ -30,16 +41,16 @@ type Layout struct {
 	LPM bool
 }
 
-// Slot is the bytes one CPU's value takes in a per-CPU values buffer: the
-// kernel copies value_size rounded up to 8 per CPU (bpf_percpu_hash_copy).
-func (l Layout) Slot() int { return (l.ValueSize + 7) &^ 7 }
+// Slot is the bytes one CPU's value takes in a per-CPU value: Stride
+// divided among the CPUs.
+func (l Layout) Slot() int { return l.valueStride() / max(l.CPUs, 1) }
 
-// Stride is the bytes one element's value takes in the values buffer.
-func (l Layout) Stride() int {
-	if l.CPUs > 0 {
-		return l.CPUs * l.Slot()
+// valueStride is Stride, or ValueSize when Stride is 0.
+func (l Layout) valueStride() int {
+	if l.Stride == 0 {
+		return l.ValueSize
 	}
-	return l.ValueSize
+	return l.Stride
 }
 
 // Syntax is the syntax of the input lines.
@@ -56,28 +67,29 @@ const (
 	// JSON lines are objects {"key": K, "value": V}. K and V are strings
 	// in the key or value format, byte arrays [10, 0, 0, 1], or numbers
 	// for the integer formats. For per-CPU maps V is an array with one
-	// value per possible CPU (or one plain value with AllCPUs).
+	// value per possible CPU (or one plain value with AllCPUs). In the BTF
+	// format K and V are bpftool's formatted JSON, and a per-CPU map's
+	// values are "values": [{"cpu": N, "value": V}, ...] as bpftool
+	// prints them.
 	JSON
+	// BpftoolJSON is what `bpftool -j map dump` prints: one JSON array of
+	// {"key": ["0x0a", ...], "value": [...]} (per-CPU: "values"), read by
+	// package bpftooljson. The formats do not apply: bpftool gives the
+	// bytes. Never picked by Auto.
+	BpftoolJSON
 )
 
-var syntaxNames = [...]string{Auto: "auto", Text: "text", JSON: "json"}
+var syntaxNames = [...]string{Auto: "auto", Text: "text", JSON: "json", BpftoolJSON: "bpftool-json"}
 
 // String returns the syntax's name as ParseSyntax accepts it.
-func (s Syntax) String() string {
-	if s >= 0 && int(s) < len(syntaxNames) {
-		return syntaxNames[s]
-	}
-	return "Syntax(" + strconv.Itoa(int(s)) + ")"
-}
+func (s Syntax) String() string { return nameOf(syntaxNames[:], s, "Syntax") }
 
 // ParseSyntax returns the Syntax named s: "auto", "text" or "json".
 func ParseSyntax(s string) (Syntax, error) {
-	for v, name := range syntaxNames {
-		if strings.EqualFold(s, name) {
-			return Syntax(v), nil
-		}
+	if v, ok := valueOf[Syntax](syntaxNames[:], s); ok {
+		return v, nil
 	}
-	return 0, fmt.Errorf("unknown input format %q (want auto, text or json)", s)
+	return 0, fmt.Errorf("unknown input format %q (want auto, text, json or bpftool-json)", s)
 }
 
 // Options configure a Reader.
@@ -95,6 +107,81 @@ type Options struct {
 	// lines are KEY, JSON lines {"key": K}. The Layout then has no values
 	// (ValueSize and CPUs 0) and Batch.Values stays empty.
 	KeysOnly bool
+	// KeyCodec and ValueCodec read and print keys and values in the BTF
+	// format: the Codecs of the map's BTF types, nil when it has none.
+	KeyCodec, ValueCodec *btfjson.Codec
+	// JSON, if not nil, are the key and value formats of JSON lines, where
+	// they differ from Key and Value (those of text lines): the syntax of
+	// an Auto input is known only at its first entry line.
+	JSON *Formats
+}
+
+// SetCodecs sets KeyCodec and ValueCodec to the Codecs of the BTF types
+// key and value; a nil type leaves its Codec nil.
+func (o *Options) SetCodecs(key, value btf.Type) error {
+	var err error
+	if key != nil {
+		if o.KeyCodec, err = btfjson.New(key); err != nil {
+			return fmt.Errorf("the key's BTF type: %w", err)
+		}
+	}
+	if value != nil {
+		if o.ValueCodec, err = btfjson.New(value); err != nil {
+			return fmt.Errorf("the value's BTF type: %w", err)
+		}
+	}
+	return nil
+}
+
+// Formats are a key format and a value format.
+type Formats struct{ Key, Value Format }
+
+// formatsFor are the formats of lines in syntax s.
+func (o *Options) formatsFor(s Syntax) Formats {
+	if s == JSON && o.JSON != nil {
+		return *o.JSON
+	}
+	return Formats{o.Key, o.Value}
+}
+
+// checkFormats checks that f fits the layout, and that a BTF format has a
+// Codec of the map's key or value size.
+func (o *Options) checkFormats(f Formats) error {
+	if o.KeySize > 0 {
+		if err := f.Key.Fits(o.KeySize); err != nil {
+			return fmt.Errorf("key format: %w", err)
+		}
+		if err := checkCodec(f.Key, o.KeyCodec, "key", o.KeySize); err != nil {
+			return err
+		}
+	}
+	if o.KeysOnly {
+		return nil
+	}
+	if err := f.Value.Fits(o.ValueSize); err != nil {
+		return fmt.Errorf("value format: %w", err)
+	}
+	if err := checkCodec(f.Value, o.ValueCodec, "value", o.ValueSize); err != nil {
+		return err
+	}
+	if f.Value == BTF && o.CPUs > 0 && o.Slot() != o.ValueCodec.Slot() {
+		return fmt.Errorf("per-CPU slots of %d bytes, the BTF value type's are %d", o.Slot(), o.ValueCodec.Slot())
+	}
+	return nil
+}
+
+// checkCodec checks the Codec of a BTF format for a key or value of size
+// bytes.
+func checkCodec(f Format, c *btfjson.Codec, what string, size int) error {
+	switch {
+	case f != BTF:
+		return nil
+	case c == nil:
+		return fmt.Errorf("%s format btf: the map has no BTF type for its %s; use another format, such as hex", what, what)
+	case c.Size() != size:
+		return fmt.Errorf("%s format btf: the BTF type has %d bytes, the map's %s %d", what, c.Size(), what, size)
+	}
+	return nil
 }
 
 // utf8BOM is U+FEFF encoded in UTF-8.
@@ -108,8 +195,8 @@ const MaxLine = 16 << 20
 type Batch struct {
 	// Keys holds Len() keys of KeySize bytes each.
 	Keys []byte
-	// Values holds Len() values of Stride() bytes each; per-CPU padding is
-	// zero.
+	// Values holds Len() values of Layout.Stride bytes each; per-CPU
+	// padding is zero.
 	Values []byte
 	// Lines is the input line number (from 1) of each entry.
 	Lines []int
@@ -145,6 +232,7 @@ type Reader struct {
 	value  encoder
 	syntax Syntax
 	sc     *bufio.Scanner
+	bt     *bpftooljson.Reader // BpftoolJSON instead of sc
 	line   int
 	// lines mirrors line for Line, which a caller may call while Read
 	// runs on another goroutine (to report progress or an interruption).
@@ -155,13 +243,11 @@ type Reader struct {
 // NewReader returns a Reader of r's entries for a map of opts.Layout. It
 // fails when the formats cannot encode the map's key or value size.
 func NewReader(r io.Reader, opts Options) (*Reader, error) {
-	if opts.KeySize < 0 || opts.ValueSize < 0 || opts.CPUs < 0 {
+	if opts.KeySize < 0 || opts.ValueSize < 0 || opts.CPUs < 0 || opts.Stride < 0 {
 		return nil, errors.New("negative sizes in layout")
 	}
-	if opts.KeySize > 0 {
-		if err := opts.Key.Fits(opts.KeySize); err != nil {
-			return nil, fmt.Errorf("key format: %w", err)
-		}
+	if st := opts.valueStride(); opts.CPUs == 0 && st != opts.ValueSize || opts.CPUs > 0 && (st%opts.CPUs != 0 || st/opts.CPUs < opts.ValueSize) {
+		return nil, fmt.Errorf("value stride %d does not hold %d-byte values for %d CPUs", st, opts.ValueSize, opts.CPUs)
 	}
 	if opts.KeysOnly {
 		if opts.KeySize == 0 || opts.ValueSize != 0 || opts.CPUs != 0 || opts.AllCPUs {
@@ -169,29 +255,63 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		}
 	} else if opts.ValueSize == 0 {
 		return nil, errors.New("the map has no values (value_size 0): nothing to load")
-	} else if err := opts.Value.Fits(opts.ValueSize); err != nil {
-		return nil, fmt.Errorf("value format: %w", err)
 	}
 	if opts.AllCPUs && opts.CPUs == 0 {
 		return nil, errors.New("all-CPUs values apply only to per-CPU maps")
 	}
-	if opts.Syntax < Auto || opts.Syntax > JSON {
+	if opts.Syntax < Auto || opts.Syntax > BpftoolJSON {
 		return nil, fmt.Errorf("unknown syntax %d", int(opts.Syntax))
+	}
+	if opts.Syntax == BpftoolJSON {
+		if opts.AllCPUs {
+			return nil, errors.New("bpftool's JSON holds every CPU's value: all-CPUs values do not apply")
+		}
+		bl := bpftooljson.Layout{KeySize: opts.KeySize, ValueSize: opts.ValueSize, CPUs: opts.CPUs, KeysOnly: opts.KeysOnly}
+		if opts.valueStride() != bl.Stride() {
+			return nil, fmt.Errorf("value stride %d is not the kernel's %d", opts.valueStride(), bl.Stride())
+		}
+		bt, err := bpftooljson.NewReader(r, bl)
+		if err != nil {
+			return nil, err
+		}
+		return &Reader{opts: opts, syntax: BpftoolJSON, bt: bt}, nil
+	}
+	if err := opts.checkFormats(Formats{opts.Key, opts.Value}); err != nil {
+		return nil, err
+	}
+	if opts.JSON != nil {
+		if err := opts.checkFormats(*opts.JSON); err != nil {
+			return nil, fmt.Errorf("in JSON lines: %w", err)
+		}
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
-	return &Reader{
-		opts:   opts,
-		key:    encoder{opts.Key, opts.MaskHostBits},
-		value:  encoder{opts.Value, opts.MaskHostBits},
-		syntax: opts.Syntax,
-		sc:     sc,
-	}, nil
+	r2 := &Reader{opts: opts, sc: sc}
+	r2.setSyntax(opts.Syntax)
+	return r2, nil
+}
+
+// setSyntax sets the syntax and the encoders of its formats.
+func (r *Reader) setSyntax(s Syntax) {
+	r.syntax = s
+	f := r.opts.formatsFor(s)
+	r.key = encoder{f.Key, r.opts.MaskHostBits, r.opts.KeyCodec}
+	r.value = encoder{f.Value, r.opts.MaskHostBits, r.opts.ValueCodec}
 }
 
 // Line is the number of the last line read. Unlike the other methods it
 // may be called while Read runs.
 func (r *Reader) Line() int { return int(r.lines.Load()) }
+
+// Formats returns the options in use, with Key and Value the formats of
+// the syntax in use (JSON's, once Auto has picked it): those to print the
+// input's keys and values back in.
+func (r *Reader) Formats() Options {
+	o := r.opts
+	o.Key, o.Value = r.key.format, r.value.format
+	o.JSON = nil
+	return o
+}
 
 // Syntax is the syntax in use: the one given, or once Auto has seen an
 // entry line, the one it picked.
@@ -206,6 +326,9 @@ func (r *Reader) Syntax() Syntax { return r.syntax }
 func (r *Reader) Read(b *Batch, limit int) error {
 	if r.fatal != nil {
 		return r.fatal
+	}
+	if r.bt != nil {
+		return r.readBpftool(b, limit)
 	}
 	for b.Len() < limit {
 		if !r.sc.Scan() {
@@ -233,9 +356,12 @@ func (r *Reader) Read(b *Batch, limit int) error {
 			continue // blank lines and comments
 		}
 		if r.syntax == Auto {
-			r.syntax = Text
-			if line[0] == '{' {
-				r.syntax = JSON
+			// '[' too: a JSON line's error then says that bpftool's dumps
+			// are read with another syntax.
+			if line[0] == '{' || line[0] == '[' {
+				r.setSyntax(JSON)
+			} else {
+				r.setSyntax(Text)
 			}
 		}
 		if err := r.parse(line, b); err != nil {
@@ -249,7 +375,7 @@ func (r *Reader) Read(b *Batch, limit int) error {
 func (r *Reader) parse(line []byte, b *Batch) error {
 	nk, nv := len(b.Keys), len(b.Values)
 	b.Keys = grow(b.Keys, r.opts.KeySize)
-	b.Values = grow(b.Values, r.opts.Stride())
+	b.Values = grow(b.Values, r.opts.valueStride())
 	key, value := b.Keys[nk:], b.Values[nv:]
 	var err error
 	if r.syntax == JSON {
@@ -265,6 +391,46 @@ func (r *Reader) parse(line []byte, b *Batch) error {
 		return err
 	}
 	b.Lines = append(b.Lines, r.line)
+	return nil
+}
+
+// readBpftool is Read for BpftoolJSON: an entry's line is the line where
+// it starts.
+func (r *Reader) readBpftool(b *Batch, limit int) error {
+	for b.Len() < limit {
+		nk, nv := len(b.Keys), len(b.Values)
+		b.Keys = grow(b.Keys, r.opts.KeySize)
+		b.Values = grow(b.Values, r.opts.valueStride())
+		key := b.Keys[nk:]
+		err := r.bt.Next(key, b.Values[nv:])
+		if err == nil {
+			err = r.checkKey(key)
+			if err != nil {
+				err = &bpftooljson.EntryError{Index: r.bt.Index() - 1, Line: r.bt.Line(), Err: err}
+			}
+		}
+		r.line = r.bt.Line()
+		r.lines.Store(int64(r.line))
+		if err == nil {
+			b.Lines = append(b.Lines, r.line)
+			continue
+		}
+		b.Keys, b.Values = b.Keys[:nk], b.Values[:nv]
+		var ee *bpftooljson.EntryError
+		switch {
+		case errors.Is(err, io.EOF):
+			r.fatal = io.EOF
+		case errors.As(err, &ee):
+			le := &LineError{Line: ee.Line, Err: fmt.Errorf("entry %d of the array: %w", ee.Index, ee.Err), Fatal: ee.Fatal}
+			if !ee.Fatal {
+				return le
+			}
+			r.fatal = le
+		default:
+			r.fatal = err
+		}
+		return r.fatal
+	}
 	return nil
 }
 
@@ -296,18 +462,25 @@ func (r *Reader) checkKey(key []byte) error {
 func (r *Reader) parseText(line []byte, key, value []byte) error {
 	var fields [8]string
 	cols := fields[:0]
-	for f := range strings.FieldsSeq(string(line)) {
-		if f[0] == '#' {
-			break
+	if r.key.format == BTF || r.value.format == BTF {
+		var err error
+		if cols, err = jsonColumns(cols, line); err != nil {
+			return err
 		}
-		cols = append(cols, f)
+	} else {
+		for f := range strings.FieldsSeq(string(line)) {
+			if f[0] == '#' {
+				break
+			}
+			cols = append(cols, f)
+		}
 	}
 	if r.opts.KeysOnly {
 		if len(cols) != 1 {
 			return fmt.Errorf("want 1 column: KEY (one key per line); got %d", len(cols))
 		}
 		if err := r.key.encode(cols[0], key); err != nil {
-			return fmt.Errorf("key %s: %w", quoteToken(cols[0]), err)
+			return r.key.tokenError("key", cols[0], err)
 		}
 		return nil
 	}
@@ -324,11 +497,14 @@ func (r *Reader) parseText(line []byte, key, value []byte) error {
 	}
 	if keyCols == 1 {
 		if err := r.key.encode(cols[0], key); err != nil {
-			return fmt.Errorf("key %s: %w", quoteToken(cols[0]), err)
+			return r.key.tokenError("key", cols[0], err)
 		}
 	}
 	return r.fillValue(value, cols[keyCols:], func(i int, dst []byte) error {
 		if err := r.value.encode(cols[keyCols+i], dst); err != nil {
+			if r.value.format == BTF {
+				return r.value.tokenError(r.valueRoot(i), "", err)
+			}
 			return fmt.Errorf("value %s: %w", r.valueName(i, cols[keyCols+i]), err)
 		}
 		return nil
@@ -366,6 +542,15 @@ func (r *Reader) valueName(i int, tok string) string {
 		return fmt.Sprintf("for CPU %d (%s)", i, quoteToken(tok))
 	}
 	return quoteToken(tok)
+}
+
+// valueRoot names the i-th value of an entry in the errors of the BTF
+// format: "value", or "value[cpu 1]" on per-CPU maps.
+func (r *Reader) valueRoot(i int) string {
+	if r.opts.CPUs > 0 && !r.opts.AllCPUs {
+		return "value[cpu " + strconv.Itoa(i) + "]"
+	}
+	return "value"
 }
 
 func (r *Reader) columnsError(got, want int) error {

@@ -42,6 +42,20 @@ func mustRead(t *testing.T, in string, opts Options) *Batch {
 	return b
 }
 
+// wantBatch checks b's keys, values and lines (nil: not checked).
+func wantBatch(t *testing.T, b *Batch, keys, values []byte, lines []int) {
+	t.Helper()
+	if !bytes.Equal(b.Keys, keys) {
+		t.Errorf("keys = %x, want %x", b.Keys, keys)
+	}
+	if !bytes.Equal(b.Values, values) {
+		t.Errorf("values = %x, want %x", b.Values, values)
+	}
+	if lines != nil && !slices.Equal(b.Lines, lines) {
+		t.Errorf("lines = %v, want %v", b.Lines, lines)
+	}
+}
+
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 var hash4x8 = Layout{KeySize: 4, ValueSize: 8}
@@ -53,25 +67,12 @@ func TestReadText(t *testing.T) {
 		"  0a000002\t0x0200000000000000   # trailing comment\r\n" +
 		"0A0000FF FFFFFFFFFFFFFFFF\n"
 	b := mustRead(t, in, Options{Layout: hash4x8})
-	if want := unhex("0a0000010a0000020a0000ff"); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := unhex("01000000000000000200000000000000ffffffffffffffff"); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
-	if want := []int{2, 4, 5}; !slices.Equal(b.Lines, want) {
-		t.Errorf("lines = %v, want %v", b.Lines, want)
-	}
+	wantBatch(t, b, unhex("0a0000010a0000020a0000ff"), unhex("01000000000000000200000000000000ffffffffffffffff"), []int{2, 4, 5})
 }
 
 func TestReadTextIntegers(t *testing.T) {
 	b := mustRead(t, "1 100\n4294967295 18446744073709551615\n0x10 0x20\n", Options{Layout: hash4x8, Key: U32, Value: U64})
-	if want := cat(ne32(1), ne32(0xffffffff), ne32(16)); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := cat(ne64(100), ne64(1<<64-1), ne64(32)); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
+	wantBatch(t, b, cat(ne32(1), ne32(0xffffffff), ne32(16)), cat(ne64(100), ne64(1<<64-1), ne64(32)), nil)
 }
 
 func TestReadCIDR(t *testing.T) {
@@ -85,7 +86,7 @@ func TestReadCIDR(t *testing.T) {
 	}
 }
 
-var percpu4 = Layout{KeySize: 4, ValueSize: 4, CPUs: 2} // slot 8, stride 16
+var percpu4 = Layout{KeySize: 4, ValueSize: 4, CPUs: 2, Stride: 16} // slots of 8 bytes
 
 // Per-CPU values: one 8-byte slot per possible CPU, element-major, padding
 // zero even when the Batch's memory held other bytes before.
@@ -111,7 +112,7 @@ func TestReadPerCPUAllCPUs(t *testing.T) {
 		t.Errorf("values = %x, want %x", b.Values, want)
 	}
 	// value_size 8: no padding, each slot a copy.
-	b = mustRead(t, `{"key": 1, "value": "0102030405060708"}`, Options{Layout: Layout{KeySize: 4, ValueSize: 8, CPUs: 3}, Key: U32, AllCPUs: true})
+	b = mustRead(t, `{"key": 1, "value": "0102030405060708"}`, Options{Layout: Layout{KeySize: 4, ValueSize: 8, CPUs: 3, Stride: 24}, Key: U32, AllCPUs: true})
 	if want := bytes.Repeat(unhex("0102030405060708"), 3); !bytes.Equal(b.Values, want) {
 		t.Errorf("values = %x, want %x", b.Values, want)
 	}
@@ -124,15 +125,7 @@ func TestReadJSON(t *testing.T) {
 { "value" : "0x0300000000000000" , "key" : "0x0a000003" }
 `
 	b := mustRead(t, in, Options{Layout: hash4x8})
-	if want := unhex("0a0000010a0000020a000003"); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := unhex("010000000000000002000000000000000300000000000000"); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
-	if want := []int{1, 2, 4}; !slices.Equal(b.Lines, want) {
-		t.Errorf("lines = %v, want %v", b.Lines, want)
-	}
+	wantBatch(t, b, unhex("0a0000010a0000020a000003"), unhex("010000000000000002000000000000000300000000000000"), []int{1, 2, 4})
 }
 
 func TestReadJSONNumbers(t *testing.T) {
@@ -140,12 +133,7 @@ func TestReadJSONNumbers(t *testing.T) {
 	b := mustRead(t, `{"key": 7, "value": 18446744073709551615}
 {"key": "8", "value": "0x10"}
 `, Options{Layout: hash4x8, Key: U32, Value: U64})
-	if want := cat(ne32(7), ne32(8)); !bytes.Equal(b.Keys, want) {
-		t.Errorf("keys = %x, want %x", b.Keys, want)
-	}
-	if want := cat(ne64(1<<64-1), ne64(16)); !bytes.Equal(b.Values, want) {
-		t.Errorf("values = %x, want %x", b.Values, want)
-	}
+	wantBatch(t, b, cat(ne32(7), ne32(8)), cat(ne64(1<<64-1), ne64(16)), nil)
 }
 
 func TestReadJSONPerCPU(t *testing.T) {
@@ -330,19 +318,28 @@ func TestNewReaderRejects(t *testing.T) {
 	}
 }
 
+// The layout's stride comes from the library; the reader fills CPU slots
+// of Stride/CPUs bytes and refuses a stride that cannot hold the values.
 func TestLayoutStride(t *testing.T) {
 	tests := []struct {
-		l                Layout
-		wantSlot, stride int
+		l        Layout
+		wantSlot int
+		wantErr  bool
 	}{
-		{Layout{ValueSize: 4}, 8, 4},
-		{Layout{ValueSize: 4, CPUs: 2}, 8, 16},
-		{Layout{ValueSize: 12, CPUs: 3}, 16, 48},
-		{Layout{ValueSize: 8, CPUs: 2}, 8, 16},
+		{Layout{ValueSize: 4}, 4, false},
+		{Layout{ValueSize: 4, Stride: 4}, 4, false},
+		{Layout{ValueSize: 4, CPUs: 2, Stride: 16}, 8, false},
+		{Layout{ValueSize: 12, CPUs: 3, Stride: 48}, 16, false},
+		{Layout{ValueSize: 8, CPUs: 2, Stride: 16}, 8, false},
+		{Layout{ValueSize: 4, Stride: 8}, 0, true},
+		{Layout{ValueSize: 4, CPUs: 2}, 0, true},
+		{Layout{ValueSize: 12, CPUs: 2, Stride: 20}, 0, true},
+		{Layout{ValueSize: 12, CPUs: 2, Stride: 17}, 0, true},
 	}
 	for _, tt := range tests {
-		if tt.l.Slot() != tt.wantSlot || tt.l.Stride() != tt.stride {
-			t.Errorf("%+v: slot %d stride %d, want %d %d", tt.l, tt.l.Slot(), tt.l.Stride(), tt.wantSlot, tt.stride)
+		_, err := NewReader(strings.NewReader(""), Options{Layout: tt.l})
+		if (err != nil) != tt.wantErr || !tt.wantErr && tt.l.Slot() != tt.wantSlot {
+			t.Errorf("%+v: NewReader error %v, slot %d; want error %v, slot %d", tt.l, err, tt.l.Slot(), tt.wantErr, tt.wantSlot)
 		}
 	}
 }
@@ -415,5 +412,107 @@ func TestReadErrorsTruncateAndEscapeTokens(t *testing.T) {
 	_, bad := readAll(t, "0a00 0100000000000000\n", Options{Layout: hash4x8})
 	if len(bad) != 1 || !strings.Contains(bad[0].Error(), "key 0a00: ") {
 		t.Errorf("plain token: %v", bad)
+	}
+}
+
+// FuzzReader feeds arbitrary input through every format: the reader must
+// never panic, must finish, and must leave buffers in the kernel's layout
+// (whole keys, whole strides, zero per-CPU padding) with increasing line
+// numbers, whatever it rejects.
+func FuzzReader(f *testing.F) {
+	f.Add("0a000001 0100000000000000\n", uint8(Hex), uint8(Hex), uint8(0))
+	f.Add("1 10 20\n2 x\n", uint8(U32), uint8(U32), uint8(2))
+	f.Add(`{"key": [1, 2, 3, 4], "value": [1, 2]}`+"\n{\n", uint8(Hex), uint8(U32), uint8(2))
+	f.Add("10.0.0.0/8 1\n2001:db8::/32 2\n10.0.0.1/8 3\n", uint8(CIDR), uint8(U32), uint8(0))
+	f.Add(`{"key": "::1", "value": "0x1"}`, uint8(CIDR), uint8(U64), uint8(1))
+	f.Add("# c\n\n 255 65535 # x\n", uint8(U8), uint8(U16), uint8(0x83))
+	f.Fuzz(func(t *testing.T, in string, keyFormat, valueFormat, shape uint8) {
+		opts := Options{
+			Key:          Format(keyFormat % uint8(BTF)), // btf needs a Codec: FuzzReaderBTF
+			Value:        Format(valueFormat % uint8(BTF)),
+			Syntax:       Syntax(shape >> 4 % 3),
+			AllCPUs:      shape&0x08 != 0,
+			MaskHostBits: shape&0x40 != 0,
+		}
+		opts.KeySize = fittingSize(opts.Key, shape&0x80 != 0)
+		opts.ValueSize = fittingSize(opts.Value, shape&0x20 != 0)
+		opts.CPUs = int(shape & 0x03)
+		if opts.CPUs == 0 {
+			opts.AllCPUs = false
+		} else {
+			opts.Stride = opts.CPUs * ((opts.ValueSize + 7) &^ 7) // the kernel's per-CPU slots
+		}
+		opts.LPM = opts.Key == CIDR
+		if opts.Key == U32 {
+			opts.MaxIndex = 1000
+		}
+		r, err := NewReader(strings.NewReader(in), opts)
+		if err != nil {
+			t.Fatalf("NewReader(%+v): %v", opts, err)
+		}
+		var b Batch
+		for range len(in) + 2 {
+			err := r.Read(&b, 3)
+			checkBatch(t, &b, opts.Layout)
+			var le *LineError
+			switch {
+			case err == io.EOF:
+				return
+			case errors.As(err, &le) && !le.Fatal:
+				if le.Line < 1 || le.Line > r.Line() {
+					t.Fatalf("error at line %d after reading %d lines", le.Line, r.Line())
+				}
+			case err != nil:
+				t.Fatalf("Read: %v", err) // strings.Reader cannot fail, lines are short
+			}
+			b.Reset()
+		}
+		t.Fatalf("Read did not reach the end of %d bytes", len(in))
+	})
+}
+
+// fittingSize is a key or value size that f can encode.
+func fittingSize(f Format, alt bool) int {
+	switch f {
+	case CIDR:
+		if alt {
+			return cidrKeySize6
+		}
+		return cidrKeySize4
+	case IP:
+		if alt {
+			return 16
+		}
+		return 4
+	case Hex:
+		if alt {
+			return 3
+		}
+		return 4
+	}
+	return f.intSize()
+}
+
+func checkBatch(t *testing.T, b *Batch, l Layout) {
+	t.Helper()
+	n := b.Len()
+	if len(b.Keys) != n*l.KeySize || len(b.Values) != n*l.valueStride() {
+		t.Fatalf("%d entries in %d key bytes and %d value bytes (key %d, stride %d)", n, len(b.Keys), len(b.Values), l.KeySize, l.valueStride())
+	}
+	for i := 1; i < n; i++ {
+		if b.Lines[i] <= b.Lines[i-1] {
+			t.Fatalf("lines not increasing: %v", b.Lines)
+		}
+	}
+	if l.CPUs == 0 {
+		return
+	}
+	slot := l.Slot()
+	for e := range n * l.CPUs {
+		for _, c := range b.Values[e*slot+l.ValueSize : (e+1)*slot] {
+			if c != 0 {
+				t.Fatalf("per-CPU padding not zero: %x", b.Values)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package input
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -55,4 +57,67 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// jsonColumns appends the whitespace-separated columns of line to cols, as
+// strings.Fields would, except that a column starting with '{', '[' or '"'
+// is one JSON value, white space inside it included: the columns of the
+// BTF format. A column starting with '#' starts a comment.
+func jsonColumns(cols []string, line []byte) ([]string, error) {
+	for i := 0; ; {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) || line[i] == '#' {
+			return cols, nil
+		}
+		start := i
+		switch line[i] {
+		case '{', '[', '"':
+			end, err := jsonEnd(line, i)
+			if err != nil {
+				return cols, fmt.Errorf("column %d: %w", len(cols)+1, err)
+			}
+			i = end
+		default:
+			for i < len(line) && !isSpace(line[i]) {
+				i++
+			}
+		}
+		cols = append(cols, string(line[start:i]))
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+// jsonEnd returns the end of the JSON object, array or string at s[i]:
+// brackets balanced outside strings. The value itself is checked by its
+// parser.
+func jsonEnd(s []byte, i int) (int, error) {
+	depth := 0
+	for inString := false; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case inString && c == '"':
+			inString = false
+			if depth == 0 {
+				return i + 1, nil
+			}
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, errors.New("a JSON value that does not end on this line")
 }
