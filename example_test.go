@@ -1,6 +1,7 @@
 package bpfbatch_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/bpfbatch/bpfbatch"
@@ -420,6 +422,35 @@ func ExampleMap_Sync() {
 		values = binary.NativeEndian.AppendUint64(values, kv[1])
 	}
 	stats, err := m.Sync(context.Background(), keys, values, bpfbatch.SyncOptions{})
+	fmt.Println(stats, err)
+}
+
+// SyncFrom takes an input that is still being read (a file, a socket, a
+// parser) and walks the map while it is read.
+func ExampleMap_SyncFrom() {
+	m, err := bpfbatch.CreateMap(bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1024})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := bpfbatch.UpdateBatchOf(m, []uint32{1, 2, 3}, []uint64{10, 20, 30}, bpfbatch.UpdateAny); err != nil {
+		log.Fatal(err)
+	}
+
+	input := strings.NewReader("1 10\n2 21\n4 40\n") // KEY VALUE lines
+	stats, err := m.SyncFrom(context.Background(), func() (keys, values []byte, err error) {
+		sc := bufio.NewScanner(input)
+		for sc.Scan() {
+			var k uint32
+			var v uint64
+			if _, err := fmt.Sscan(sc.Text(), &k, &v); err != nil {
+				return nil, nil, fmt.Errorf("%q: %w", sc.Text(), err)
+			}
+			keys = binary.NativeEndian.AppendUint32(keys, k)
+			values = binary.NativeEndian.AppendUint64(values, v)
+		}
+		return keys, values, sc.Err()
+	}, bpfbatch.SyncOptions{})
 	fmt.Println(stats, err)
 }
 
@@ -1139,4 +1170,95 @@ func ExampleCursor_Reset() {
 		n, err := bpfbatch.LookupBatchOf(m, &c, keys, values, bpfbatch.UpdateAny)
 		fmt.Println(n, err, c.Done())
 	}
+}
+
+// CountMissing checks which keys a map lacks, e.g. after writing into an
+// LRU map, which may evict what it was given.
+func ExampleMap_CountMissing() {
+	m, err := bpfbatch.CreateMap(bpfbatch.MapSpec{Type: bpfbatch.LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 4096})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	var keys []byte
+	for k := range uint32(1000) { // fewer than EvictionFreeSize: none evicted
+		keys = binary.NativeEndian.AppendUint32(keys, k)
+	}
+	if _, err := m.UpdateBatch(keys, make([]byte, 1000*8), bpfbatch.UpdateAny); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.CountMissing(context.Background(), keys))
+
+	if _, err := bpfbatch.DeleteBatchOf(m, []uint32{5, 7}, bpfbatch.UpdateAny); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.CountMissing(context.Background(), keys))
+}
+
+// MapIDs leads to maps nobody pinned, such as those of running programs:
+// open each by ID and pick the one wanted, here by name.
+func ExampleMapIDs() {
+	m, err := bpfbatch.CreateMap(bpfbatch.MapSpec{Type: bpfbatch.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 16, Name: "ex_needle"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	for id, err := range bpfbatch.MapIDs() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		other, err := bpfbatch.OpenByIDWith(id, bpfbatch.OpenOptions{ReadOnly: true})
+		if err != nil {
+			continue // freed meanwhile
+		}
+		name := other.Info().Name
+		other.Close()
+		if name == "ex_needle" {
+			fmt.Println("found", name)
+			break
+		}
+	}
+}
+
+// IsArray: keys are u32 indices below max_entries.
+func ExampleMapType_IsArray() {
+	fmt.Println(bpfbatch.Array.IsArray(), bpfbatch.ProgramArray.IsArray(), bpfbatch.Hash.IsArray())
+	// Output:
+	// true true false
+}
+
+// CanDelete: array elements always exist; clearing one means writing zeros.
+func ExampleMapType_CanDelete() {
+	fmt.Println(bpfbatch.Hash.CanDelete(), bpfbatch.Array.CanDelete(), bpfbatch.PerCPUArray.CanDelete())
+	// Output:
+	// true false false
+}
+
+// Evicts: LRU maps make room by evicting, so a write never fails for lack
+// of room and may lose other keys.
+func ExampleMapType_Evicts() {
+	fmt.Println(bpfbatch.LRUHash.Evicts(), bpfbatch.LRUPerCPUHash.Evicts(), bpfbatch.Hash.Evicts())
+	// Output:
+	// true true false
+}
+
+// FDValues: values written as file descriptors read back as IDs, so they
+// cannot be copied as bytes.
+func ExampleMapType_FDValues() {
+	fmt.Println(bpfbatch.ArrayOfMaps.FDValues(), bpfbatch.ProgramArray.FDValues(), bpfbatch.Hash.FDValues())
+	// Output:
+	// true true false
+}
+
+// The values layout of a map that does not exist yet: value_size, or for
+// per-CPU types one 8-byte-aligned slot per possible CPU.
+func ExampleMapType_ValueStride() {
+	cpus, err := bpfbatch.PossibleCPUs()
+	if err != nil {
+		log.Fatal(err)
+	}
+	hash, _ := bpfbatch.Hash.ValueStride(12)
+	perCPU, err := bpfbatch.PerCPUHash.ValueStride(12)
+	fmt.Println(hash, perCPU == cpus*16, err)
 }

@@ -2,11 +2,13 @@ package bpfbatch_test
 
 import (
 	"fmt"
+	"go/ast"
 	"go/doc"
 	"go/parser"
 	"go/token"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -102,6 +104,10 @@ func kernelExamples(t *testing.T) map[string]kernelExample {
 		"ExampleMap_EvictionFreeSize":   {f: ExampleMap_EvictionFreeSize, want: "true\n"},
 		"ExampleCursor_Done":            {f: ExampleCursor_Done, want: "4 4 2 \n"},
 		"ExampleCursor_Reset":           {f: ExampleCursor_Reset, want: "10 <nil> true\n10 <nil> true\n"},
+		"ExampleMap_SyncFrom":           {f: ExampleMap_SyncFrom, want: "added 1, changed 1, deleted 1, unchanged 1 <nil>\n"},
+		"ExampleMap_CountMissing":       {f: ExampleMap_CountMissing, want: "0 -1 <nil>\n2 5 <nil>\n"},
+		"ExampleMapIDs":                 {f: ExampleMapIDs, want: "found ex_needle\n"},
+		"ExampleMapType_ValueStride":    {f: ExampleMapType_ValueStride, want: "12 true <nil>\n"},
 	}
 }
 
@@ -158,6 +164,65 @@ func TestEveryKernelExampleIsChecked(t *testing.T) {
 	}
 	if len(found) == 0 {
 		t.Fatal("found no examples: the parse is broken")
+	}
+}
+
+// TestEveryEntryPointHasAnExample: every exported function and method of
+// the package, and every error type, has a runnable example in
+// example_test.go, where go doc and pkg.go.dev show it beside the name.
+// Error, Unwrap and String are left out (fmt and errors call them; the
+// examples print their results), and so are deprecated names.
+func TestEveryEntryPointHasAnExample(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") && name != "example_test.go" {
+			continue // test helpers are not the package's API
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	p, err := doc.NewFromFiles(fset, files, "github.com/bpfbatch/bpfbatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	want := func(name, comment string, examples []*doc.Example) {
+		if strings.Contains(comment, "Deprecated:") {
+			return
+		}
+		checked++
+		if len(examples) == 0 {
+			t.Errorf("%s has no example in example_test.go", name)
+		}
+	}
+	for _, f := range p.Funcs {
+		want(f.Name, f.Doc, f.Examples)
+	}
+	for _, ty := range p.Types {
+		if strings.HasSuffix(ty.Name, "Error") {
+			want(ty.Name, ty.Doc, ty.Examples)
+		}
+		for _, f := range ty.Funcs {
+			want(f.Name, f.Doc, f.Examples)
+		}
+		for _, m := range ty.Methods {
+			switch m.Name {
+			case "Error", "Unwrap", "String":
+			default:
+				want(ty.Name+"."+m.Name, m.Doc, m.Examples)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("checked %d names: the package's API was not found", checked)
 	}
 }
 
