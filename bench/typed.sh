@@ -11,16 +11,19 @@
 #                          control, ns and allocations per element
 #                          (go run ./cmd/typedread results/typed-read.txt)
 #
-# ROUNDS (default 5) runs of the benchmark, each one sample per map of
-# PASSES (default 2x) groups of walks; in a group every variant walks the
+# ROUNDS (default 8) runs of the benchmark, each one sample per map of
+# PASSES (default 3x) groups of walks; in a group every variant walks the
 # map once, in an order that rotates from group to group and round to
-# round. One round takes about 40 s on 2 cores (cilium's Iterate, 2.5-3 s a
-# walk, is most of it).
+# round. cilium's Iterate (one syscall pair per element, 2.5-3 s a walk,
+# 7-11x the others) walks in the first ITER_ROUNDS (default 2) rounds only,
+# so that the other rounds, about 20 s each, give the close comparisons
+# more samples in the same time.
 set -euo pipefail
 
 cd "$(dirname "$0")"
-ROUNDS=${ROUNDS:-5}
-PASSES=${PASSES:-2x}
+ROUNDS=${ROUNDS:-8}
+PASSES=${PASSES:-3x}
+ITER_ROUNDS=${ITER_ROUNDS:-2}
 out=results
 mkdir -p "$out"
 tmp=$(mktemp -d)
@@ -42,15 +45,19 @@ file=$out/typed-read.txt
 	echo "cores: $(nproc)"
 	echo "go: $(go env GOVERSION)"
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "command: ROUNDS=$ROUNDS PASSES=$PASSES bash bench/typed.sh"
+	echo "command: ROUNDS=$ROUNDS PASSES=$PASSES ITER_ROUNDS=$ITER_ROUNDS bash bench/typed.sh"
 	echo "loadavg-at-start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 } >"$file"
 start=$(date +%s)
 for r in $(seq 0 $((ROUNDS - 1))); do
 	echo "round $r ($(($(date +%s) - start)) s elapsed, load $(cut -d' ' -f1 /proc/loadavg))"
-	BENCH_ROUND=$r "${nice[@]}" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkTypedRead$' \
-		-test.benchtime "$PASSES" >>"$file"
+	variants=bytes,bytes2,lookup-of,iterate,cilium-batch
+	if [ "$r" -lt "$ITER_ROUNDS" ]; then
+		variants=$variants,cilium-iterate
+	fi
+	TYPED_READS=$variants BENCH_ROUND=$r "${nice[@]}" "$tmp/bench.test" -test.run '^$' \
+		-test.bench '^BenchmarkTypedRead$' -test.benchtime "$PASSES" >>"$file"
 	echo "loadavg-after-round: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$file"
 done
 if grep -q '^--- FAIL\|^FAIL' "$file"; then

@@ -3,7 +3,9 @@
 // median of per-sample ratios with their range (the variants of a sample
 // walked the same map in alternation), from wall-clock and from thread CPU
 // time, with bytes2/bytes as the A/A control; then median ns, CPU ns and
-// allocations per element.
+// allocations per element. A variant measured in fewer samples than the
+// others (typed.sh runs cilium's Iterate in some rounds only) has their
+// number after its ratio.
 //
 //	go run ./cmd/typedread results/typed-read.txt
 package main
@@ -13,6 +15,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
@@ -52,6 +55,7 @@ func run(w io.Writer, path string) error {
 	defer f.Close()
 	var cases []string
 	samples := map[string][]sample{}
+	sizes := map[string]int{} // elements in each case's map
 	r := benchfmt.NewReader(f, path)
 	for r.Scan() {
 		res, ok := r.Result().(*benchfmt.Result)
@@ -63,7 +67,10 @@ func run(w io.Writer, path string) error {
 		if !ok {
 			continue
 		}
-		c, _, _ := strings.Cut(rest, "/")
+		c, size, _ := strings.Cut(rest, "/")
+		if n, err := strconv.Atoi(strings.TrimPrefix(strings.Split(size, "-")[0], "n=")); err == nil {
+			sizes[c] = n
+		}
 		s := sample{}
 		for _, v := range res.Values {
 			unit, val := v.Unit, v.Value
@@ -103,7 +110,7 @@ func run(w io.Writer, path string) error {
 		fmt.Fprintf(w, "Typed reads of a 1M-element map against LookupBatch into bytes (%s): median of per-sample ratios [range]; < 1 is faster\n\n", what)
 		fmt.Fprintf(w, "%-16s", "case")
 		for _, v := range variants {
-			fmt.Fprintf(w, "  %-22s", v.title)
+			fmt.Fprintf(w, "  %-26s", v.title)
 		}
 		fmt.Fprintln(w, "  samples")
 		for _, c := range cases {
@@ -115,18 +122,22 @@ func run(w io.Writer, path string) error {
 						ratios = append(ratios, x/s[base][metric])
 					}
 				}
-				fmt.Fprintf(w, "  %-22s", ratioCell(ratios))
+				cell := ratioCell(ratios)
+				if len(ratios) > 0 && len(ratios) < len(samples[c]) {
+					cell += fmt.Sprintf(" (%d)", len(ratios)) // a variant left out of some rounds
+				}
+				fmt.Fprintf(w, "  %-26s", cell)
 			}
 			fmt.Fprintf(w, "  %d\n", len(samples[c]))
 		}
 		fmt.Fprintln(w)
 	}
 
-	fmt.Fprintf(w, "Medians per element: ns (wall) / ns (thread CPU) / allocations\n\n")
+	fmt.Fprintf(w, "Medians per element: ns (wall) / ns (thread CPU) / allocations (per walk, where fewer than one per element)\n\n")
 	fmt.Fprintf(w, "%-16s", "case")
 	names := append([]string{base}, variantNames()...)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-26s", n)
+		fmt.Fprintf(w, "  %-34s", n)
 	}
 	fmt.Fprintln(w)
 	for _, c := range cases {
@@ -136,9 +147,9 @@ func run(w io.Writer, path string) error {
 			if wall, ok := median(samples[c], n, "ns/elem"); ok {
 				cpu, _ := median(samples[c], n, "cpu-ns/elem")
 				allocs, _ := median(samples[c], n, "allocs/elem")
-				cell = fmt.Sprintf("%.1f / %.1f / %s", wall, cpu, allocCell(allocs))
+				cell = fmt.Sprintf("%.1f / %.1f / %s", wall, cpu, allocCell(allocs, sizes[c]))
 			}
-			fmt.Fprintf(w, "  %-26s", cell)
+			fmt.Fprintf(w, "  %-34s", cell)
 		}
 		fmt.Fprintln(w)
 	}
@@ -161,14 +172,15 @@ func ratioCell(ratios []float64) string {
 	return fmt.Sprintf("%.3f [%.2f-%.2f]", m, slices.Min(ratios), slices.Max(ratios))
 }
 
-// allocCell prints allocations per element: 0, a small fraction (per walk
-// or per batch, not per element) in scientific notation, or a count.
-func allocCell(a float64) string {
+// allocCell prints allocations per element: 0, a count, or where it is a
+// small fraction (per walk or per batch, not per element) also the count
+// per walk of n elements.
+func allocCell(a float64, n int) string {
 	switch {
 	case a == 0:
 		return "0"
 	case a < 0.01:
-		return fmt.Sprintf("%.1e", a)
+		return fmt.Sprintf("%.1e (%.0f/walk)", a, a*float64(n))
 	}
 	return fmt.Sprintf("%.2f", a)
 }
