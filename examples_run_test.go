@@ -1,6 +1,7 @@
 package bpfbatch_test
 
 import (
+	"embed"
 	"fmt"
 	"go/ast"
 	"go/doc"
@@ -8,7 +9,6 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -141,7 +141,7 @@ func TestKernelExamplesPrintWhatTheySay(t *testing.T) {
 // names an example that exists.
 func TestEveryKernelExampleIsChecked(t *testing.T) {
 	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "example_test.go", nil, parser.ParseComments)
+	file, err := parser.ParseFile(fset, "example_test.go", source(t, "example_test.go"), parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,16 +174,17 @@ func TestEveryKernelExampleIsChecked(t *testing.T) {
 // examples print their results), and so are deprecated names.
 func TestEveryEntryPointHasAnExample(t *testing.T) {
 	fset := token.NewFileSet()
-	names, err := filepath.Glob("*.go")
+	entries, err := sources.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var files []*ast.File
-	for _, name := range names {
+	for _, e := range entries {
+		name := e.Name()
 		if strings.HasSuffix(name, "_test.go") && name != "example_test.go" {
 			continue // test helpers are not the package's API
 		}
-		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		f, err := parser.ParseFile(fset, name, source(t, name), parser.ParseComments)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,6 +225,22 @@ func TestEveryEntryPointHasAnExample(t *testing.T) {
 	if checked < 50 {
 		t.Fatalf("checked %d names: the package's API was not found", checked)
 	}
+}
+
+// sources are the package's Go files, built into the test binary so that
+// the tests that read them run where the binary runs without its source
+// tree (the VMs of .ci/vm/run).
+//
+//go:embed *.go
+var sources embed.FS
+
+func source(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := sources.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // withOwnBPFFS runs f on a thread of its own, in a mount namespace of its
