@@ -140,6 +140,16 @@ func missingPrivilege() string {
 	return ""
 }
 
+// refusesEveryCommand reports whether the kernel refuses every bpf(2)
+// command of this thread, as kernels before 5.19 do without CAP_BPF when
+// kernel.unprivileged_bpf_disabled is set: a command that needs no
+// privilege, on a descriptor that is not open, answers EPERM instead of
+// EBADF.
+func refusesEveryCommand() bool {
+	attr := sys.InfoAttr{BPFFD: ^uint32(0)} // fd -1
+	return sys.ObjGetInfoByFD(&attr) == unix.EPERM
+}
+
 // userNamespaceMap returns the process's uid_map, trimmed, when the process
 // runs in a user namespace other than the initial one (whose map is the
 // identity over every uid), else "".
@@ -257,6 +267,9 @@ func objGetHint(path string, opts OpenOptions, errno unix.Errno) (hint string, n
 		mode, action = unix.W_OK, "open it for writing"
 	}
 	if h := accessHint(path, "the pin", mode, action); h != "" {
+		if missing := missingPrivilege(); missing != "" && refusesEveryCommand() {
+			h += "; and " + missing + " (this kernel asks for it for every bpf(2) command)"
+		}
 		return h, false // a permission error, of the file's
 	}
 	return privilegeHint("a security module (LSM) denied it"), false

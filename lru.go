@@ -95,65 +95,70 @@ const (
 // missing counts the keys (those at the indices which, or all) that the map
 // does not hold, and finds the first.
 func (m *Map) missing(ctx context.Context, keys []byte, which []int) (missing, first int, err error) {
-	type result struct{ missing, first int }
-	r, err := withFD(m, opLookup, func(fd *sys.FD) (result, error) {
+	r, err := withFD(m, opLookup, func(fd *sys.FD) (missingCount, error) {
 		if err := m.checkReadable(opLookup); err != nil {
-			return result{}, err
+			return missingCount{}, err
 		}
-		ks := int(m.info.KeySize)
 		n := len(which)
 		if which == nil {
-			n = len(keys) / max(1, ks)
-		}
-		index := func(j int) int {
-			if which == nil {
-				return j
-			}
-			return which[j]
+			n = len(keys) / max(1, int(m.info.KeySize))
 		}
 		parts := 1
 		if n >= missingParallel {
 			parts = min(runtime.GOMAXPROCS(0), 8)
 		}
-		results, errs := make([]result, parts), make([]error, parts)
+		counts := make([]missingCount, parts)
 		var wg sync.WaitGroup
 		for p := range parts {
-			wg.Go(func() {
-				r := result{first: -1}
-				value := make([]byte, m.stride)
-				for j := p * n / parts; j < (p+1)*n/parts; j++ {
-					if j%missingCtxEvery == 0 && ctx.Err() != nil {
-						errs[p] = ctx.Err()
-						return
-					}
-					i := index(j)
-					attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
-					switch errno := sys.MapLookupElem(&attr); errno {
-					case 0:
-					case unix.ENOENT:
-						if r.missing++; r.first < 0 {
-							r.first = i
-						}
-					default:
-						errs[p] = m.singleError(opLookup, m.newFault(fd, cmdLookupElem, errno, UpdateAny, i), UpdateAny)
-						return
-					}
-				}
-				results[p] = r
-			})
+			wg.Go(func() { counts[p] = m.missingIn(ctx, fd, keys, which, p*n/parts, (p+1)*n/parts) })
 		}
 		wg.Wait()
-		total := result{first: -1}
-		for p, r := range results {
-			if errs[p] != nil {
-				return total, errs[p]
+		total := missingCount{first: -1}
+		for _, c := range counts { // in the keys' order
+			if c.err != nil {
+				return total, c.err
 			}
-			total.missing += r.missing
+			total.missing += c.missing
 			if total.first < 0 {
-				total.first = r.first
+				total.first = c.first
 			}
 		}
 		return total, nil
 	})
 	return r.missing, r.first, err
+}
+
+// missingCount is what missingIn found.
+type missingCount struct {
+	missing, first int
+	err            error
+}
+
+// missingIn looks up keys lo to hi (of which, or of all).
+func (m *Map) missingIn(ctx context.Context, fd *sys.FD, keys []byte, which []int, lo, hi int) missingCount {
+	ks := int(m.info.KeySize)
+	c := missingCount{first: -1}
+	value := make([]byte, m.stride)
+	for j := lo; j < hi; j++ {
+		if (j-lo)%missingCtxEvery == 0 && ctx.Err() != nil {
+			c.err = ctx.Err()
+			return c
+		}
+		i := j
+		if which != nil {
+			i = which[j]
+		}
+		attr := newElemAttr(fd, keys[i*ks:(i+1)*ks], value, UpdateAny)
+		switch errno := sys.MapLookupElem(&attr); errno {
+		case 0:
+		case unix.ENOENT:
+			if c.missing++; c.first < 0 {
+				c.first = i
+			}
+		default:
+			c.err = m.singleError(opLookup, m.newFault(fd, cmdLookupElem, errno, UpdateAny, i), UpdateAny)
+			return c
+		}
+	}
+	return c
 }

@@ -174,8 +174,7 @@ func TestOpenReadOnlyAndWriteOnly(t *testing.T) {
 			ro.Close()
 		}
 	})
-	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
-	if openErr != nil && (testutil.KernelAtLeast(5, 11) || strings.TrimSpace(string(disabled)) == "0") {
+	if openErr != nil && !testutil.UnprivilegedBPFRefusesAll() {
 		t.Fatalf("kernel %s: OpenPinnedWith(ReadOnly) as nobody of a 0444 pin = %v", testutil.KernelRelease(), openErr)
 	}
 	ro, err := OpenPinnedWith(pin, OpenOptions{ReadOnly: true})

@@ -89,11 +89,11 @@ func TestReadOnlyOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runAs(t, nobody, nobody, "", append([]string{"dump", pin}, u32u64...)...)
-	// Before Linux 6.5 kernel.unprivileged_bpf_disabled refuses every
+	// Before Linux 5.19 kernel.unprivileged_bpf_disabled refuses every
 	// bpf(2) command of a process without CAP_BPF (since, only map and
 	// program creation): the message says so.
 	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
-	if !testutil.KernelAtLeast(6, 5) && strings.TrimSpace(string(disabled)) != "0" {
+	if testutil.UnprivilegedBPFRefusesAll() {
 		if r.code != 1 || !strings.Contains(r.stderr, "kernel.unprivileged_bpf_disabled = ") {
 			t.Errorf("dump as uid %d on Linux %s: exit %d, stderr %q; want exit 1 naming unprivileged_bpf_disabled", nobody, testutil.KernelRelease(), r.code, r.stderr)
 		}

@@ -152,6 +152,17 @@ func Pin(fd int, path string) error {
 	return nil
 }
 
+// UnprivilegedBPFRefusesAll reports whether this kernel refuses every
+// bpf(2) command of a process without CAP_BPF: kernel.unprivileged_bpf_disabled
+// is set and the kernel predates 5.19, which narrowed the sysctl to map
+// creation and program loading ("bpf: refine kernel.unprivileged_bpf_disabled
+// behaviour"). Seen in the VMs: 5.10 refuses everything, 6.1 and later only
+// creation.
+func UnprivilegedBPFRefusesAll() bool {
+	b, err := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
+	return err == nil && strings.TrimSpace(string(b)) != "0" && !KernelAtLeast(5, 19)
+}
+
 // MountBPFFS mounts a fresh bpf filesystem on a temporary directory for the
 // test and returns the directory. The directory is searchable by every
 // user (mode 0755), so that tests can open pins as other users.
