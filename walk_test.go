@@ -414,7 +414,14 @@ func TestWalkStopsAtFnError(t *testing.T) {
 		var failed atomic.Bool
 		err := m.Walk(context.Background(), WalkOptions{Workers: workers, Batch: 7}, func(_, _ []byte, _ int) error {
 			if failed.Load() {
+				// The walk learns of the error when the failing call
+				// returns, a moment after failed is set (longer if its
+				// thread is preempted): a call that starts in between
+				// takes long enough for the walk to know by its end, so
+				// a part starts one call after failed at most.
 				after.Add(1)
+				time.Sleep(50 * time.Millisecond)
+				return nil
 			}
 			if calls.Add(1) == 20 {
 				failed.Store(true)
