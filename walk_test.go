@@ -975,8 +975,9 @@ func TestWalkAttributesWhenTheBoundaryIsGone(t *testing.T) {
 
 // BenchmarkWalkSplitMin measures where splitting starts to pay: a hash map
 // and an array of n elements walked with Workers 1 and, split whatever its
-// size, Workers 2, walk by walk in alternation. speedup is Workers 1's
-// time over Workers 2's: walkSplitMin is where it passes 1 with room.
+// size, Workers 2, walk by walk in alternation (alternateWalks). speedup
+// is Workers 1's time over Workers 2's, aa Workers 1's over Workers 1's
+// again: walkSplitMin is where speedup passes 1 with room.
 func BenchmarkWalkSplitMin(b *testing.B) {
 	for _, typ := range []MapType{Hash, Array} {
 		for _, n := range []int{2048, 4096, 8192, 16384, 32768, 65536} {
@@ -990,28 +991,41 @@ func BenchmarkWalkSplitMin(b *testing.B) {
 					b.Fatal(err)
 				}
 				splitAlways(b)
-				var took [2]time.Duration
-				count := func(_, _ []byte, _ int) error { return nil }
-				for b.Loop() {
-					for i, workers := range []int{1, 2} {
-						start := time.Now()
-						if err := m.Walk(context.Background(), WalkOptions{Workers: workers}, count); err != nil {
-							b.Fatal(err)
-						}
-						took[i] += time.Since(start)
-					}
-				}
+				took := alternateWalks(b, m)
 				b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N*n), "w1-ns/elem")
 				b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N*n), "w2-ns/elem")
 				b.ReportMetric(float64(took[0])/float64(took[1]), "speedup")
+				b.ReportMetric(float64(took[0])/float64(took[2]), "aa")
 			})
 		}
 	}
 }
 
+// alternateWalks walks m b.N times with Workers 1, Workers 2 and Workers 1
+// again (the A/A control), in an order rotated from one group of walks to
+// the next, and returns each one's total time.
+func alternateWalks(b *testing.B, m *Map) [3]time.Duration {
+	var took [3]time.Duration
+	count := func(_, _ []byte, _ int) error { return nil }
+	group := 0
+	for b.Loop() {
+		for k := range 3 {
+			i := (k + group) % 3
+			start := time.Now()
+			if err := m.Walk(context.Background(), WalkOptions{Workers: []int{1, 2, 1}[i]}, count); err != nil {
+				b.Fatal(err)
+			}
+			took[i] += time.Since(start)
+		}
+		group++
+	}
+	return took
+}
+
 // BenchmarkWalkSparse walks hash maps of 1M buckets holding few elements
 // with Workers 1 and 2 (default split threshold), walk by walk in
-// alternation: a sparse map must not walk slower split than whole.
+// alternation (alternateWalks): a sparse map must not walk slower with
+// Workers 2 than with one.
 func BenchmarkWalkSparse(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000, 10000, 100000} {
 		b.Run(fmt.Sprintf("map=Hash/max=1M/n=%d", n), func(b *testing.B) {
@@ -1020,23 +1034,12 @@ func BenchmarkWalkSparse(b *testing.B) {
 			if _, err := m.UpdateBatch(keys, make([]byte, 8*n), UpdateAny); err != nil {
 				b.Fatal(err)
 			}
-			var took [2]time.Duration
-			count := func(_, _ []byte, _ int) error { return nil }
-			parts := int32(0)
-			for b.Loop() {
-				for i, workers := range []int{1, 2} {
-					start := time.Now()
-					if err := m.Walk(context.Background(), WalkOptions{Workers: workers}, count); err != nil {
-						b.Fatal(err)
-					}
-					took[i] += time.Since(start)
-				}
-				parts = m.walkProbe.parts.Load()
-			}
+			took := alternateWalks(b, m)
 			b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N), "w1-ns/walk")
 			b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N), "w2-ns/walk")
 			b.ReportMetric(float64(took[0])/float64(took[1]), "speedup")
-			b.ReportMetric(float64(parts), "parts")
+			b.ReportMetric(float64(took[0])/float64(took[2]), "aa")
+			b.ReportMetric(float64(m.walkProbe.parts.Load()), "parts")
 		})
 	}
 }
