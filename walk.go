@@ -2,6 +2,8 @@ package bpfbatch
 
 import (
 	"context"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/bpfbatch/bpfbatch/internal/sys"
 )
@@ -152,15 +154,16 @@ func (m *Map) walkSequentialFrom(ctx context.Context, c Cursor, read int, batch 
 }
 
 // Count returns the number of elements in the map: a walk of its keys
-// (values are read too: the kernel keeps no count). On a map that changes
-// meanwhile the count is of some moment of the walk.
+// (values are read too: the kernel keeps no count), on every core where
+// Walk can split the map. On a map that changes meanwhile the count is of
+// some moment of the walk.
 func (m *Map) Count() (int, error) {
-	total := 0
-	err := m.Walk(context.Background(), WalkOptions{Batch: countBatch(m)}, func(_, _ []byte, n int) error {
-		total += n
+	var total atomic.Int64
+	err := m.Walk(context.Background(), WalkOptions{Workers: runtime.GOMAXPROCS(0), Batch: countBatch(m)}, func(_, _ []byte, n int) error {
+		total.Add(int64(n))
 		return nil
 	})
-	return total, err
+	return int(total.Load()), err
 }
 
 // countBatch sizes the batches of a whole-map read: about 1 MiB.
