@@ -21,7 +21,9 @@ import (
 type syncDiff struct {
 	stats SyncStats
 	write []int  // input elements to write (new or changed), in input order
-	seen  []bool // input elements the map holds
+	// changed lists the input elements to write that the map holds (with
+	// another value), in input order; the others in write are new.
+	changed []int
 	stale []byte // keys to delete, or array indices to zero
 
 	// For SyncOptions.Changes: the map's values of the stale keys, and of
@@ -47,10 +49,11 @@ func (d *syncDiff) report(keys, values []byte, ks, stride int, changes func(Chan
 	for i := range len(d.stale) / ks {
 		changes(Change{Kind: Deleted, Key: d.stale[i*ks : (i+1)*ks], Old: d.staleValues[i*stride : (i+1)*stride]})
 	}
+	changed := d.changed // sorted, like write
 	for _, i := range d.write {
 		c := Change{Kind: Added, Key: keys[i*ks : (i+1)*ks], New: values[i*stride : (i+1)*stride]}
-		if d.seen[i] {
-			c.Kind, c.Old = Changed, d.old[i]
+		if len(changed) > 0 && changed[0] == i {
+			c.Kind, c.Old, changed = Changed, d.old[i], changed[1:]
 		}
 		changes(c)
 	}
@@ -126,11 +129,12 @@ func (m *Map) checkSyncMap(opts SyncOptions) error {
 }
 
 // join compares the map's elements with the input, part by part on every
-// core. An input index belongs to one part, so the joins write disjoint
-// elements of seen.
+// core. A part's input elements are contiguous in in, so the joins mark
+// disjoint ranges of seen (by position in in, which keeps each part's marks
+// in cache).
 func (m *Map) join(keys []byte, in *partitioned, mp *mapParts, opts SyncOptions) (*syncDiff, error) {
 	ks := int(m.info.KeySize)
-	d := &syncDiff{seen: make([]bool, len(in.idx))}
+	seen := make([]bool, len(in.idx))
 	joins := make([]partJoin, min(mp.parts.Count(), runtime.GOMAXPROCS(0), 4))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -140,11 +144,12 @@ func (m *Map) join(keys []byte, in *partitioned, mp *mapParts, opts SyncOptions)
 			j.dup, j.first, j.keepValues, j.keepOld = -1, -1, opts.KeepValues, opts.Changes != nil
 			set, _, _ := keyset.New(nil, ks)
 			for p := int(next.Add(1) - 1); p < mp.parts.Count(); p = int(next.Add(1) - 1) {
-				m.joinPart(j, set, in, p, mp.groups, d.seen)
+				m.joinPart(j, set, in, p, mp.groups, seen)
 			}
 		})
 	}
 	wg.Wait()
+	d := &syncDiff{}
 	dup, first := -1, -1
 	for _, j := range joins {
 		if j.dup >= 0 && (dup < 0 || j.dup < dup) {
@@ -152,7 +157,7 @@ func (m *Map) join(keys []byte, in *partitioned, mp *mapParts, opts SyncOptions)
 		}
 		d.stats.Changed += j.changed
 		d.stats.Unchanged += j.unchanged
-		d.write = append(d.write, j.write...)
+		d.changed = append(d.changed, j.write...)
 		d.stale = append(d.stale, j.stale...)
 		d.staleValues = append(d.staleValues, j.staleValues...)
 		for _, o := range j.old {
@@ -165,10 +170,12 @@ func (m *Map) join(keys []byte, in *partitioned, mp *mapParts, opts SyncOptions)
 	if dup >= 0 {
 		return nil, m.refuse(opSync, ErrInvalidArgument, "keys: element %d repeats element %d (key %x); each key may appear once, nothing was written", dup, first, keys[dup*ks:(dup+1)*ks])
 	}
-	for i, s := range d.seen {
+	slices.Sort(d.changed)
+	d.write = append(d.write, d.changed...)
+	for pos, s := range seen {
 		if !s {
 			d.stats.Added++
-			d.write = append(d.write, i)
+			d.write = append(d.write, int(in.idx[pos]))
 		}
 	}
 	slices.Sort(d.write) // the input's order
@@ -231,12 +238,12 @@ func (m *Map) joinGroup(j *partJoin, set *keyset.Set, in *partitioned, lo int, m
 		}
 		g := int(in.idx[lo+i])
 		switch {
-		case seen[g]: // seen twice: the map changed during the walk
+		case seen[lo+i]: // seen twice: the map changed during the walk
 		case j.keepValues || m.sameValue(value, in.values[(lo+i)*stride:(lo+i+1)*stride]):
-			seen[g] = true
+			seen[lo+i] = true
 			j.unchanged++
 		default:
-			seen[g] = true
+			seen[lo+i] = true
 			j.changed++
 			j.write = append(j.write, g)
 			if j.keepOld {

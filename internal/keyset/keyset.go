@@ -111,7 +111,18 @@ func (s *Set) hash(key []byte) (tag, home uint64) {
 	return h, h >> s.shift
 }
 
+// pack is a key of up to 8 bytes as an integer: one load for the common
+// sizes (copying 4 bytes into an 8-byte buffer and reading it back stalls
+// on the store).
 func pack(key []byte) uint64 {
+	switch len(key) {
+	case 8:
+		return binary.LittleEndian.Uint64(key)
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(key))
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(key))
+	}
 	var b [8]byte
 	copy(b[:], key)
 	return binary.LittleEndian.Uint64(b[:])
