@@ -20,11 +20,11 @@ import (
 // syncDiff is what one walk of the map found against the input.
 type syncDiff struct {
 	stats SyncStats
-	write []int  // input elements to write (new or changed), in input order
+	write []int // input elements to write (new or changed), in input order
 	// changed lists the input elements to write that the map holds (with
 	// another value), in input order; the others in write are new.
 	changed []int
-	stale []byte // keys to delete, or array indices to zero
+	stale   []byte // keys to delete, or array indices to zero
 
 	// For SyncOptions.Changes: the map's values of the stale keys, and of
 	// the changed elements by input index.
