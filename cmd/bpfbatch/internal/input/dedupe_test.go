@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -80,15 +82,50 @@ func BenchmarkDedupe(b *testing.B) {
 	})
 	b.Run("gomap", func(b *testing.B) {
 		for b.Loop() {
-			last := make(map[string]int, n)
-			drop := make([]bool, n)
-			for i := range n {
-				k := string(keys[i*8 : (i+1)*8])
-				if j, ok := last[k]; ok {
-					drop[j] = true
-				}
-				last[k] = i
-			}
+			earlierGoMap(keys, 8, n)
 		}
 	})
+}
+
+// earlierGoMap is earlier with a Go map: the reference of the tests.
+func earlierGoMap(keys []byte, ks, n int) (drop []bool, dropped int) {
+	last := make(map[string]int, n)
+	drop = make([]bool, n)
+	for i := range n {
+		k := string(keys[i*ks : (i+1)*ks])
+		if j, ok := last[k]; ok {
+			drop[j] = true
+			dropped++
+		}
+		last[k] = i
+	}
+	return drop, dropped
+}
+
+// earlier marks what a Go map marks, short keys and long, few repeats and many, with either index type.
+func TestEarlierMatchesAGoMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{2, 3, 100, 4096, 3*4096 + 17, 100_000} {
+		for _, ks := range []int{1, 4, 8, 13} {
+			for _, distinct := range []int{1, n/2 + 1, n} {
+				keys := make([]byte, 0, n*ks)
+				for range n {
+					v := rng.IntN(distinct)
+					k := binary.LittleEndian.AppendUint64(make([]byte, 0, 16), uint64(v)*0x9e3779b97f4a7c15)
+					k = append(k, byte(v), byte(v>>8), byte(v>>16), byte(v>>24), 7)
+					keys = append(keys, k[:ks]...)
+				}
+				wantDrop, wantN := earlierGoMap(keys, ks, n)
+				for name, got := range map[string]func() ([]bool, int){
+					"uint32": func() ([]bool, int) { return earlier[uint32](keys, ks, n) },
+					"uint64": func() ([]bool, int) { return earlier[uint64](keys, ks, n) },
+				} {
+					drop, dropped := got()
+					if dropped != wantN || !slices.Equal(drop, wantDrop) {
+						t.Fatalf("n %d, key size %d, %d distinct, %s: dropped %d, want %d (marks equal: %v)", n, ks, distinct, name, dropped, wantN, slices.Equal(drop, wantDrop))
+					}
+				}
+			}
+		}
+	}
 }
