@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
-# Times `bpfbatch dump` against `bpftool map dump` on a 1M-entry hash map
-# (u32 -> u64) and a 1M-prefix LPM trie, output to /dev/null; then
-# `bpfbatch sync` of a 1M-entry map with 1% changed and 1% stale entries
-# against clearing and reloading it with the command (dump --keys-only |
-# delete, then load). Every variant runs in the same session on the same
-# maps, several times, with hyperfine (Debian: apt-get install hyperfine
-# bpftool). Run as root from the repository's root:
+# Times `bpfbatch dump` against `bpftool map dump` and `bpftool -j map
+# dump` on a 1M-entry hash map (u32 -> u64) and a 1M-prefix LPM trie
+# (/24s, u32 values), output to /dev/null, with --workers 1 and 2 (the
+# default), in the integer/cidr formats and in hex (bpftool's own output,
+# without BTF, is hex bytes), and beside them the floor of any dump: a walk
+# of the same map that formats and prints nothing (cmd/walkpin: the
+# library's Map.Walk with Workers 1 and 2, and raw BPF_MAP_LOOKUP_BATCH
+# calls from one cursor). At the end, repeated walks in one process show
+# what a dump of the trie would take if it split it (see the note there).
 #
-#	bash bench/dump_vs_bpftool.sh            # RUNS=10 by default
-#	RUNS=5 OUT=/tmp/dump-bench bash bench/dump_vs_bpftool.sh
+# The commands run in ROUNDS rounds (default 5) of RUNS runs each (default
+# 2), in a new random order every round (seeded by the round), so that all
+# see the same machine state; the first command of each map appears twice
+# (…-b), the A/A control. Run as root from anywhere (Debian: apt-get
+# install hyperfine bpftool):
 #
-# It mounts a bpf filesystem of its own on a temporary directory, prints
-# markdown tables, and leaves them with the JSON exports in $OUT.
+#	bash bench/dump_vs_bpftool.sh
+#	ROUNDS=3 RUNS=1 bash bench/dump_vs_bpftool.sh
+#
+# It mounts a bpf filesystem of its own on a temporary directory and writes
+# bench/results/dump-vs-bpftool.txt (setup and the summary of go run
+# ./cmd/hfrounds) and the per-round hyperfine JSON exports in
+# bench/results/dump-vs-bpftool/. The sync timing that this script had
+# until 2026-12 is bench/sync_vs_load.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${RUNS:-10}
+ROUNDS=${ROUNDS:-5}
+RUNS=${RUNS:-2}
 N=1000000
-OUT=${OUT:-$(mktemp -d /tmp/dump-vs-bpftool.XXXXXX)}
-mkdir -p "$OUT"
+res=bench/results
+json=$res/dump-vs-bpftool
+mkdir -p "$json"
+rm -f "$json"/round*.json
 export PATH=/usr/local/go/bin:/usr/sbin:$PATH
 
 for tool in bpftool hyperfine go; do
@@ -34,58 +48,99 @@ trap cleanup EXIT
 
 bb=$work/bpfbatch
 (cd cmd/bpfbatch && go build -o "$bb" .)
+(cd bench && go build -o "$work/hfrounds" ./cmd/hfrounds && go build -o "$work/walkpin" ./cmd/walkpin)
+wp=$work/walkpin
 
-echo "## Setup"
-echo
-echo "- kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "- $("$bb" version)"
-echo "- $(bpftool version | head -1), $(hyperfine --version)"
-echo "- $RUNS runs each after 1 warm-up, output to /dev/null"
-echo
-
-awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "%d %d\n", i, i * 7 }' > "$work/hash.txt"
+awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "%d %d\n", i, i * 7 }' >"$work/hash.txt"
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) { a = 16777216 + i*256;
-	printf "%d.%d.%d.0/24 %d\n", int(a/16777216), int(a/65536)%256, int(a/256)%256, i } }' > "$work/cidrs.txt"
+	printf "%d.%d.%d.0/24 %d\n", int(a/16777216), int(a/65536)%256, int(a/256)%256, i } }' >"$work/cidrs.txt"
 
 "$bb" create "$fs/hash" --type hash --key-size 4 --value-size 8 --max-entries $N >/dev/null
 "$bb" load "$fs/hash" "$work/hash.txt" --key-format u32 --value-format u64 >/dev/null
 "$bb" create "$fs/trie" --type lpm_trie --key-size 8 --value-size 4 --max-entries $N >/dev/null
 "$bb" load "$fs/trie" "$work/cidrs.txt" --key-format cidr --value-format u32 >/dev/null
 
-bench() { # name, commands...
-	local name=$1
-	shift
-	echo "## $name"
+h="$fs/hash"
+t="$fs/trie"
+# name|command
+cmds=(
+	"hash-u64-w2|$bb dump $h --key-format u32 --value-format u64 >/dev/null"
+	"hash-u64-w2-b|$bb dump $h --key-format u32 --value-format u64 >/dev/null"
+	"hash-u64-w1|$bb dump $h --key-format u32 --value-format u64 --workers 1 >/dev/null"
+	"hash-hex-w2|$bb dump $h >/dev/null"
+	"hash-json-w2|$bb dump $h --key-format u32 --value-format u64 --format json >/dev/null"
+	"hash-bpftool|bpftool map dump pinned $h >/dev/null"
+	"hash-bpftool-j|bpftool -j map dump pinned $h >/dev/null"
+	"hash-walk-w2|$wp -workers 2 $h >/dev/null"
+	"hash-walk-w1|$wp -workers 1 $h >/dev/null"
+	"hash-walk-raw|$wp -raw $h >/dev/null"
+	"trie-cidr-w2|$bb dump $t --key-format cidr --value-format u32 >/dev/null"
+	"trie-cidr-w2-b|$bb dump $t --key-format cidr --value-format u32 >/dev/null"
+	"trie-cidr-w1|$bb dump $t --key-format cidr --value-format u32 --workers 1 >/dev/null"
+	"trie-hex-w2|$bb dump $t --key-format hex --value-format hex >/dev/null"
+	"trie-hex-w1|$bb dump $t --key-format hex --value-format hex --workers 1 >/dev/null"
+	"trie-json-w2|$bb dump $t --key-format cidr --value-format u32 --format json >/dev/null"
+	"trie-bpftool|bpftool map dump pinned $t >/dev/null"
+	"trie-bpftool-j|bpftool -j map dump pinned $t >/dev/null"
+	"trie-walk-w2|$wp -workers 2 $t >/dev/null"
+	"trie-walk-w1|$wp -workers 1 $t >/dev/null"
+	"trie-walk-raw|$wp -raw $t >/dev/null"
+)
+
+{
+	echo "# bpfbatch dump against bpftool map dump (bench/dump_vs_bpftool.sh)"
 	echo
-	hyperfine --style basic --warmup 1 --runs "$RUNS" --shell bash \
-		--export-markdown "$OUT/$name.md" --export-json "$OUT/$name.json" "$@" >/dev/null
-	cat "$OUT/$name.md"
+	echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+	echo "- $("$bb" version); $(bpftool version | head -1); $(hyperfine --version)"
+	echo "- ROUNDS=$ROUNDS rounds of RUNS=$RUNS runs per command, a new order every round, output to /dev/null"
+	echo "- maps: hash u32 -> u64, $N entries ($(cut -d' ' -f1 <<<"$("$wp" "$h")") walked); LPM trie, $N /24 prefixes -> u32 ($(cut -d' ' -f1 <<<"$("$wp" "$t")") walked)"
+	echo "- output sizes: $(for c in "dump $h --key-format u32 --value-format u64" "dump $h" "dump $t --key-format cidr --value-format u32" "dump $t --key-format hex --value-format hex"; do
+		# shellcheck disable=SC2086
+		printf '%s: %s bytes; ' "bpfbatch ${c//$fs\//}" "$("$bb" $c | wc -c)"
+	done)bpftool hash: $(bpftool map dump pinned "$h" | wc -c), -j: $(bpftool -j map dump pinned "$h" | wc -c); trie: $(bpftool map dump pinned "$t" | wc -c), -j: $(bpftool -j map dump pinned "$t" | wc -c) bytes"
+	echo "- first lines: $("$bb" dump "$t" --key-format cidr --value-format u32 --workers 1 | head -1) | $("$bb" dump "$t" --key-format hex --value-format hex --workers 1 | head -1) | $(bpftool map dump pinned "$t" | head -1)"
 	echo
-}
+} >"$res/dump-vs-bpftool.txt"
+cat "$res/dump-vs-bpftool.txt"
 
-bench dump-hash \
-	-n "bpfbatch dump (u32/u64 text)" "$bb dump $fs/hash --key-format u32 --value-format u64 > /dev/null" \
-	-n "bpfbatch dump (hex text)" "$bb dump $fs/hash > /dev/null" \
-	-n "bpfbatch dump --format json" "$bb dump $fs/hash --key-format u32 --value-format u64 --format json > /dev/null" \
-	-n "bpftool map dump" "bpftool map dump pinned $fs/hash > /dev/null" \
-	-n "bpftool map dump -j" "bpftool map dump pinned $fs/hash -j > /dev/null"
+for r in $(seq 1 "$ROUNDS"); do
+	echo "round $r of $ROUNDS, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$res/dump-vs-bpftool.txt"
+	args=()
+	while IFS='|' read -r name cmd; do
+		args+=(-n "$name" "$cmd")
+	done < <(printf '%s\n' "${cmds[@]}" | awk -v seed="$r" 'BEGIN { srand(seed) } { print rand() "\t" $0 }' | sort -n | cut -f2-)
+	hyperfine --style none --runs "$RUNS" --shell bash --export-json "$json/round$r.json" "${args[@]}" >/dev/null
+done
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" | tee -a "$res/dump-vs-bpftool.txt"
 
-bench dump-trie \
-	-n "bpfbatch dump (cidr/u32 text)" "$bb dump $fs/trie --key-format cidr --value-format u32 > /dev/null" \
-	-n "bpfbatch dump (hex text)" "$bb dump $fs/trie --key-format hex > /dev/null" \
-	-n "bpftool map dump" "bpftool map dump pinned $fs/trie > /dev/null" \
-	-n "bpftool map dump -j" "bpftool map dump pinned $fs/trie -j > /dev/null"
-
-# The sync input: the 1M entries less 1% (every 100th key, 10000 stale
-# entries), with 1% of the values changed (keys 50, 150, ...).
-awk '$1 % 100 != 0 { if ($1 % 100 == 50) $2 = $2 + 1; print }' "$work/hash.txt" > "$work/next.txt"
-restore="$bb sync $fs/hash $work/hash.txt --key-format u32 --value-format u64 > /dev/null"
-"$bb" sync "$fs/hash" "$work/next.txt" --key-format u32 --value-format u64 --dry-run
-eval "$restore"
-echo
-bench sync-vs-reload --prepare "$restore" \
-	-n "bpfbatch sync (1% changed, 1% stale)" "$bb sync $fs/hash $work/next.txt --key-format u32 --value-format u64 > /dev/null" \
-	-n "clear and reload: dump --keys-only | delete, then load" \
-	"$bb dump $fs/hash --keys-only | $bb delete $fs/hash - > /dev/null && $bb load $fs/hash $work/next.txt --key-format u32 --value-format u64 > /dev/null"
-
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; tables and JSON in $OUT"
+{
+	echo
+	echo '```'
+	"$work/hfrounds" \
+		-ratio hash-u64-w2-b/hash-u64-w2 -ratio hash-u64-w1/hash-u64-w2 \
+		-ratio hash-bpftool/hash-u64-w2 -ratio hash-bpftool-j/hash-u64-w2 -ratio hash-bpftool-j/hash-u64-w1 \
+		-ratio hash-bpftool/hash-hex-w2 -ratio hash-bpftool-j/hash-json-w2 -ratio hash-u64-w2/hash-walk-w2 -ratio hash-walk-w1/hash-walk-w2 \
+		-ratio trie-cidr-w2-b/trie-cidr-w2 -ratio trie-cidr-w1/trie-cidr-w2 \
+		-ratio trie-bpftool/trie-cidr-w2 -ratio trie-bpftool/trie-hex-w2 -ratio trie-bpftool-j/trie-hex-w2 \
+		-ratio trie-bpftool-j/trie-cidr-w1 -ratio trie-bpftool-j/trie-hex-w1 -ratio trie-bpftool-j/trie-json-w2 \
+		-ratio trie-cidr-w2/trie-walk-w2 -ratio trie-cidr-w1/trie-walk-w1 -ratio trie-walk-w1/trie-walk-w2 -ratio trie-walk-raw/trie-walk-w1 \
+		-ratio trie-bpftool-j/trie-walk-w2 -ratio trie-bpftool-j/trie-walk-raw \
+		-target 'trie-bpftool-j/trie-cidr-w2>=5' -target 'trie-bpftool-j/trie-cidr-w1>=5' \
+		"$json"/round*.json
+	echo '```'
+	echo
+	echo "The library learns where to split an LPM trie from a Map's first complete walk, so a process that walks"
+	echo "once (bpfbatch dump) walks a trie in one part whatever --workers says. Walks with one Map, one process"
+	echo "(walkpin -repeat), each walk's time:"
+	echo
+	echo '```'
+	for w in 1 2; do
+		echo "\$ walkpin -workers $w -repeat 6 trie"
+		"$wp" -workers "$w" -repeat 6 "$t" 2>&1 >/dev/null
+	done
+	echo "\$ walkpin -workers 2 -repeat 3 hash"
+	"$wp" -workers 2 -repeat 3 "$h" 2>&1 >/dev/null
+	echo '```'
+	echo
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+} | tee -a "$res/dump-vs-bpftool.txt"
