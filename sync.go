@@ -137,7 +137,9 @@ func (m *Map) Sync(ctx context.Context, keys, values []byte, opts SyncOptions) (
 // input takes longer. An error from read ends SyncFrom with nothing written
 // and is returned as it is. The input is checked as Sync checks it, when
 // read returns: bad input is refused before any write, but after the walk
-// began reading the map.
+// began reading the map. As read keeps a core busy, the walk beside it uses
+// at most GOMAXPROCS-1 of opts.Workers walkers (at least one); the writes
+// use all of them.
 func (m *Map) SyncFrom(ctx context.Context, read func() (keys, values []byte, err error), opts SyncOptions) (SyncStats, error) {
 	_, err := withFD(m, opSync, func(*sys.FD) (struct{}, error) {
 		if read == nil {

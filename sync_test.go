@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -544,4 +545,23 @@ func TestSyncFrom(t *testing.T) {
 	}
 	checkWritten(t, m, u32s(1, 2, 4), u64s(1, 20, 4), nil)
 	checkMissing(t, m, u32s(3))
+}
+
+// SyncFrom's walk leaves a core to its read: at most GOMAXPROCS-1 walkers,
+// at least one; Sync's walk, whose input is read already, uses Workers.
+func TestSyncWalkersLeaveACoreToTheRead(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range []struct {
+		procs, workers int
+		reading        bool
+		want           int
+	}{
+		{2, 2, true, 1}, {2, 2, false, 2}, {1, 2, true, 1}, {4, 2, true, 2},
+		{4, 8, true, 3}, {8, 0, true, 0}, {2, 0, false, 0},
+	} {
+		runtime.GOMAXPROCS(c.procs)
+		if got := syncWalkers(c.workers, c.reading); got != c.want {
+			t.Errorf("GOMAXPROCS %d, Workers %d, reading %v: %d walkers, want %d", c.procs, c.workers, c.reading, got, c.want)
+		}
+	}
 }

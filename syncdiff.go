@@ -68,7 +68,8 @@ func (m *Map) diff(ctx context.Context, read func() ([]byte, []byte, error), est
 	walkCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	walked := make(chan error, 1)
-	go func() { walked <- m.Walk(walkCtx, WalkOptions{Workers: opts.Workers, Batch: countBatch(m)}, mp.add) }()
+	walkers := syncWalkers(opts.Workers, !checked)
+	go func() { walked <- m.Walk(walkCtx, WalkOptions{Workers: walkers, Batch: countBatch(m)}, mp.add) }()
 	// The input is read and grouped into parts here while the walk (mostly
 	// kernel time) reads the map and groups it the same way.
 	keys, values, err := read()
@@ -91,6 +92,17 @@ func (m *Map) diff(ctx context.Context, read func() ([]byte, []byte, error), est
 	}
 	d, err := m.join(keys, &in, mp, opts)
 	return d, keys, values, err
+}
+
+// syncWalkers is how many walkers Sync's walk uses for opts.Workers.
+// Beside a read (SyncFrom), which keeps a core busy, a walker more than the
+// other cores can run slows both: bpfbatch sync of 1M on 2 cores took
+// 0.43 s with 2 walkers and 0.35 s with 1 (bench/results/sync-vs-load.txt).
+func syncWalkers(workers int, reading bool) int {
+	if reading {
+		return min(workers, max(1, runtime.GOMAXPROCS(0)-1))
+	}
+	return workers
 }
 
 // checkSyncInput validates Sync's options and input before any syscall
