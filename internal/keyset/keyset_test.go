@@ -3,6 +3,7 @@ package keyset
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 )
@@ -113,5 +114,58 @@ func TestPartitionsSpreadKeys(t *testing.T) {
 	}
 	if one := NewPartitions(10); one.Count() != 1 || one.Of([]byte{1}) != 0 {
 		t.Fatal("a small input is one part")
+	}
+}
+
+// BenchmarkHash: the slot hash of a key of up to 8 bytes, the Set's
+// seeded mix64 against maphash.Comparable, which it replaced.
+func BenchmarkHash(b *testing.B) {
+	seed := maphash.MakeSeed()
+	mix := maphash.Comparable(seed, uint64(0))
+	var sink uint64
+	b.Run("mix64", func(b *testing.B) {
+		for i := range uint64(b.N) {
+			sink += mix64(i ^ mix)
+		}
+	})
+	b.Run("maphash", func(b *testing.B) {
+		for i := range uint64(b.N) {
+			sink += maphash.Comparable(seed, i)
+		}
+	})
+	_ = sink
+}
+
+// Structured keys (sequential, strided, differing only in high bits)
+// spread over the table as random ones do: no run of occupied slots
+// grows past what a table half full of random keys shows.
+func TestStructuredKeysDoNotCluster(t *testing.T) {
+	const n = 1 << 16
+	for name, key := range map[string]func(i uint64) uint64{
+		"sequential":  func(i uint64) uint64 { return i },
+		"stride 4096": func(i uint64) uint64 { return i * 4096 },
+		"high bits":   func(i uint64) uint64 { return i << 48 },
+		"low 32 zero": func(i uint64) uint64 { return i << 32 },
+	} {
+		keys := make([]byte, 0, 8*n)
+		for i := range uint64(n) {
+			keys = binary.LittleEndian.AppendUint64(keys, key(i))
+		}
+		s, dup, _ := New(keys, 8)
+		if dup >= 0 {
+			t.Fatalf("%s: duplicate %d", name, dup)
+		}
+		longest, run := 0, 0
+		for _, sl := range append(s.slots, s.slots...) { // runs wrap around
+			if sl.idx == 0 {
+				run = 0
+				continue
+			}
+			run++
+			longest = max(longest, run)
+		}
+		if longest > 64 {
+			t.Errorf("%s: a run of %d occupied slots (random keys: about 30)", name, longest)
+		}
 	}
 }
