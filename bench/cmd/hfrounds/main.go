@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bpfbatch/bpfbatch/bench/internal/results"
 )
 
 type result struct {
@@ -149,7 +151,7 @@ func run(w io.Writer, files []string, ratios, targets []string) error {
 				cpu = append(cpu, (ra.User+ra.System)/(rb.User+rb.System))
 			}
 		}
-		fmt.Fprintf(w, "%-48s %-22s %-22s\n", sp.a+" / "+sp.b, stat(wall), stat(cpu))
+		fmt.Fprintf(w, "%-48s %-22s %-22s\n", sp.a+" / "+sp.b, results.Spread(wall), results.Spread(cpu))
 		if sp.op != "" {
 			m := median(wall)
 			met := m <= sp.bound
@@ -172,21 +174,8 @@ func run(w io.Writer, files []string, ratios, targets []string) error {
 	return nil
 }
 
+// median is results.Median, 0 for no samples.
 func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func stat(xs []float64) string {
-	if len(xs) == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.3f [%.2f-%.2f]", median(xs), slices.Min(xs), slices.Max(xs))
+	m, _ := results.Median(xs)
+	return m
 }

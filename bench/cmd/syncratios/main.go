@@ -14,9 +14,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bpfbatch/bpfbatch/bench/internal/results"
 )
 
 // round is one benchmark line: every variant's metrics by unit
@@ -130,7 +131,7 @@ func run(w io.Writer, path string) error {
 		for _, c := range cases {
 			fmt.Fprintf(w, "%-16s", c)
 			for _, r := range ratios {
-				fmt.Fprintf(w, " %-21s", stat(ratio(rounds[c], r.a+unit, r.b+unit)))
+				fmt.Fprintf(w, " %-21s", results.Spread(ratio(rounds[c], r.a+unit, r.b+unit)))
 			}
 			fmt.Fprintln(w)
 		}
@@ -213,21 +214,8 @@ func diff(rs []round, a, b string) []float64 {
 	return out
 }
 
+// median is results.Median, 0 for no samples.
 func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func stat(xs []float64) string {
-	if len(xs) == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.3f [%.2f-%.2f]", median(xs), slices.Min(xs), slices.Max(xs))
+	m, _ := results.Median(xs)
+	return m
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/bpfbatch/bpfbatch/bench/internal/results"
 )
 
 // variants in table order, with the names the tables give them.
@@ -168,7 +170,7 @@ func ratioCell(ratios []float64) string {
 	if len(ratios) == 0 {
 		return "-"
 	}
-	m, _ := medianOf(ratios)
+	m, _ := results.Median(ratios)
 	return fmt.Sprintf("%.3f [%.2f-%.2f]", m, slices.Min(ratios), slices.Max(ratios))
 }
 
@@ -192,16 +194,5 @@ func median(samples []sample, impl, metric string) (float64, bool) {
 			xs = append(xs, x)
 		}
 	}
-	return medianOf(xs)
-}
-
-func medianOf(xs []float64) (float64, bool) {
-	if len(xs) == 0 {
-		return 0, false
-	}
-	xs = slices.Sorted(slices.Values(xs))
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2], true
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2, true
+	return results.Median(xs)
 }

@@ -257,19 +257,11 @@ func (s *Set) MedianAllocs(k Key) (float64, bool) {
 }
 
 func median(samples []Sample, f func(Sample) float64) (float64, bool) {
-	if len(samples) == 0 {
-		return 0, false
-	}
 	v := make([]float64, len(samples))
 	for i, x := range samples {
 		v[i] = f(x)
 	}
-	slices.Sort(v)
-	m := len(v) / 2
-	if len(v)%2 == 1 {
-		return v[m], true
-	}
-	return (v[m-1] + v[m]) / 2, true
+	return Median(v)
 }
 
 // Ratio compares a with b: the ratio of their median ns/elem, and the
