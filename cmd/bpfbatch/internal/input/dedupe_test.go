@@ -102,7 +102,8 @@ func earlierGoMap(keys []byte, ks, n int) (drop []bool, dropped int) {
 	return drop, dropped
 }
 
-// earlier marks what a Go map marks, short keys and long, few repeats and many, with either index type.
+// earlier marks what a Go map marks: short keys and long, few repeats and
+// many, with either index type.
 func TestEarlierMatchesAGoMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{2, 3, 100, 4096, 3*4096 + 17, 100_000} {
