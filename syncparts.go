@@ -77,21 +77,21 @@ type partitioned struct {
 }
 
 // partition groups n elements (keys of ks bytes, values of stride bytes)
-// by part, with a counting sort: one pass to count, one to copy.
+// by part, with a counting sort: one pass to count, one to copy. Each pass
+// hashes the keys again: cheaper than keeping n parts in memory the
+// process must fault in (4 MB for 1M keys).
 func partition(keys, values []byte, ks, stride int, parts keyset.Partitions) partitioned {
 	n := len(keys) / ks
-	part := make([]uint32, n)
 	out := partitioned{off: make([]int, parts.Count()+1), keys: make([]byte, len(keys)), values: make([]byte, len(values)), idx: make([]uint32, n)}
 	for i := range n {
-		p := parts.Of(keys[i*ks : (i+1)*ks])
-		part[i] = uint32(p)
-		out.off[p+1]++
+		out.off[parts.Of(keys[i*ks:(i+1)*ks])+1]++
 	}
 	for p := range parts.Count() {
 		out.off[p+1] += out.off[p]
 	}
 	next := slices.Clone(out.off[:parts.Count()])
-	for i, p := range part {
+	for i := range n {
+		p := parts.Of(keys[i*ks : (i+1)*ks])
 		j := next[p]
 		next[p]++
 		copy(out.keys[j*ks:(j+1)*ks], keys[i*ks:(i+1)*ks])

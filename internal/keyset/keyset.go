@@ -50,7 +50,9 @@ func New(keys []byte, size int) (s *Set, dup, first int) {
 func (s *Set) Reset(keys []byte, size int) (dup, first int) {
 	n := len(keys) / size
 	log := max(4, bits.Len(uint(2*n))) // load factor at most 1/2
-	if len(s.slots) >= 1<<log {
+	// cap, not len: parts of about PartSize keys straddle a power of two,
+	// and a table cut to a smaller part's size serves a bigger one again.
+	if cap(s.slots) >= 1<<log {
 		s.slots = s.slots[:1<<log]
 		clear(s.slots)
 	} else {

@@ -169,3 +169,25 @@ func TestStructuredKeysDoNotCluster(t *testing.T) {
 		}
 	}
 }
+
+// A Set reset for parts of alternating sizes keeps its biggest table:
+// Sync's join resets one Set per part, and parts of about PartSize keys
+// straddle a power of two.
+func TestResetReusesTheBiggestTable(t *testing.T) {
+	small, big := make([]byte, 4*4000), make([]byte, 4*4200)
+	for i := range 4200 {
+		binary.LittleEndian.PutUint32(big[4*i:], uint32(i))
+	}
+	copy(small, big)
+	s, _, _ := New(big, 4)
+	allocs := testing.AllocsPerRun(20, func() {
+		s.Reset(small, 4)
+		s.Reset(big, 4)
+	})
+	if allocs != 0 {
+		t.Errorf("Reset allocated %.0f times per small and big part, want 0", allocs)
+	}
+	if s.Find(big[4*4100:4*4101]) != 4100 {
+		t.Error("the last key of the big part is not found after the resets")
+	}
+}
