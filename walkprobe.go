@@ -241,45 +241,6 @@ func bucketCursor(b uint32) []byte { return binary.NativeEndian.AppendUint32(mak
 // bucket is the bucket a hash map read set out_batch to.
 func (r probeRead) bucket() uint32 { return binary.NativeEndian.Uint32(r.out) }
 
-// probeIndices proves the array cursor on m: the walk starts at the
-// lowest index, in_batch = the last index ends it, and in_batch = i-1
-// resumes at index i or the next one set (array of maps: unset slots are
-// skipped); out_batch is the last index returned.
-func (m *Map) probeIndices(fd *sys.FD) (proven, final bool) {
-	max := m.info.MaxEntries
-	if m.info.KeySize != 4 || max == 0 {
-		return false, true
-	}
-	dense := m.info.Type != ArrayOfMaps // every index exists
-	errored := false
-	// read reads count elements after in, which must be the indices from
-	// from on (dense), or set ones above from-1 (not), in order; out_batch
-	// is the last one.
-	read := func(in []byte, from uint32, count int) bool {
-		r, errno := m.probeOnce(fd, in, count)
-		if errno != 0 {
-			errored = true
-			return false
-		}
-		prev := int64(from) - 1
-		for i := range r.n {
-			k := binary.NativeEndian.Uint32(r.keys[4*i:])
-			if int64(k) <= prev || k >= max || dense && int64(k) != prev+1 {
-				return false
-			}
-			prev = int64(k)
-		}
-		if dense && r.n != int(min(uint32(count), max-from)) || from >= max && (!r.end || r.n != 0) {
-			return false
-		}
-		return r.n == 0 || int64(binary.NativeEndian.Uint32(r.out)) == prev
-	}
-	ok := read(nil, 0, 2) && // from the start
-		read(bucketCursor(max-1), max, 1) && // past the last index: the end
-		(max < 4 || read(bucketCursor(max/2-1), max/2, 2)) // from the middle
-	return ok, !errored
-}
-
 // probeUnwritten is what an out_batch buffer of size bytes holds before a
 // probe read: a pattern no cursor of the probed maps has.
 func probeUnwritten(size int) []byte { return bytes.Repeat([]byte{0xa5}, size) }
